@@ -1,0 +1,305 @@
+"""The errors kombu_lite raises: one tree under :class:`KombuError`.
+
+Everything the library raises derives from :class:`KombuError`, broker
+refusals included (kombu lets those escape as py-amqp classes)::
+
+    KombuError
+    ├── ConfigurationError (also ValueError)  rejected here, nothing was sent
+    │   ├── InvalidURL
+    │   ├── UnknownTransport
+    │   └── CompressionNotInstalled
+    ├── SerializerNotInstalled                rejected here, nothing was sent
+    │   └── ContentDisallowed
+    ├── SerializationError
+    │   ├── EncodeError                       rejected here, nothing was sent
+    │   └── DecodeError
+    │       └── DecompressionLimitExceeded
+    ├── OperationalError                      the network or the broker connection
+    │   ├── ConnectionLost
+    │   ├── NotAllowed (530, e.g. unknown vhost)
+    │   └── ProtocolError (peer is not an AMQP 0-9-1 server)
+    ├── ChannelError                          the broker closed the channel
+    │   ├── AccessRefused (403)
+    │   ├── NotFound (404)
+    │   ├── ResourceLocked (405)
+    │   ├── PreconditionFailed (406)
+    │   ├── ContentTooLarge (311)
+    │   └── ChannelClosed (the channel was already closed)
+    ├── PublishError                          the message may or may not have arrived
+    │   ├── MessageNacked
+    │   ├── MessageReturned
+    │   └── ConfirmTimeout
+    ├── MessageStateError
+    ├── NotBoundError
+    ├── ConcurrentUseError
+    └── LimitExceeded
+        ├── ConnectionLimitExceeded
+        └── ChannelLimitExceeded
+
+Every error keeps its details as keyword attributes, pickles, and never
+carries a password in its text.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessRefused",
+    "ChannelClosed",
+    "ChannelError",
+    "ChannelLimitExceeded",
+    "CompressionNotInstalled",
+    "ConcurrentUseError",
+    "ConfigurationError",
+    "ConfirmTimeout",
+    "ConnectionLimitExceeded",
+    "ConnectionLost",
+    "ContentDisallowed",
+    "ContentTooLarge",
+    "DecodeError",
+    "DecompressionLimitExceeded",
+    "EncodeError",
+    "InvalidURL",
+    "KombuError",
+    "LimitExceeded",
+    "MessageNacked",
+    "MessageReturned",
+    "MessageStateError",
+    "NotAllowed",
+    "NotBoundError",
+    "NotFound",
+    "OperationalError",
+    "PreconditionFailed",
+    "ProtocolError",
+    "PublishError",
+    "ResourceLocked",
+    "SerializationError",
+    "SerializerNotInstalled",
+    "UnknownTransport",
+    "channel_error_for_code",
+    "connection_error_for_code",
+]
+
+
+class KombuError(Exception):
+    """Base class of every error kombu_lite raises."""
+
+
+class ConfigurationError(KombuError, ValueError):
+    """A bad argument or setting, rejected before any I/O."""
+
+
+class InvalidURL(ConfigurationError):
+    """A broker URL could not be parsed; the text never contains the password."""
+
+
+class UnknownTransport(ConfigurationError):
+    """The URL scheme or ``transport=`` names no known transport."""
+
+
+class CompressionNotInstalled(ConfigurationError):
+    """The compression method is unknown or its library is not installed."""
+
+
+class SerializerNotInstalled(KombuError):
+    """No serializer is registered under that name or content type."""
+
+
+class ContentDisallowed(SerializerNotInstalled):
+    """A consumer refused to decode a content type outside its accept list."""
+
+
+class SerializationError(KombuError):
+    """Encoding or decoding a message body failed."""
+
+
+class EncodeError(SerializationError):
+    """The body could not be serialized; nothing was sent."""
+
+
+class DecodeError(SerializationError):
+    """A received body could not be decoded."""
+
+
+class DecompressionLimitExceeded(DecodeError):
+    """A compressed body inflated past the allowed size and was refused."""
+
+
+class OperationalError(KombuError):
+    """A connection-level failure: cannot connect, connection lost, retries exhausted.
+
+    Attributes:
+        reply_code: The AMQP reply code when the broker closed the connection.
+        reply_text: The broker's text for that code.
+        recoverable: Whether reconnecting may help (``retry=True`` only
+            retries recoverable errors).
+    """
+
+    recoverable: bool = True
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        reply_code: int | None = None,
+        reply_text: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reply_code = reply_code
+        self.reply_text = reply_text
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class ConnectionLost(OperationalError):
+    """The connection to the broker broke or was closed by the broker."""
+
+
+class NotAllowed(OperationalError):
+    """The broker refused the connection (530), for example an unknown vhost."""
+
+    recoverable = False
+
+
+class ProtocolError(OperationalError):
+    """The peer does not speak AMQP 0-9-1, or broke the protocol."""
+
+    recoverable = False
+
+
+class ChannelError(KombuError):
+    """The broker refused an operation and closed the channel.
+
+    Attributes:
+        reply_code: The AMQP reply code (for example 404).
+        reply_text: The broker's text, which names the entity.
+        method: The AMQP method that failed, such as ``'exchange.declare'``.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        reply_code: int | None = None,
+        reply_text: str | None = None,
+        method: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reply_code = reply_code
+        self.reply_text = reply_text
+        self.method = method
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class AccessRefused(ChannelError):
+    """403: the user may not do this (or, at login, the credentials are wrong)."""
+
+
+class NotFound(ChannelError):
+    """404: the exchange or queue does not exist."""
+
+
+class ResourceLocked(ChannelError):
+    """405: the queue is exclusive to another connection."""
+
+
+class PreconditionFailed(ChannelError):
+    """406: the entity exists with other settings, or a precondition failed."""
+
+
+class ContentTooLarge(ChannelError):
+    """311: the message is larger than the broker accepts."""
+
+
+class ChannelClosed(ChannelError):
+    """The channel was used after it was closed (by the application or the broker)."""
+
+
+class PublishError(KombuError):
+    """A publish whose outcome is not a plain success.
+
+    Attributes:
+        delivery_tag: The publisher-confirm delivery tag, when confirms are on.
+    """
+
+    def __init__(self, message: str = "", *, delivery_tag: int | None = None) -> None:
+        super().__init__(message)
+        self.delivery_tag = delivery_tag
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class MessageNacked(PublishError):
+    """The broker refused the message (basic.nack): it was not enqueued."""
+
+
+class MessageReturned(PublishError):
+    """A mandatory message could not be routed to any queue."""
+
+
+class ConfirmTimeout(PublishError):
+    """No confirm arrived in time: the message may or may not have been enqueued."""
+
+
+class MessageStateError(KombuError):
+    """A received message was acknowledged, rejected or requeued twice."""
+
+
+class NotBoundError(KombuError):
+    """An entity method that needs a channel was called on an unbound entity."""
+
+
+class ConcurrentUseError(KombuError):
+    """Two threads used one channel at the same time."""
+
+
+class LimitExceeded(KombuError):
+    """A pool has no free resource left."""
+
+
+class ConnectionLimitExceeded(LimitExceeded):
+    """The connection pool is exhausted."""
+
+
+class ChannelLimitExceeded(LimitExceeded):
+    """The channel pool is exhausted."""
+
+
+def _rebuild(
+    cls: type[BaseException], args: tuple[object, ...], state: dict[str, object]
+) -> BaseException:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+_CHANNEL_ERRORS: dict[int, type[ChannelError]] = {
+    311: ContentTooLarge,
+    403: AccessRefused,
+    404: NotFound,
+    405: ResourceLocked,
+    406: PreconditionFailed,
+}
+
+_CONNECTION_ERRORS: dict[int, type[OperationalError]] = {
+    320: ConnectionLost,
+    530: NotAllowed,
+    501: ProtocolError,
+    502: ProtocolError,
+    503: ProtocolError,
+    505: ProtocolError,
+}
+
+
+def channel_error_for_code(reply_code: int) -> type[ChannelError]:
+    """Return the :class:`ChannelError` subclass for an AMQP reply code."""
+    return _CHANNEL_ERRORS.get(reply_code, ChannelError)
+
+
+def connection_error_for_code(reply_code: int) -> type[OperationalError]:
+    """Return the :class:`OperationalError` subclass for an AMQP reply code."""
+    return _CONNECTION_ERRORS.get(reply_code, OperationalError)
