@@ -1,0 +1,126 @@
+"""Shared pieces of the entities: channel binding and value checks."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Literal
+
+from kombu_lite.channel import Channel
+from kombu_lite.exceptions import ConfigurationError, NotBoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Self
+
+    from kombu_lite.connection import Connection
+
+__all__ = [
+    "DELIVERY_MODES",
+    "PERSISTENT_DELIVERY_MODE",
+    "TRANSIENT_DELIVERY_MODE",
+    "DeliveryMode",
+    "maybe_delivery_mode",
+]
+
+TRANSIENT_DELIVERY_MODE = 1
+PERSISTENT_DELIVERY_MODE = 2
+DELIVERY_MODES: Mapping[str, int] = {
+    "transient": TRANSIENT_DELIVERY_MODE,
+    "persistent": PERSISTENT_DELIVERY_MODE,
+}
+
+DeliveryMode = int | Literal["transient", "persistent"]
+
+
+def maybe_delivery_mode(value: DeliveryMode | None) -> int | None:
+    """Normalise a delivery mode: 1/2, ``'transient'``/``'persistent'`` or None.
+
+    Raises:
+        ConfigurationError: any other value.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        mode = DELIVERY_MODES.get(value)
+        if mode is not None:
+            return mode
+    elif value in (1, 2) and not isinstance(value, bool):
+        return value
+    raise ConfigurationError(
+        f"delivery_mode must be 1, 2, 'transient' or 'persistent', not {value!r}"
+    )
+
+
+def frozen_args(arguments: Mapping[str, object] | None) -> str:
+    # Arguments may hold unhashable values (lists, nested tables), so the
+    # declaration key uses a canonical repr instead of the mapping itself.
+    return repr(sorted((arguments or {}).items()))
+
+
+def check_name(kind: str, name: object) -> str:
+    if not isinstance(name, str):
+        raise ConfigurationError(
+            f"{kind} name must be a str, not {type(name).__name__}"
+        )
+    if len(name.encode()) > 255:
+        raise ConfigurationError(
+            f"{kind} name is longer than 255 bytes: {name[:40]!r}..."
+        )
+    return name
+
+
+class Bindable:
+    """Shared channel binding for entities."""
+
+    _channel: Channel | Connection | None = None
+
+    def bind(self, channel: Channel | Connection) -> Self:
+        """Return a copy of this entity bound to ``channel``."""
+        bound = copy.copy(self)
+        bound._channel = channel
+        return bound
+
+    __call__ = bind
+
+    def maybe_bind(self, channel: Channel | Connection) -> Self:
+        """Bind in place if unbound; return self."""
+        if self._channel is None:
+            self._channel = channel
+        return self
+
+    def revive(self, channel: Channel) -> None:
+        """Move a bound entity to a new channel (after a reconnect)."""
+        if self._channel is not None:
+            self._channel = channel
+
+    @property
+    def is_bound(self) -> bool:
+        """True when the entity has a channel."""
+        return self._channel is not None
+
+    @property
+    def channel(self) -> Channel:
+        """The bound channel (a bound Connection gives its default channel).
+
+        Raises:
+            NotBoundError: the entity is not bound.
+        """
+        return self._resolve(None)
+
+    def _resolve(self, channel: Channel | Connection | None) -> Channel:
+        target = channel if channel is not None else self._channel
+        if target is None:
+            raise NotBoundError(
+                f"{self!r} is not bound to a channel: call entity(channel) "
+                f"or pass channel=..."
+            )
+        if isinstance(target, Channel):
+            return target
+        return target.default_channel
+
+    def _bound_repr(self, text: str) -> str:
+        if self._channel is None:
+            return f"<unbound {text}>"
+        if isinstance(self._channel, Channel):
+            return f"<{text} bound to chan:{self._channel.channel_id}>"
+        return f"<{text} bound to {self._channel!r}>"

@@ -1,0 +1,331 @@
+"""The :class:`Exchange` entity and :class:`Binding`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kombu_lite._entity_base import (
+    PERSISTENT_DELIVERY_MODE,
+    TRANSIENT_DELIVERY_MODE,
+    Bindable,
+    DeliveryMode,
+    check_name,
+    frozen_args,
+    maybe_delivery_mode,
+)
+from kombu_lite.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from kombu_lite._queue import Queue
+    from kombu_lite.channel import Channel
+    from kombu_lite.connection import Connection
+    from kombu_lite.message import PreparedMessage
+
+__all__ = ["Binding", "Exchange", "binding"]
+
+_EXCHANGE_TYPES = ("direct", "topic", "fanout", "headers")
+
+
+class Exchange(Bindable):
+    """An AMQP exchange.
+
+    Args:
+        name: The exchange name; ``''`` is the default (anon) exchange,
+            which is never declared.
+        type: ``'direct'``, ``'topic'``, ``'fanout'``, ``'headers'`` or a
+            plugin type whose name starts with ``'x-'``.
+        channel: Bind to this channel or connection.
+        durable: Survive a broker restart.
+        auto_delete: Delete when the last binding is removed.
+        delivery_mode: Default for messages published through it
+            (1/``'transient'`` or 2/``'persistent'``).
+        arguments: Extra ``exchange.declare`` arguments.
+        no_declare: Never declare it (it is managed elsewhere).
+        passive: ``declare()`` only checks that it exists.
+        internal: Only other exchanges may publish to it.
+    """
+
+    TRANSIENT_DELIVERY_MODE = TRANSIENT_DELIVERY_MODE
+    PERSISTENT_DELIVERY_MODE = PERSISTENT_DELIVERY_MODE
+
+    def __init__(
+        self,
+        name: str = "",
+        type: str = "direct",  # noqa: A002 - kombu's public parameter name
+        channel: Channel | Connection | None = None,
+        durable: bool = True,
+        auto_delete: bool = False,
+        delivery_mode: DeliveryMode | None = None,
+        arguments: Mapping[str, object] | None = None,
+        no_declare: bool = False,
+        passive: bool = False,
+        internal: bool = False,
+    ) -> None:
+        self.name = check_name("exchange", name)
+        if not isinstance(type, str) or not (
+            type in _EXCHANGE_TYPES or type.startswith("x-")
+        ):
+            raise ConfigurationError(
+                f"unknown exchange type {type!r} for exchange {name!r}; expected "
+                f"direct, topic, fanout, headers or a plugin type starting with 'x-'"
+            )
+        self.type = type
+        self.durable = bool(durable)
+        self.auto_delete = bool(auto_delete)
+        self.delivery_mode = maybe_delivery_mode(delivery_mode)
+        self.arguments = dict(arguments) if arguments else None
+        self.no_declare = bool(no_declare)
+        self.passive = bool(passive)
+        self.internal = bool(internal)
+        self._channel = channel
+
+    # -- value semantics ------------------------------------------------------------
+
+    def _identity(self) -> tuple[object, ...]:
+        return (
+            self.name,
+            self.type,
+            self.durable,
+            self.auto_delete,
+            self.delivery_mode,
+            self.internal,
+            frozen_args(self.arguments),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Exchange):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(("Exchange", *self._identity()))
+
+    def __repr__(self) -> str:
+        return self._bound_repr(f"Exchange {self.name!r}({self.type})")
+
+    def __str__(self) -> str:
+        return f"Exchange {self.name}({self.type})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            Exchange,
+            (
+                self.name,
+                self.type,
+                None,
+                self.durable,
+                self.auto_delete,
+                self.delivery_mode,
+                self.arguments,
+                self.no_declare,
+                self.passive,
+                self.internal,
+            ),
+        )
+
+    @property
+    def can_cache_declaration(self) -> bool:
+        """Whether a declare may be skipped once done on a connection."""
+        return not self.auto_delete
+
+    @property
+    def declare_key(self) -> tuple[object, ...]:
+        """What the declare cache remembers: every declared setting."""
+        return ("exchange", *self._identity())
+
+    # -- broker methods ---------------------------------------------------------
+
+    def declare(
+        self,
+        nowait: bool = False,
+        passive: bool | None = None,
+        channel: Channel | Connection | None = None,
+    ) -> None:
+        """Declare the exchange (a no-op for ``''``, ``amq.*`` and ``no_declare``).
+
+        ``nowait`` is accepted for kombu compatibility; kombu_lite always
+        waits for the broker, so a refusal raises here.
+
+        Raises:
+            PreconditionFailed: it exists with other settings.
+            NotFound: ``passive`` and it does not exist.
+        """
+        del nowait
+        if self.no_declare or not self.name or self.name.startswith("amq."):
+            return
+        self._resolve(channel).wire.exchange_declare(
+            self.name,
+            self.type,
+            passive=self.passive if passive is None else passive,
+            durable=self.durable,
+            auto_delete=self.auto_delete,
+            internal=self.internal,
+            arguments=self.arguments,
+        )
+
+    def delete(
+        self,
+        if_unused: bool = False,
+        nowait: bool = False,
+        channel: Channel | Connection | None = None,
+    ) -> None:
+        """Delete the exchange on the broker."""
+        del nowait
+        self._resolve(channel).wire.exchange_delete(self.name, if_unused=if_unused)
+
+    def bind_to(
+        self,
+        exchange: Exchange | str = "",
+        routing_key: str = "",
+        arguments: Mapping[str, object] | None = None,
+        nowait: bool = False,
+        channel: Channel | Connection | None = None,
+    ) -> None:
+        """Bind this exchange (the destination) to ``exchange`` (the source)."""
+        del nowait
+        source = exchange.name if isinstance(exchange, Exchange) else exchange
+        self._resolve(channel).wire.exchange_bind(
+            self.name, source, routing_key, arguments
+        )
+
+    def unbind_from(
+        self,
+        source: Exchange | str = "",
+        routing_key: str = "",
+        nowait: bool = False,
+        arguments: Mapping[str, object] | None = None,
+        channel: Channel | Connection | None = None,
+    ) -> None:
+        """Remove the binding made by :meth:`bind_to`."""
+        del nowait
+        name = source.name if isinstance(source, Exchange) else source
+        self._resolve(channel).wire.exchange_unbind(
+            self.name, name, routing_key, arguments
+        )
+
+    def binding(
+        self,
+        routing_key: str = "",
+        arguments: Mapping[str, object] | None = None,
+        unbind_arguments: Mapping[str, object] | None = None,
+    ) -> Binding:
+        """Return a :class:`Binding` from this exchange."""
+        return Binding(self, routing_key, arguments, unbind_arguments)
+
+    def Message(  # noqa: N802 - kombu's factory name
+        self,
+        body: bytes | str,
+        delivery_mode: DeliveryMode | None = None,
+        properties: Mapping[str, object] | None = None,
+        **kwargs: Any,
+    ) -> PreparedMessage:
+        """Build a raw message for :meth:`publish` (no serialization).
+
+        ``kwargs`` are ``content_type``, ``content_encoding``, ``headers``,
+        ``priority`` and the other AMQP properties.
+        """
+        from kombu_lite.message import PreparedMessage
+
+        mode = maybe_delivery_mode(delivery_mode) or self.delivery_mode
+        return PreparedMessage.build(body, mode, properties, kwargs)
+
+    def publish(
+        self,
+        message: PreparedMessage | bytes | str,
+        routing_key: str | None = None,
+        mandatory: bool = False,
+        immediate: bool = False,
+        exchange: str | None = None,
+    ) -> None:
+        """Publish a raw message built by :meth:`Message` (or a str/bytes)."""
+        from kombu_lite.message import PreparedMessage
+
+        if immediate:
+            from kombu_lite.messaging import immediate_error
+
+            raise immediate_error()
+        if not isinstance(message, PreparedMessage):
+            message = self.Message(message)
+        self.channel.wire.basic_publish(
+            message.body,
+            message.properties,
+            self.name if exchange is None else exchange,
+            routing_key or "",
+            mandatory=mandatory,
+        )
+
+
+class Binding:
+    """A binding from an exchange with a routing key, for ``Queue(bindings=...)``."""
+
+    def __init__(
+        self,
+        exchange: Exchange | None = None,
+        routing_key: str = "",
+        arguments: Mapping[str, object] | None = None,
+        unbind_arguments: Mapping[str, object] | None = None,
+    ) -> None:
+        if exchange is not None and not isinstance(exchange, Exchange):
+            raise ConfigurationError(
+                f"Binding needs an Exchange, not {type(exchange).__name__}"
+            )
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.arguments = dict(arguments) if arguments else None
+        self.unbind_arguments = dict(unbind_arguments) if unbind_arguments else None
+
+    def declare(self, channel: Channel | Connection, nowait: bool = False) -> None:
+        """Declare the binding's exchange."""
+        if self.exchange is not None:
+            self.exchange.declare(nowait=nowait, channel=channel)
+
+    def bind(
+        self,
+        entity: Queue | Exchange,
+        nowait: bool = False,
+        channel: Channel | Connection | None = None,
+    ) -> None:
+        """Bind ``entity`` with this binding."""
+        entity.bind_to(
+            self.exchange or "", self.routing_key, self.arguments, nowait, channel
+        )
+
+    def unbind(
+        self,
+        entity: Queue | Exchange,
+        nowait: bool = False,
+        channel: Channel | Connection | None = None,
+    ) -> None:
+        """Remove this binding from ``entity``."""
+        entity.unbind_from(
+            self.exchange or "",
+            self.routing_key,
+            arguments=self.unbind_arguments,
+            nowait=nowait,
+            channel=channel,
+        )
+
+    def _identity(self) -> tuple[object, ...]:
+        source = self.exchange.declare_key if self.exchange is not None else None
+        return (source, self.routing_key, frozen_args(self.arguments))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Binding):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(("Binding", *self._identity()))
+
+    def __repr__(self) -> str:
+        return f"<binding: {self}>"
+
+    def __str__(self) -> str:
+        source = self.exchange.name if self.exchange is not None else ""
+        return f"{source}->{self.routing_key}"
+
+
+#: kombu's lowercase name for :class:`Binding`.
+binding = Binding

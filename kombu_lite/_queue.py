@@ -1,0 +1,365 @@
+"""The :class:`Queue` entity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from kombu_lite._entity_base import Bindable, check_name, frozen_args
+from kombu_lite._exchange import Binding, Exchange
+from kombu_lite.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from kombu_lite.channel import Channel
+    from kombu_lite.connection import Connection
+    from kombu_lite.message import Message
+    from kombu_lite.transport.base import QueueDeclareOk
+
+__all__ = ["Queue"]
+
+OnDeclared = Callable[[str, int, int], object]
+
+
+def _seconds_to_ms(name: str, value: float | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigurationError(
+            f"{name} must be a number of seconds >= 0, not {value!r}"
+        )
+    return round(value * 1000)
+
+
+def _positive_int(name: str, value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{name} must be an int >= 0, not {value!r}")
+    return value
+
+
+class Queue(Bindable):
+    """An AMQP queue, with its binding to an exchange.
+
+    Args:
+        name: The queue name; ``''`` lets the broker choose one (it is set
+            on this object after :meth:`declare`).
+        exchange: The exchange to bind to (an :class:`Exchange` or a name).
+        routing_key: The binding key.
+        channel: Bind to this channel or connection.
+        bindings: More :class:`Binding` objects to bind with.
+        durable, exclusive, auto_delete: The queue's flags.
+        queue_arguments: Extra ``queue.declare`` arguments (``x-...``).
+        binding_arguments: Arguments of the binding (headers exchanges).
+        consumer_arguments: Arguments for ``basic.consume``.
+        no_ack: Default for consumers and :meth:`get`.
+        alias: A free label.
+        expires: Delete the queue after this many idle seconds
+            (``x-expires``).
+        message_ttl: Drop messages older than this many seconds
+            (``x-message-ttl``).
+        max_length, max_length_bytes: Cap the queue (``x-max-length...``).
+        max_priority: Make it a priority queue (``x-max-priority``).
+        on_declared: ``on_declared(name, message_count, consumer_count)``
+            after each declare.
+    """
+
+    def __init__(
+        self,
+        name: str = "",
+        exchange: Exchange | str | None = None,
+        routing_key: str = "",
+        channel: Channel | Connection | None = None,
+        bindings: Iterable[Binding] | None = None,
+        durable: bool = True,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        queue_arguments: Mapping[str, object] | None = None,
+        binding_arguments: Mapping[str, object] | None = None,
+        consumer_arguments: Mapping[str, object] | None = None,
+        no_ack: bool | None = None,
+        alias: str | None = None,
+        expires: float | None = None,
+        message_ttl: float | None = None,
+        max_length: int | None = None,
+        max_length_bytes: int | None = None,
+        max_priority: int | None = None,
+        on_declared: OnDeclared | None = None,
+        *,
+        no_declare: bool = False,
+    ) -> None:
+        self.name = check_name("queue", name)
+        if isinstance(exchange, str):
+            exchange = Exchange(exchange)
+        elif exchange is not None and not isinstance(exchange, Exchange):
+            raise ConfigurationError(
+                f"Queue exchange must be an Exchange or a name, "
+                f"not {type(exchange).__name__}"
+            )
+        self.exchange = exchange
+        if not isinstance(routing_key, str):
+            raise ConfigurationError(
+                f"routing_key must be a str, not {type(routing_key).__name__}"
+            )
+        self.routing_key = routing_key
+        self.bindings: list[Binding] = list(bindings or ())
+        for item in self.bindings:
+            if not isinstance(item, Binding):
+                raise ConfigurationError(
+                    f"Queue bindings must be Binding objects, not {type(item).__name__}"
+                )
+        self.durable = bool(durable)
+        self.exclusive = bool(exclusive)
+        self.auto_delete = bool(auto_delete)
+        self.queue_arguments = dict(queue_arguments) if queue_arguments else None
+        self.binding_arguments = dict(binding_arguments) if binding_arguments else None
+        self.consumer_arguments = (
+            dict(consumer_arguments) if consumer_arguments else None
+        )
+        self.no_ack = no_ack
+        self.alias = alias
+        self.expires = expires
+        self.message_ttl = message_ttl
+        self.max_length = _positive_int("max_length", max_length)
+        self.max_length_bytes = _positive_int("max_length_bytes", max_length_bytes)
+        self.max_priority = _positive_int("max_priority", max_priority)
+        if self.max_priority is not None and self.max_priority > 255:
+            raise ConfigurationError(f"max_priority must be <= 255, not {max_priority}")
+        self._declare_arguments = self._build_arguments()
+        self.on_declared = on_declared
+        self.no_declare = bool(no_declare)
+        self._channel = channel
+
+    def _build_arguments(self) -> dict[str, object] | None:
+        arguments = dict(self.queue_arguments or {})
+        extra = {
+            "x-expires": _seconds_to_ms("expires", self.expires),
+            "x-message-ttl": _seconds_to_ms("message_ttl", self.message_ttl),
+            "x-max-length": self.max_length,
+            "x-max-length-bytes": self.max_length_bytes,
+            "x-max-priority": self.max_priority,
+        }
+        if extra["x-expires"] == 0:
+            raise ConfigurationError("expires must be > 0 seconds")
+        arguments.update({k: v for k, v in extra.items() if v is not None})
+        return arguments or None
+
+    @property
+    def declare_arguments(self) -> dict[str, object] | None:
+        """The ``queue.declare`` arguments, with expires/ttl/max_* merged in."""
+        return self._declare_arguments
+
+    # -- value semantics -----------------------------------------------------------
+
+    def _identity(self) -> tuple[object, ...]:
+        return (
+            self.name,
+            self.exchange.declare_key if self.exchange is not None else None,
+            self.routing_key,
+            self.durable,
+            self.exclusive,
+            self.auto_delete,
+            frozen_args(self._declare_arguments),
+            frozen_args(self.binding_arguments),
+            frozen_args(self.consumer_arguments),
+            tuple(sorted(repr(b._identity()) for b in self.bindings)),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Queue):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(("Queue", *self._identity()))
+
+    def __repr__(self) -> str:
+        target = f" -> {self.exchange!r} -> {self.routing_key}" if self.exchange else ""
+        return self._bound_repr(f"Queue {self.name!r}{target}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_queue, (self._state(),))
+
+    def _state(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "exchange": self.exchange,
+            "routing_key": self.routing_key,
+            "bindings": list(self.bindings),
+            "durable": self.durable,
+            "exclusive": self.exclusive,
+            "auto_delete": self.auto_delete,
+            "queue_arguments": self.queue_arguments,
+            "binding_arguments": self.binding_arguments,
+            "consumer_arguments": self.consumer_arguments,
+            "no_ack": self.no_ack,
+            "alias": self.alias,
+            "expires": self.expires,
+            "message_ttl": self.message_ttl,
+            "max_length": self.max_length,
+            "max_length_bytes": self.max_length_bytes,
+            "max_priority": self.max_priority,
+            "no_declare": self.no_declare,
+        }
+
+    @property
+    def can_cache_declaration(self) -> bool:
+        """Whether a declare may be skipped once done on a connection.
+
+        Not for server-named, exclusive, auto-delete or expiring queues: the
+        broker may delete those behind our back.
+        """
+        args = self._declare_arguments or {}
+        return bool(
+            self.name
+            and not self.auto_delete
+            and not self.exclusive
+            and "x-expires" not in args
+        )
+
+    @property
+    def declare_key(self) -> tuple[object, ...]:
+        """What the declare cache remembers: the queue and all its bindings."""
+        return ("queue", *self._identity())
+
+    # -- broker methods -------------------------------------------------------------
+
+    def declare(
+        self, nowait: bool = False, channel: Channel | Connection | None = None
+    ) -> str:
+        """Declare the exchange, the queue and its bindings; return the name.
+
+        Raises:
+            PreconditionFailed: the queue or exchange exists with other
+                settings (the text names the argument).
+        """
+        del nowait
+        chan = self._resolve(channel)
+        if self.exchange is not None:
+            self.exchange.declare(channel=chan)
+        if self.no_declare:
+            return self.name
+        self.queue_declare(channel=chan)
+        if self.exchange is not None and self.exchange.name:
+            self.queue_bind(channel=chan)
+        for item in self.bindings:
+            item.declare(chan)
+            item.bind(self, channel=chan)
+        return self.name
+
+    def queue_declare(
+        self,
+        nowait: bool = False,
+        passive: bool = False,
+        channel: Channel | Connection | None = None,
+    ) -> QueueDeclareOk:
+        """Declare only the queue; return ``(name, message_count, consumer_count)``."""
+        del nowait
+        result = self._resolve(channel).wire.queue_declare(
+            self.name,
+            passive=passive,
+            durable=self.durable,
+            exclusive=self.exclusive,
+            auto_delete=self.auto_delete,
+            arguments=self._declare_arguments,
+        )
+        if not self.name:
+            self.name = result.queue
+        if self.on_declared is not None:
+            self.on_declared(*result)
+        return result
+
+    def queue_bind(
+        self, nowait: bool = False, channel: Channel | Connection | None = None
+    ) -> None:
+        """Bind the queue to its exchange with its routing key."""
+        if self.exchange is None:
+            raise ConfigurationError(f"queue {self.name!r} has no exchange to bind to")
+        self.bind_to(
+            self.exchange, self.routing_key, self.binding_arguments, nowait, channel
+        )
+
+    def bind_to(
+        self,
+        exchange: Exchange | str = "",
+        routing_key: str = "",
+        arguments: Mapping[str, object] | None = None,
+        nowait: bool = False,
+        channel: Channel | Connection | None = None,
+    ) -> None:
+        """Bind the queue to ``exchange`` (an Exchange or a name)."""
+        del nowait
+        name = exchange.name if isinstance(exchange, Exchange) else exchange
+        self._resolve(channel).wire.queue_bind(self.name, name, routing_key, arguments)
+
+    def queue_unbind(
+        self,
+        arguments: Mapping[str, object] | None = None,
+        nowait: bool = False,
+        channel: Channel | Connection | None = None,
+    ) -> None:
+        """Remove the binding to the queue's own exchange."""
+        if self.exchange is None:
+            raise ConfigurationError(
+                f"queue {self.name!r} has no exchange to unbind from"
+            )
+        self.unbind_from(self.exchange, self.routing_key, arguments, nowait, channel)
+
+    def unbind_from(
+        self,
+        exchange: Exchange | str = "",
+        routing_key: str = "",
+        arguments: Mapping[str, object] | None = None,
+        nowait: bool = False,
+        channel: Channel | Connection | None = None,
+    ) -> None:
+        """Remove a binding to ``exchange`` (an Exchange or a name)."""
+        del nowait
+        name = exchange.name if isinstance(exchange, Exchange) else exchange
+        self._resolve(channel).wire.queue_unbind(
+            self.name, name, routing_key, arguments
+        )
+
+    def purge(
+        self, nowait: bool = False, channel: Channel | Connection | None = None
+    ) -> int:
+        """Drop the queue's ready messages; return how many."""
+        del nowait
+        return self._resolve(channel).wire.queue_purge(self.name)
+
+    def delete(
+        self,
+        if_unused: bool = False,
+        if_empty: bool = False,
+        nowait: bool = False,
+        channel: Channel | Connection | None = None,
+    ) -> int:
+        """Delete the queue; return how many messages it held."""
+        del nowait
+        return self._resolve(channel).wire.queue_delete(
+            self.name, if_unused=if_unused, if_empty=if_empty
+        )
+
+    def get(
+        self,
+        no_ack: bool | None = None,
+        accept: Iterable[str] | None = None,
+        channel: Channel | Connection | None = None,
+    ) -> Message | None:
+        """Fetch one message (``basic.get``), or ``None`` if the queue is empty.
+
+        ``accept`` lists the serializers (names or content types) the
+        message may be decoded with; the default is json only.
+        """
+        from kombu_lite.message import Message
+
+        chan = self._resolve(channel)
+        ack_mode = self.no_ack if no_ack is None else no_ack
+        delivery = chan.wire.basic_get(self.name, no_ack=bool(ack_mode))
+        if delivery is None:
+            return None
+        return Message(delivery, chan, accept=accept, no_ack=bool(ack_mode))
+
+
+def _rebuild_queue(state: dict[str, Any]) -> Queue:
+    return Queue(**state)

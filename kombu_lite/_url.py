@@ -1,0 +1,195 @@
+"""Broker URLs: parse ``amqp://user:pass@host:port/vhost?opts``, mask passwords.
+
+Rules (RabbitMQ's URI spec, with kombu's vhost conventions so ported URLs
+mean the same thing):
+
+* user, password and vhost are percent-decoded;
+* ``amqp://host`` and ``amqp://host/`` mean vhost ``/`` (kombu), as do
+  ``amqp://host//`` and ``amqp://host/%2F``; ``amqp://host/foo`` is ``foo``;
+* ``amqp://h1;amqp://h2`` is a failover list.
+
+No error raised here ever contains the password: texts quote the URL only
+through :func:`mask_url`, which cuts the user info at the *last* ``@`` so an
+unencoded ``#``, ``?``, ``/`` or ``@`` in a password cannot leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote
+
+from kombu_lite.exceptions import InvalidURL
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["URL", "format_url", "mask_url", "parse_url", "split_failover"]
+
+#: Query keys a URL may carry, and the type each is converted to.
+_QUERY_KEYS: Mapping[str, type] = MappingProxyType(
+    {
+        "heartbeat": float,
+        "connect_timeout": float,
+        "login_method": str,
+        "ssl_cert_reqs": str,
+        "ssl_ca_certs": str,
+        "ssl_certfile": str,
+        "ssl_keyfile": str,
+        "ssl_check_hostname": str,
+        "ssl_server_hostname": str,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class URL:
+    """The parts of one broker URL; ``None`` means "not given in the URL"."""
+
+    transport: str
+    hostname: str | None = None
+    port: int | None = None
+    userid: str | None = None
+    password: str | None = field(default=None, repr=False)
+    virtual_host: str | None = None
+    query: Mapping[str, object] = field(default_factory=dict)
+
+
+def split_failover(text: str) -> list[str]:
+    """Split ``'amqp://h1;amqp://h2'`` into its URLs (blank parts dropped)."""
+    return [part.strip() for part in text.split(";") if part.strip()]
+
+
+def mask_url(text: str, mask: str = "**") -> str:
+    """Return ``text`` with any password replaced by ``mask``.
+
+    Safe on malformed input: everything between ``://`` and the last ``@``
+    is treated as user info, so a password with unencoded delimiters is
+    still hidden.
+    """
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    at = rest.rfind("@")
+    if at < 0:
+        return text
+    user, colon, _password = rest[:at].partition(":")
+    hidden = f"{user}:{mask}" if colon else user
+    prefix = f"{scheme}://" if sep else ""
+    return f"{prefix}{hidden}@{rest[at + 1 :]}"
+
+
+def _fail(text: str, problem: str) -> InvalidURL:
+    return InvalidURL(f"invalid broker URL {mask_url(text)!r}: {problem}")
+
+
+def parse_url(text: str) -> URL:
+    """Parse one broker URL.
+
+    Raises:
+        InvalidURL: the URL is malformed; the message never shows the
+            password.
+    """
+    if not isinstance(text, str):
+        raise InvalidURL(f"a broker URL must be a str, not {type(text).__name__}")
+    scheme, sep, rest = text.partition("://")
+    if not sep or not scheme:
+        raise _fail(text, "expected 'scheme://...', for example 'amqp://localhost//'")
+    scheme = scheme.lower()
+    rest, _hash, _fragment = rest.partition("#")
+    at = rest.rfind("@")
+    userinfo: str | None = None
+    if at >= 0:
+        userinfo, rest = rest[:at], rest[at + 1 :]
+        if any(ch in userinfo for ch in "/?#"):
+            raise _fail(
+                text,
+                "the user info contains an unencoded '/', '?' or '#'; "
+                "percent-encode the user name and password",
+            )
+    hostport, slash, path_query = rest.partition("/")
+    if not slash:
+        hostport, _q, query_text = rest.partition("?")
+        path = ""
+    else:
+        path, _q, query_text = path_query.partition("?")
+    hostname, port = _split_hostport(text, hostport)
+    userid = password = None
+    if userinfo is not None:
+        user_raw, colon, pass_raw = userinfo.partition(":")
+        userid = unquote(user_raw)
+        password = unquote(pass_raw) if colon else None
+    return URL(
+        transport=scheme,
+        hostname=hostname,
+        port=port,
+        userid=userid,
+        password=password,
+        virtual_host=unquote(path) if path else ("/" if slash else None),
+        query=_parse_query(text, query_text),
+    )
+
+
+def _split_hostport(text: str, hostport: str) -> tuple[str | None, int | None]:
+    if hostport.startswith("["):  # an IPv6 literal: [::1]:5672
+        end = hostport.find("]")
+        if end < 0:
+            raise _fail(text, "unterminated '[' in an IPv6 host")
+        host, port_text = hostport[1:end], hostport[end + 1 :].removeprefix(":")
+    else:
+        host, _colon, port_text = hostport.partition(":")
+    port: int | None = None
+    if port_text:
+        # The port text is never echoed: in a malformed URL it may be a
+        # password fragment.
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise _fail(text, "the port must be a number from 1 to 65535")
+        port = int(port_text)
+    return (unquote(host) or None), port
+
+
+def _parse_query(text: str, query_text: str) -> Mapping[str, object]:
+    options: dict[str, object] = {}
+    for item in filter(None, query_text.split("&")):
+        key, _eq, value = item.partition("=")
+        key = unquote(key)
+        kind = _QUERY_KEYS.get(key)
+        if kind is None:
+            known = ", ".join(sorted(_QUERY_KEYS))
+            raise _fail(text, f"unknown query option {key!r}; known options: {known}")
+        value = unquote(value)
+        if kind is float:
+            try:
+                options[key] = float(value)
+            except ValueError:
+                raise _fail(text, f"query option {key!r} must be a number") from None
+        else:
+            options[key] = value
+    return options
+
+
+def format_url(
+    transport: str,
+    hostname: str,
+    port: int,
+    userid: str | None,
+    password: str | None,
+    virtual_host: str,
+    *,
+    include_password: bool = False,
+    mask: str = "**",
+) -> str:
+    """Build a URL back from its parts; the password is masked by default."""
+    if transport == "memory":
+        vhost = "" if virtual_host == "/" else "/" + quote(virtual_host, safe="")
+        return f"memory://{vhost}"
+    auth = ""
+    if userid is not None:
+        auth = quote(userid, safe="")
+        if password is not None:
+            shown = quote(password, safe="") if include_password else mask
+            auth += f":{shown}"
+        auth += "@"
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    return f"{transport}://{auth}{host}:{port}/{quote(virtual_host, safe='/')}"

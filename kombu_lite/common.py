@@ -1,0 +1,64 @@
+"""kombu-compatible helpers: :func:`maybe_declare` and :func:`uuid`."""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from typing import TYPE_CHECKING, Any
+
+from kombu_lite.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from kombu_lite._exchange import Exchange
+    from kombu_lite._queue import Queue
+    from kombu_lite.channel import Channel
+    from kombu_lite.connection import Connection
+
+__all__ = ["maybe_declare", "uuid"]
+
+
+def uuid() -> str:
+    """Return a new random UUID as a string."""
+    return str(_uuid.uuid4())
+
+
+def maybe_declare(
+    entity: Exchange | Queue,
+    channel: Channel | Connection | None = None,
+    retry: bool = False,
+    **retry_policy: Any,
+) -> bool:
+    """Declare ``entity`` unless it was declared on this connection already.
+
+    The cache key is every declared setting (a queue's bindings included),
+    so a second ``Queue('q', ex, 'k2')`` is declared and bound even after
+    ``Queue('q', ex, 'k1')`` (kombu keys by name only and drops the second
+    binding).  The cache is cleared on every reconnect.  Entities the broker
+    may delete by itself (auto-delete, exclusive, expiring, server-named)
+    are declared every time.
+
+    Returns:
+        True if a declare was sent, False if the cache said it was done.
+    """
+    chan = entity._resolve(channel)
+    connection = chan.connection
+    key = entity.declare_key
+    cacheable = entity.can_cache_declaration
+    if cacheable and key in connection.declared_entities:
+        return False
+    if retry:
+        policy = RetryPolicy.from_mapping(retry_policy)
+        holder: dict[str, Channel] = {"channel": chan}
+
+        class _Revive:
+            def revive(self, new_channel: Channel) -> None:
+                holder["channel"] = new_channel
+
+        def declare() -> None:
+            entity.declare(channel=holder["channel"])
+
+        connection._call_with_retries(_Revive(), declare, policy, (), (), {})
+    else:
+        entity.declare(channel=chan)
+    if cacheable:
+        connection.declared_entities.add(key)
+    return True

@@ -1,0 +1,703 @@
+"""Connection: broker parameters, lazy connect, channels and retries.
+
+A :class:`Connection` is cheap to create: nothing touches the network until
+a channel is needed (or :meth:`Connection.connect` is called).  It owns the
+declare cache shared by its producers, and :meth:`Connection.ensure`, the
+retry loop behind ``Producer.publish(retry=True)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl as _ssl
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from kombu_lite._url import URL, format_url, mask_url, parse_url, split_failover
+from kombu_lite.channel import Channel
+from kombu_lite.exceptions import (
+    ChannelError,
+    ConfigurationError,
+    OperationalError,
+)
+from kombu_lite.retry import RetryPolicy, retry_over_time
+from kombu_lite.transport import TRANSPORT_ALIASES, resolve_transport
+from kombu_lite.transport.base import ConnectionParameters
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from kombu_lite.messaging import Producer
+    from kombu_lite.transport.base import Transport, WireConnection
+
+__all__ = ["Connection"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_DEFAULT_CONNECT_TIMEOUT = 4.0
+_FAILOVER_STRATEGIES = ("round-robin", "shuffle")
+_CONNECTION_OPTIONS = frozenset({"max_retries", "interval_start", "interval_step"})
+_SSL_QUERY_KEYS = {
+    "ssl_ca_certs": "ca_certs",
+    "ssl_certfile": "certfile",
+    "ssl_keyfile": "keyfile",
+    "ssl_cert_reqs": "cert_reqs",
+    "ssl_check_hostname": "check_hostname",
+    "ssl_server_hostname": "server_hostname",
+}
+_CERT_REQS = {
+    "required": _ssl.CERT_REQUIRED,
+    "cert_required": _ssl.CERT_REQUIRED,
+    "optional": _ssl.CERT_OPTIONAL,
+    "cert_optional": _ssl.CERT_OPTIONAL,
+    "none": _ssl.CERT_NONE,
+    "cert_none": _ssl.CERT_NONE,
+}
+
+
+class _Revivable(Protocol):
+    def revive(self, channel: Channel) -> None: ...
+
+
+SSLOption = bool | Mapping[str, object] | _ssl.SSLContext
+
+
+class Connection:
+    """A connection to a broker, opened lazily.
+
+    Args:
+        hostname: A URL (``amqp://user:pass@host:5672/vhost``,
+            ``amqps://...``, ``memory://``), a ``;``-separated failover list,
+            a list of URLs, or a bare host name.
+        userid, password, virtual_host, port: Override the URL's parts.
+        ssl: ``True``, a dict of TLS options or an :class:`ssl.SSLContext`.
+        transport: A transport name (``'amqp'``, ``'memory'``) or instance;
+            overrides the URL scheme.
+        connect_timeout: Seconds to wait for the broker to answer.
+        heartbeat: Heartbeat interval in seconds (``None``: off).
+        transport_options: Options for the transport; unknown keys raise.
+        login_method: SASL mechanism, such as ``'PLAIN'`` or ``'AMQPLAIN'``.
+        failover_strategy: ``'round-robin'``, ``'shuffle'`` or a callable
+            taking the list of URLs and returning an iterator over them.
+        alternates: More URLs to fail over to.
+
+    Raises:
+        InvalidURL: the URL is malformed (the text never shows the password).
+        UnknownTransport: the scheme or ``transport`` names no transport.
+        ConfigurationError: any other bad argument.
+    """
+
+    def __init__(
+        self,
+        hostname: str | Sequence[str] = "amqp://",
+        userid: str | None = None,
+        password: str | None = None,
+        virtual_host: str | None = None,
+        port: int | None = None,
+        ssl: SSLOption = False,
+        transport: str | Transport | None = None,
+        connect_timeout: float | None = _DEFAULT_CONNECT_TIMEOUT,
+        heartbeat: float | None = None,
+        transport_options: Mapping[str, object] | None = None,
+        login_method: str | None = None,
+        failover_strategy: str | Callable[[list[str]], Iterable[str]] = "round-robin",
+        *,
+        alternates: Sequence[str] | None = None,
+        insist: bool = False,
+    ) -> None:
+        # ``insist`` is accepted for kombu compatibility; AMQP 0-9-1 brokers
+        # ignore it.
+        del insist
+        urls = self._split_hosts(hostname) + list(alternates or ())
+        if not urls:
+            raise ConfigurationError("hostname must name at least one broker")
+        self._explicit: dict[str, Any] = {
+            "userid": userid,
+            "password": password,
+            "virtual_host": virtual_host,
+            "port": port,
+            "ssl": ssl,
+            "connect_timeout": connect_timeout,
+            "heartbeat": heartbeat,
+            "login_method": login_method,
+        }
+        parsed = [self._parse_host(url, transport) for url in urls]
+        self.transport: Transport = self._make_transport(transport, parsed[0])
+        self.transport_options: dict[str, object] = dict(transport_options or {})
+        self._check_transport_options()
+        self._hosts = [self._build_params(url) for url in parsed]
+        self._host_urls = urls
+        self._host_index = 0
+        if not (
+            callable(failover_strategy) or failover_strategy in _FAILOVER_STRATEGIES
+        ):
+            raise ConfigurationError(
+                f"failover_strategy must be 'round-robin', 'shuffle' or a callable, "
+                f"not {failover_strategy!r}"
+            )
+        self.failover_strategy = failover_strategy
+        self._lock = threading.RLock()
+        self._wire: WireConnection | None = None
+        self._default_channel: Channel | None = None
+        #: Keys of the entities declared on the current connection; cleared
+        #: on every (re)connect, because a broker restart loses transient ones.
+        self.declared_entities: set[Hashable] = set()
+
+    # -- construction helpers -------------------------------------------------
+
+    @staticmethod
+    def _split_hosts(hostname: str | Sequence[str]) -> list[str]:
+        if isinstance(hostname, str):
+            return split_failover(hostname)
+        urls: list[str] = []
+        for item in hostname:
+            if not isinstance(item, str):
+                raise ConfigurationError(
+                    f"hostname list items must be str, not {type(item).__name__}"
+                )
+            urls.extend(split_failover(item))
+        return urls
+
+    @staticmethod
+    def _parse_host(text: str, transport: str | Transport | None) -> URL:
+        if "://" in text:
+            return parse_url(text)
+        default = transport if isinstance(transport, str) else "amqp"
+        return parse_url(f"{default}://{text}")
+
+    def _make_transport(self, transport: str | Transport | None, url: URL) -> Transport:
+        if transport is None:
+            return resolve_transport(url.transport)
+        if isinstance(transport, str):
+            return resolve_transport(transport)
+        return transport
+
+    def _check_transport_options(self) -> None:
+        allowed = self.transport.options | _CONNECTION_OPTIONS
+        for key in self.transport_options:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise ConfigurationError(
+                    f"unknown transport option {key!r} for the "
+                    f"{self.transport.name!r} transport; known options: {known}"
+                )
+
+    def _build_params(self, url: URL) -> ConnectionParameters:
+        explicit = self._explicit
+        scheme = url.transport
+        if scheme not in TRANSPORT_ALIASES:
+            resolve_transport(scheme)  # raises UnknownTransport with the list
+        ssl_opt: SSLOption = explicit["ssl"]
+        if ssl_opt is False:
+            ssl_opt = self._ssl_from_query(url) or scheme == "amqps"
+        default_port = 5671 if ssl_opt else self.transport.default_port
+        timeout = explicit["connect_timeout"]
+        if timeout == _DEFAULT_CONNECT_TIMEOUT and "connect_timeout" in url.query:
+            timeout = url.query["connect_timeout"]
+        heartbeat = explicit["heartbeat"]
+        if heartbeat is None:
+            heartbeat = url.query.get("heartbeat", 0.0)
+        login = explicit["login_method"] or url.query.get("login_method")
+        return ConnectionParameters(
+            hostname=url.hostname or "localhost",
+            port=explicit["port"] or url.port or default_port,
+            userid=_first(explicit["userid"], url.userid, "guest"),
+            password=_first(explicit["password"], url.password, "guest"),
+            virtual_host=_first(explicit["virtual_host"], url.virtual_host, "/"),
+            ssl=ssl_opt,
+            connect_timeout=None if timeout is None else float(timeout),
+            heartbeat=float(heartbeat or 0.0),
+            login_method=str(login) if login else None,
+            transport_options=MappingProxyType(
+                {
+                    k: v
+                    for k, v in self.transport_options.items()
+                    if k not in _CONNECTION_OPTIONS
+                }
+            ),
+        )
+
+    @staticmethod
+    def _ssl_from_query(url: URL) -> dict[str, object] | None:
+        options: dict[str, object] = {}
+        for key, name in _SSL_QUERY_KEYS.items():
+            if key not in url.query:
+                continue
+            value = url.query[key]
+            if name == "cert_reqs":
+                mode = _CERT_REQS.get(str(value).lower())
+                if mode is None:
+                    raise ConfigurationError(
+                        f"ssl_cert_reqs must be required, optional or none, "
+                        f"not {value!r}"
+                    )
+                value = mode
+            elif name == "check_hostname":
+                value = str(value).lower() in ("1", "true", "yes", "on")
+            options[name] = value
+        return options or None
+
+    # -- the parameters of the current host ------------------------------------
+
+    @property
+    def _params(self) -> ConnectionParameters:
+        return self._hosts[self._host_index]
+
+    @property
+    def hostname(self) -> str:
+        """The current broker's host name."""
+        return self._params.hostname
+
+    @property
+    def port(self) -> int:
+        """The current broker's port."""
+        return self._params.port
+
+    @property
+    def host(self) -> str:
+        """``'hostname:port'`` of the current broker."""
+        return f"{self.hostname}:{self.port}"
+
+    @property
+    def userid(self) -> str:
+        """The user name used to log in."""
+        return self._params.userid
+
+    @property
+    def password(self) -> str:
+        """The password used to log in (never shown by ``repr``)."""
+        return self._params.password
+
+    @property
+    def virtual_host(self) -> str:
+        """The virtual host."""
+        return self._params.virtual_host
+
+    @property
+    def ssl(self) -> SSLOption:
+        """The TLS setting."""
+        return self._params.ssl
+
+    @property
+    def connect_timeout(self) -> float | None:
+        """Seconds to wait for the broker to answer when connecting."""
+        return self._params.connect_timeout
+
+    @property
+    def heartbeat(self) -> float:
+        """The heartbeat interval asked for, in seconds (0: off)."""
+        return self._params.heartbeat
+
+    @property
+    def login_method(self) -> str | None:
+        """The SASL mechanism, or ``None`` for the transport's default."""
+        return self._params.login_method
+
+    @property
+    def alt(self) -> list[str]:
+        """All broker URLs, passwords masked, in failover order."""
+        return [mask_url(url) for url in self._host_urls]
+
+    @property
+    def connection_errors(self) -> tuple[type[BaseException], ...]:
+        """Errors that mean the connection failed."""
+        return (OperationalError,)
+
+    @property
+    def channel_errors(self) -> tuple[type[BaseException], ...]:
+        """Errors that mean the broker closed a channel."""
+        return (ChannelError,)
+
+    recoverable_connection_errors = connection_errors
+    recoverable_channel_errors: tuple[type[BaseException], ...] = ()
+
+    def as_uri(self, include_password: bool = False, mask: str = "**") -> str:
+        """Return the current broker's URL, with the password masked."""
+        p = self._params
+        scheme = self.transport.name
+        if scheme == "amqp" and p.ssl:
+            scheme = "amqps"
+        return format_url(
+            scheme,
+            p.hostname,
+            p.port,
+            p.userid,
+            p.password,
+            p.virtual_host,
+            include_password=include_password,
+            mask=mask,
+        )
+
+    def info(self) -> dict[str, object]:
+        """The connection's settings as a dict (the password masked)."""
+        p = self._params
+        return {
+            "hostname": p.hostname,
+            "userid": p.userid,
+            "password": "**",
+            "virtual_host": p.virtual_host,
+            "port": p.port,
+            "ssl": p.ssl,
+            "transport": self.transport.name,
+            "connect_timeout": p.connect_timeout,
+            "heartbeat": p.heartbeat,
+            "transport_options": dict(self.transport_options),
+            "login_method": p.login_method,
+            "failover_strategy": self.failover_strategy,
+            "alternates": self.alt,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Connection: {self.as_uri()} at {id(self):#x}>"
+
+    # -- connecting -------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while a live connection to the broker is open."""
+        wire = self._wire
+        return wire is not None and wire.is_connected
+
+    def connect(self) -> Self:
+        """Connect now (each failover host is tried once), and return self.
+
+        Raises:
+            OperationalError: no broker could be reached.
+            AccessRefused: the credentials were refused.
+            NotAllowed: the virtual host does not exist.
+        """
+        self._ensure_wire()
+        return self
+
+    def _ensure_wire(self, deadline: float | None = None) -> WireConnection:
+        with self._lock:
+            wire = self._wire
+            if wire is not None and wire.is_connected:
+                return wire
+            self._drop_wire()
+            return self._connect_pass(deadline)
+
+    def _connect_pass(self, deadline: float | None) -> WireConnection:
+        last: OperationalError | None = None
+        for index in self._host_order():
+            params = self._hosts[index]
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if params.connect_timeout is None or params.connect_timeout > remaining:
+                    params = replace(params, connect_timeout=remaining)
+            try:
+                wire = self.transport.connect(params)
+            except OperationalError as exc:
+                if not exc.recoverable:
+                    raise
+                logger.debug("connect to %s failed: %s", self._masked(index), exc)
+                last = exc
+                continue
+            self._host_index = index
+            self._wire = wire
+            self.declared_entities.clear()
+            logger.debug("connected to %s", self.as_uri())
+            return wire
+        if last is None:
+            raise OperationalError(f"no time left to connect to {self.as_uri()}")
+        raise last
+
+    def _masked(self, index: int) -> str:
+        return mask_url(self._host_urls[index])
+
+    def _host_order(self) -> list[int]:
+        count = len(self._hosts)
+        order = [(self._host_index + i) % count for i in range(count)]
+        if self.failover_strategy == "shuffle" and count > 1:
+            rest = order[1:]
+            random.shuffle(rest)
+            order = [order[0], *rest]
+        elif callable(self.failover_strategy):
+            chosen = list(self.failover_strategy(list(self._host_urls)))
+            order = [self._host_urls.index(url) for url in chosen]
+        return order
+
+    def _next_host(self) -> None:
+        self._host_index = (self._host_index + 1) % len(self._hosts)
+
+    def _drop_wire(self) -> None:
+        wire, self._wire = self._wire, None
+        self._default_channel = None
+        self.declared_entities.clear()
+        if wire is not None:
+            wire.close()
+
+    def ensure_connection(
+        self,
+        errback: Callable[[BaseException, float], object] | None = None,
+        max_retries: int | None = None,
+        interval_start: float = 2,
+        interval_step: float = 2,
+        interval_max: float = 30,
+        callback: Callable[[], object] | None = None,
+        reraise_as_library_errors: bool = True,
+        timeout: float | None = None,
+    ) -> Self:
+        """Connect, retrying on recoverable connection errors; return self.
+
+        With ``max_retries=None`` and no ``timeout`` this retries forever,
+        as kombu does; give one of them to bound it.  Each retry moves to the
+        next failover host.
+        """
+        del reraise_as_library_errors  # our errors are always library errors
+
+        def on_error(
+            exc: BaseException, intervals: Iterable[float], retries: int
+        ) -> float:
+            interval = next(iter(intervals))
+            if errback is not None:
+                errback(exc, interval)
+            self._next_host()
+            return interval
+
+        retry_over_time(
+            self._connect_recoverable,
+            OperationalError,
+            errback=on_error,
+            max_retries=max_retries,
+            interval_start=interval_start,
+            interval_step=interval_step,
+            interval_max=interval_max,
+            callback=callback,
+            timeout=timeout,
+        )
+        return self
+
+    def _connect_recoverable(self) -> None:
+        self._ensure_wire()
+
+    # -- channels and events --------------------------------------------------
+
+    def channel(self) -> Channel:
+        """Open a new channel (connecting first if needed)."""
+        wire = self._ensure_wire()
+        return Channel(self, wire.channel())
+
+    @property
+    def default_channel(self) -> Channel:
+        """The connection's own channel, re-opened if it was closed."""
+        with self._lock:
+            channel = self._default_channel
+            if channel is not None and channel.is_open and self.connected:
+                return channel
+            channel = self.channel()
+            self._default_channel = channel
+            return channel
+
+    def drain_events(self, timeout: float | None = None) -> None:
+        """Wait for one event (a delivery, a return) and dispatch it.
+
+        Raises:
+            TimeoutError: nothing arrived within ``timeout`` seconds
+                (``socket.timeout`` is the same class).
+        """
+        self._ensure_wire().drain_events(timeout)
+
+    def release(self) -> None:
+        """Close the connection.  Using it again reconnects."""
+        with self._lock:
+            self._drop_wire()
+
+    close = release
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def clone(self, **kwargs: Any) -> Connection:
+        """Return a new, unconnected Connection with the same settings."""
+        p = self._params
+        settings: dict[str, Any] = {
+            "hostname": list(self._host_urls),
+            "userid": p.userid,
+            "password": p.password,
+            "virtual_host": p.virtual_host,
+            "port": p.port,
+            "ssl": p.ssl,
+            "transport": self.transport.name if self.transport.name != "amqp" else None,
+            "connect_timeout": p.connect_timeout,
+            "heartbeat": p.heartbeat or None,
+            "transport_options": dict(self.transport_options),
+            "login_method": p.login_method,
+            "failover_strategy": self.failover_strategy,
+        }
+        settings.update(kwargs)
+        return Connection(**settings)
+
+    # -- retries ------------------------------------------------------------------
+
+    def ensure(
+        self,
+        obj: _Revivable | None,
+        fun: Callable[..., T],
+        errback: Callable[[BaseException, float], object] | None = None,
+        max_retries: int | None = None,
+        interval_start: float = 1,
+        interval_step: float = 1,
+        interval_max: float = 1,
+        on_revive: Callable[[Channel], object] | None = None,
+        retry_errors: tuple[type[BaseException], ...] | None = None,
+        timeout: float | None = None,
+    ) -> Callable[..., T]:
+        """Wrap ``fun`` so that a lost connection is re-established and retried.
+
+        On a recoverable :class:`~kombu_lite.exceptions.OperationalError`
+        the wrapper sleeps by the policy, reconnects (moving to the next
+        failover host), calls ``obj.revive(connection.default_channel)`` and
+        ``on_revive(channel)``, then calls ``fun`` again.  Reconnecting counts
+        against ``max_retries`` and ``timeout``.  Broker refusals
+        (:class:`~kombu_lite.exceptions.ChannelError`) are not retried,
+        except the classes in ``retry_errors``, which are retried on the same
+        channel.
+
+        Guarantee: if ``fun`` sends something and the connection fails
+        before the broker confirms it, the retry sends it again: the call
+        is at-least-once, never at-most-once.
+        """
+        policy = RetryPolicy(
+            max_retries=max_retries,
+            interval_start=interval_start,
+            interval_step=interval_step,
+            interval_max=interval_max,
+            timeout=timeout,
+            errback=errback,
+            on_revive=on_revive,
+        )
+        extra = tuple(retry_errors or ())
+
+        def ensured(*args: Any, **kwargs: Any) -> T:
+            return self._call_with_retries(obj, fun, policy, extra, args, kwargs)
+
+        ensured.__name__ = getattr(fun, "__name__", "ensured")
+        ensured.__doc__ = fun.__doc__
+        return ensured
+
+    def _call_with_retries(
+        self,
+        obj: _Revivable | None,
+        fun: Callable[..., T],
+        policy: RetryPolicy,
+        retry_errors: tuple[type[BaseException], ...],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> T:
+        start = time.monotonic()
+        deadline = None if policy.timeout is None else start + policy.timeout
+        intervals = policy.intervals()
+        attempts = 0
+        need_revive = False
+        while True:
+            attempts += 1
+            try:
+                if need_revive:
+                    self._ensure_wire(deadline)
+                    channel = self.default_channel
+                    if obj is not None:
+                        obj.revive(channel)
+                    if policy.on_revive is not None:
+                        policy.on_revive(channel)
+                    need_revive = False
+                return fun(*args, **kwargs)
+            except OperationalError as exc:
+                if not exc.recoverable:
+                    raise
+                failure: BaseException = exc
+                need_revive = True
+            except retry_errors as exc:
+                failure = exc
+            interval = next(intervals)
+            elapsed = time.monotonic() - start
+            out_of_time = deadline is not None and time.monotonic() >= deadline
+            if (
+                policy.max_retries is not None and attempts > policy.max_retries
+            ) or out_of_time:
+                self._give_up(failure, attempts, elapsed)
+            logger.debug(
+                "retrying after %s (attempt %d, sleeping %.2fs)",
+                failure,
+                attempts,
+                interval,
+            )
+            if policy.errback is not None:
+                policy.errback(failure, interval)
+            if need_revive:
+                with self._lock:
+                    self._drop_wire()
+                    self._next_host()
+            if deadline is not None:
+                interval = min(interval, max(deadline - time.monotonic(), 0.0))
+            if interval > 0:
+                time.sleep(interval)
+
+    def _give_up(self, failure: BaseException, attempts: int, elapsed: float) -> None:
+        note = f"gave up after {attempts} attempt(s) in {elapsed:.1f}s"
+        if isinstance(failure, OperationalError):
+            raise type(failure)(
+                f"{failure} ({note})",
+                reply_code=failure.reply_code,
+                reply_text=failure.reply_text,
+            ) from failure
+        raise failure
+
+    def autoretry(
+        self,
+        fun: Callable[..., T],
+        channel: Channel | None = None,
+        **ensure_options: Any,
+    ) -> Callable[..., tuple[T, Channel]]:
+        """Wrap ``fun(*args, channel=..., **kwargs)`` with :meth:`ensure`.
+
+        The wrapper returns ``(result, channel)``; after a reconnect the
+        channel is the connection's new default channel.
+        """
+        state: dict[str, Channel | None] = {"channel": channel}
+
+        class _Holder:
+            def revive(self, new_channel: Channel) -> None:
+                state["channel"] = new_channel
+
+        def call(*args: Any, **kwargs: Any) -> tuple[T, Channel]:
+            current = state["channel"]
+            if current is None or not current.is_open:
+                current = state["channel"] = self.default_channel
+            return fun(*args, channel=current, **kwargs), current
+
+        return self.ensure(_Holder(), call, **ensure_options)
+
+    # -- factories -------------------------------------------------------------------
+
+    def Producer(  # noqa: N802 - kombu's factory name
+        self, channel: Channel | None = None, *args: Any, **kwargs: Any
+    ) -> Producer:
+        """Return a :class:`~kombu_lite.Producer` on this connection."""
+        from kombu_lite.messaging import Producer
+
+        return Producer(channel if channel is not None else self, *args, **kwargs)
+
+
+def _first(*values: str | None) -> str:
+    for value in values:
+        if value is not None:
+            return value
+    raise AssertionError("the last value is a default")  # pragma: no cover

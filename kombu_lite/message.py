@@ -1,0 +1,270 @@
+"""Messages: :class:`Message` as received, :class:`PreparedMessage` to send raw.
+
+A received message is decoded lazily and safely: the accept list is checked
+*before* the body is decompressed, and decompression is capped in size, so
+an untrusted peer cannot make a consumer inflate or unpickle anything it did
+not agree to (kombu decompresses first, whatever ``accept`` says).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import kombu_lite.compression as compression
+import kombu_lite.serialization as serialization
+from kombu_lite.exceptions import (
+    ConfigurationError,
+    ContentDisallowed,
+    DecodeError,
+    MessageStateError,
+)
+from kombu_lite.transport.base import BasicProperties, Delivery
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Iterable, Mapping
+
+    from kombu_lite.channel import Channel
+
+__all__ = ["DEFAULT_ACCEPT", "Message", "PreparedMessage"]
+
+#: What a consumer decodes when no accept list is given: json only.
+DEFAULT_ACCEPT: Final = frozenset({"application/json"})
+#: Content types that are plain data, never executed: always accepted.
+_TRUSTED: Final = frozenset({"application/data", "application/text"})
+
+_PROPERTY_NAMES: Final = frozenset(BasicProperties.__dataclass_fields__) - {
+    "content_type",
+    "content_encoding",
+    "headers",
+    "delivery_mode",
+    "priority",
+}
+
+_UNDECODED: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """A raw message ready for ``basic.publish``: bytes plus properties."""
+
+    body: bytes
+    properties: BasicProperties
+
+    @classmethod
+    def build(
+        cls,
+        body: bytes | str,
+        delivery_mode: int | None,
+        properties: Mapping[str, object] | None,
+        options: Mapping[str, Any],
+    ) -> PreparedMessage:
+        """Build from kombu's ``Exchange.Message`` arguments.
+
+        Raises:
+            ConfigurationError: an unknown property name.
+        """
+        fields: dict[str, Any] = dict(properties or {})
+        fields.update(options)
+        if "application_headers" in fields:
+            fields["headers"] = fields.pop("application_headers")
+        unknown = set(fields) - set(BasicProperties.__dataclass_fields__)
+        if unknown:
+            raise ConfigurationError(f"unknown message property {min(unknown)!r}")
+        if isinstance(body, str):
+            fields.setdefault("content_encoding", "utf-8")
+            data = body.encode(fields["content_encoding"])
+        elif isinstance(body, bytes | bytearray | memoryview):
+            data = bytes(body)
+        else:
+            raise ConfigurationError(
+                f"a raw message body must be bytes or str, not {type(body).__name__}"
+            )
+        if delivery_mode is not None:
+            fields["delivery_mode"] = delivery_mode
+        return cls(data, BasicProperties(**fields))
+
+
+def prepare_accept(accept: Iterable[str] | None) -> frozenset[str]:
+    """Turn serializer names or content types into the accepted content types."""
+    if accept is None:
+        return DEFAULT_ACCEPT
+    prepared = serialization.prepare_accept_content(accept)
+    return frozenset(prepared or ())
+
+
+class Message:
+    """A message received from a queue.
+
+    Attributes:
+        body: The body exactly as received (still compressed, if it was).
+        content_type, content_encoding: How the body was serialized.
+        headers: The application headers (a new dict).
+        properties: All AMQP properties that were set.
+        delivery_info: ``exchange``, ``routing_key``, ``redelivered``,
+            ``delivery_tag``, ``consumer_tag`` and ``message_count``.
+        delivery_tag: The broker's tag for :meth:`ack` and :meth:`reject`.
+        accept: The content types :meth:`decode` accepts.
+    """
+
+    def __init__(
+        self,
+        delivery: Delivery,
+        channel: Channel | None = None,
+        accept: Iterable[str] | None = None,
+        no_ack: bool = False,
+    ) -> None:
+        props = delivery.properties
+        self.channel = channel
+        self.body = delivery.body
+        self.delivery_tag = delivery.delivery_tag
+        self.content_type = props.content_type
+        self.content_encoding = props.content_encoding
+        self.headers: dict[str, object] = dict(props.headers or {})
+        self.properties = props.as_dict()
+        self.delivery_info: dict[str, object] = {
+            "exchange": delivery.exchange,
+            "routing_key": delivery.routing_key,
+            "redelivered": delivery.redelivered,
+            "delivery_tag": delivery.delivery_tag,
+            "consumer_tag": delivery.consumer_tag,
+            "message_count": delivery.message_count,
+        }
+        self.accept = prepare_accept(accept)
+        self.no_ack = no_ack
+        self.errors: list[BaseException] = []
+        self._state = "RECEIVED"
+        self._decoded: object = _UNDECODED
+
+    @property
+    def redelivered(self) -> bool:
+        """True when the broker delivered this message before."""
+        return bool(self.delivery_info["redelivered"])
+
+    @property
+    def priority(self) -> int | None:
+        """The message priority, if set."""
+        value = self.properties.get("priority")
+        return value if isinstance(value, int) else None
+
+    @property
+    def delivery_mode(self) -> int | None:
+        """1 (transient) or 2 (persistent), if set."""
+        value = self.properties.get("delivery_mode")
+        return value if isinstance(value, int) else None
+
+    def __getattr__(self, name: str) -> object:
+        # correlation_id, reply_to, message_id... read like attributes, as
+        # on kombu's messages.
+        if name in _PROPERTY_NAMES:
+            return self.properties.get(name)
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
+
+    # -- decoding --------------------------------------------------------------------
+
+    def decode(self) -> Any:
+        """Return the deserialized body (computed once).
+
+        Raises:
+            ContentDisallowed: the content type is not in :attr:`accept`.
+            DecodeError: the body (or its compression) is corrupt or too
+                large once inflated.
+        """
+        if self._decoded is _UNDECODED:
+            self._decoded = self._decode()
+        return self._decoded
+
+    @property
+    def payload(self) -> Any:
+        """The deserialized body (see :meth:`decode`)."""
+        return self.decode()
+
+    def _decode(self) -> Any:
+        content_type = self.content_type or "application/data"
+        if content_type not in self.accept and content_type not in _TRUSTED:
+            raise ContentDisallowed(
+                f"refusing to decode a message of type {content_type!r}; "
+                f"accepted types: {', '.join(sorted(self.accept)) or 'none'}"
+            )
+        body = self.body
+        method = self.headers.get("compression")
+        if method is not None:
+            if not isinstance(method, str):
+                raise DecodeError(f"invalid compression header {method!r}")
+            body = compression.decompress(body, method)
+        return serialization.loads(
+            body, content_type, self.content_encoding, accept=self.accept
+        )
+
+    # -- acknowledgement -----------------------------------------------------------
+
+    @property
+    def acknowledged(self) -> bool:
+        """True once acked, rejected or requeued."""
+        return self._state != "RECEIVED"
+
+    def _settle(self, state: str) -> Channel | None:
+        if self._state != "RECEIVED":
+            raise MessageStateError(
+                f"message {self.delivery_tag} was already {self._state.lower()}"
+            )
+        if self.channel is None:
+            raise MessageStateError(
+                "this message has no channel (a returned message cannot be settled)"
+            )
+        self._state = state
+        # A no_ack delivery is settled by the broker already: nothing to send.
+        return None if self.no_ack else self.channel
+
+    def ack(self, multiple: bool = False) -> None:
+        """Acknowledge the message.
+
+        Raises:
+            MessageStateError: it was already acked, rejected or requeued.
+        """
+        channel = self._settle("ACKED")
+        if channel is not None:
+            channel.wire.basic_ack(self.delivery_tag, multiple=multiple)
+
+    def reject(self, requeue: bool = False) -> None:
+        """Reject the message; with ``requeue`` the broker delivers it again."""
+        channel = self._settle("REQUEUED" if requeue else "REJECTED")
+        if channel is not None:
+            channel.wire.basic_reject(self.delivery_tag, requeue=requeue)
+
+    def requeue(self) -> None:
+        """Put the message back on its queue (``reject(requeue=True)``)."""
+        self.reject(requeue=True)
+
+    def ack_log_error(
+        self,
+        logger: logging.Logger,
+        errors: tuple[type[BaseException], ...],
+        multiple: bool = False,
+    ) -> None:
+        """Acknowledge, logging (not raising) the listed errors."""
+        try:
+            self.ack(multiple=multiple)
+        except errors as exc:
+            logger.critical("couldn't ack %r, reason: %r", self.delivery_tag, exc)
+
+    def reject_log_error(
+        self,
+        logger: logging.Logger,
+        errors: tuple[type[BaseException], ...],
+        requeue: bool = False,
+    ) -> None:
+        """Reject, logging (not raising) the listed errors."""
+        try:
+            self.reject(requeue=requeue)
+        except errors as exc:
+            logger.critical("couldn't reject %r, reason: %r", self.delivery_tag, exc)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Message {self.delivery_tag} {self._state.lower()} "
+            f"{self.content_type} {len(self.body)} bytes>"
+        )
