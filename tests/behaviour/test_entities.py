@@ -88,8 +88,11 @@ def test_queue_declare_reports_message_count(
     cleanup(queue)
     queue.declare(channel=connection.default_channel)
     producer = connection.Producer(routing_key=queue.name)
-    producer.publish({"n": 1})
-    producer.publish({"n": 2})
+    for n in range(3):
+        producer.publish({"n": n})
+    # basic.get goes through the queue, so the publishes before it are counted
+    # (RabbitMQ's count may lag a publish that was only just written).
+    assert queue.get(channel=connection.default_channel) is not None
 
     result = queue.queue_declare(passive=True, channel=connection.default_channel)
 

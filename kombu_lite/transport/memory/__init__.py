@@ -1,0 +1,45 @@
+"""The ``memory`` transport: an in-process AMQP 0-9-1 broker with RabbitMQ's semantics.
+
+Use it through ``Connection('memory://')`` (every such connection shares
+:func:`default_broker`), or give a test its own broker::
+
+    broker = Broker()
+    transport = MemoryTransport(broker)
+
+The broker routes, queues and delivers like RabbitMQ (exchange types, TTL,
+length limits, priorities, prefetch, exclusive and auto-delete queues, the
+same refusals with the same reply codes) and adds what a test needs:
+:meth:`Broker.reset`, fault simulation (:meth:`Broker.stop`,
+:meth:`Broker.start`, :meth:`Broker.close_all_connections`) and inspection
+without a consumer (:meth:`Broker.queue_messages`, :meth:`Broker.queues`,
+:meth:`Broker.exchanges`, :meth:`Broker.bindings`,
+:meth:`Broker.statistics`).  The module docstring of
+:mod:`kombu_lite.transport.memory.broker` lists where it differs from
+RabbitMQ.
+"""
+
+from __future__ import annotations
+
+from kombu_lite.transport.memory.broker import Broker, default_broker
+from kombu_lite.transport.memory.channel import MemoryChannel
+from kombu_lite.transport.memory.connection import MemoryConnection, MemoryTransport
+from kombu_lite.transport.memory.inspection import (
+    BindingInfo,
+    BrokerStatistics,
+    ExchangeInfo,
+    MessageInfo,
+    QueueInfo,
+)
+
+__all__ = [
+    "BindingInfo",
+    "Broker",
+    "BrokerStatistics",
+    "ExchangeInfo",
+    "MemoryChannel",
+    "MemoryConnection",
+    "MemoryTransport",
+    "MessageInfo",
+    "QueueInfo",
+    "default_broker",
+]

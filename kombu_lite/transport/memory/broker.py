@@ -1,0 +1,317 @@
+"""The memory broker: an in-process AMQP 0-9-1 broker with RabbitMQ's semantics.
+
+A :class:`Broker` holds virtual hosts (``'/'`` exists from the start), their
+exchanges, queues, bindings and messages, and the connections open to it.
+All ``memory://`` connections of a process share :func:`default_broker`, as
+kombu's memory transport does; a test can build a private ``Broker()`` and
+pass it to :class:`~kombu_lite.transport.memory.MemoryTransport`.
+
+Thread safety: one lock guards the whole broker.  Each connection waits for
+its events on its own :class:`threading.Condition` built over that lock, so a
+publish in one thread wakes exactly the connection it delivered to.
+
+Fault simulation for tests: :meth:`Broker.stop` / :meth:`Broker.start` and
+:meth:`Broker.close_all_connections`.  Inspection without a consumer:
+:meth:`Broker.queue_messages`, :meth:`Broker.queues`, :meth:`Broker.exchanges`,
+:meth:`Broker.bindings` and :meth:`Broker.statistics`.
+
+Known differences from RabbitMQ (the memory broker is for tests, not a
+server):
+
+* No persistence: ``durable`` and ``delivery_mode`` are recorded, but
+  ``stop()``/``start()`` keeps every entity and message, like a broker that
+  never lost its disk.
+* No dead-lettering: messages RabbitMQ would dead-letter are dropped.
+* ``x-expires`` is validated but queues never expire; consumer arguments
+  (``x-priority``) and ``x-single-active-consumer`` are ignored; every queue
+  behaves as a classic queue (``x-queue-type: quorum`` is accepted).
+* Only the built-in exchange types; no ``amq.rabbitmq.trace``.
+* No per-user permissions, no ``channel_max``, no message size limit.
+* Refusals of asynchronous methods (``basic.publish`` to a missing exchange,
+  ``basic.ack`` with an unknown tag) are raised by the call itself; RabbitMQ
+  reports them with the next synchronous call on the channel.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from kombu_lite.exceptions import AccessRefused, NotFound, OperationalError
+from kombu_lite.transport.memory.delivery import fresh_properties
+from kombu_lite.transport.memory.inspection import (
+    BindingInfo,
+    BrokerStatistics,
+    ExchangeInfo,
+    MessageInfo,
+    QueueInfo,
+)
+from kombu_lite.transport.memory.queue import Counters
+from kombu_lite.transport.memory.replies import (
+    ACCESS_REFUSED,
+    CONNECTION_FORCED,
+    NOT_ALLOWED,
+    connection_error,
+    reply_text,
+)
+from kombu_lite.transport.memory.vhost import VirtualHost
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from kombu_lite.transport.base import ConnectionParameters
+    from kombu_lite.transport.memory.connection import MemoryConnection
+
+__all__ = ["Broker", "default_broker"]
+
+
+class Broker:
+    """An in-process AMQP broker; see the module docstring for its rules.
+
+    Args:
+        users: ``{userid: password}``.  When given, connections must log in
+            with one of these; when None (the default) any login is accepted.
+        clock: Monotonic seconds, used for message TTLs.  Tests can inject a
+            fake clock to expire messages without sleeping.
+    """
+
+    def __init__(
+        self,
+        *,
+        users: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._users = dict(users) if users is not None else None
+        self._clock = clock
+        self._running = True
+        self._counters = Counters()
+        self._vhosts: dict[str, VirtualHost] = {"/": self._new_vhost("/")}
+        self._connections: dict[MemoryConnection, None] = {}
+
+    def __repr__(self) -> str:
+        state = "running" if self._running else "stopped"
+        return f"<Broker {state} vhosts={sorted(self._vhosts)!r}>"
+
+    # -- configuration and faults -------------------------------------------
+
+    def add_vhost(self, name: str) -> None:
+        """Create virtual host ``name`` (adding an existing one is harmless)."""
+        with self._lock:
+            if name not in self._vhosts:
+                self._vhosts[name] = self._new_vhost(name)
+
+    def reset(self) -> None:
+        """Empty the broker: break every connection, drop all entities and messages.
+
+        Every virtual host is emptied and gets its ``amq.*`` exchanges back;
+        the virtual hosts themselves and the users stay.  A stopped broker is
+        started again and the statistics counters restart from zero.
+        """
+        with self._lock:
+            self._break_all("the memory broker was reset")
+            self._counters = Counters()
+            self._vhosts = {name: self._new_vhost(name) for name in self._vhosts}
+            self._running = True
+
+    def stop(self) -> None:
+        """Simulate a broker shutdown.
+
+        Open connections break (their next call, and any ``drain_events``
+        waiting now, raise ``ConnectionLost`` with reply code 320) and new
+        connections are refused with ``OperationalError`` until
+        :meth:`start`.  Exchanges, queues and ready messages are kept;
+        unacknowledged messages are requeued.
+        """
+        with self._lock:
+            self._running = False
+            self._break_all("broker forced connection closure with reason 'shutdown'")
+
+    def start(self) -> None:
+        """Accept connections again after :meth:`stop`."""
+        with self._lock:
+            self._running = True
+
+    @property
+    def is_running(self) -> bool:
+        """False between :meth:`stop` and :meth:`start`."""
+        return self._running
+
+    def close_all_connections(self, reason: str = "Closed via rabbitmqctl") -> None:
+        """Force-close every open connection (``rabbitmqctl close_all_connections``).
+
+        Their next call raises ``ConnectionLost`` (reply code 320,
+        ``CONNECTION_FORCED - <reason>``); new connections work.
+        """
+        with self._lock:
+            self._break_all(reason)
+
+    # -- inspection ----------------------------------------------------------
+
+    def queue_messages(self, queue: str, vhost: str = "/") -> list[MessageInfo]:
+        """Return the ready messages of ``queue``, in delivery order.
+
+        Raises:
+            NotFound: the virtual host or the queue does not exist.
+        """
+        with self._lock:
+            found = self._vhost(vhost).queues.get(queue)
+            if found is None:
+                raise NotFound(f"no queue '{queue}' in vhost '{vhost}'")
+            return [
+                MessageInfo(
+                    body=message.body,
+                    properties=fresh_properties(message.properties),
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
+                    redelivered=message.redelivered,
+                    priority=message.priority,
+                )
+                for message in found.messages()
+            ]
+
+    def queues(self, vhost: str = "/") -> list[QueueInfo]:
+        """Return every queue of ``vhost``, in declaration order."""
+        with self._lock:
+            return [
+                QueueInfo(
+                    name=queue.name,
+                    vhost=vhost,
+                    durable=queue.durable,
+                    exclusive=queue.owner is not None,
+                    auto_delete=queue.auto_delete,
+                    arguments=MappingProxyType(dict(queue.arguments)),
+                    messages_ready=queue.ready_count(),
+                    messages_unacknowledged=queue.unacked,
+                    consumers=len(queue.consumers),
+                )
+                for queue in self._vhost(vhost).queues.values()
+            ]
+
+    def exchanges(self, vhost: str = "/") -> list[ExchangeInfo]:
+        """Return every exchange of ``vhost``, the default one (``''``) first."""
+        with self._lock:
+            return [
+                ExchangeInfo(
+                    name=exchange.name,
+                    vhost=vhost,
+                    type=exchange.type,
+                    durable=exchange.durable,
+                    auto_delete=exchange.auto_delete,
+                    internal=exchange.internal,
+                    arguments=MappingProxyType(dict(exchange.arguments)),
+                )
+                for exchange in self._vhost(vhost).exchanges.values()
+            ]
+
+    def bindings(self, vhost: str = "/") -> list[BindingInfo]:
+        """Return every explicit binding of ``vhost``."""
+        with self._lock:
+            return [
+                BindingInfo(
+                    vhost=vhost,
+                    source=exchange.name,
+                    destination=binding.key[1],
+                    destination_type="queue"
+                    if binding.key[0] == "queue"
+                    else "exchange",
+                    routing_key=binding.routing_key,
+                    arguments=MappingProxyType(dict(binding.arguments)),
+                )
+                for exchange in self._vhost(vhost).exchanges.values()
+                for binding in exchange.bindings.values()
+            ]
+
+    def statistics(self) -> BrokerStatistics:
+        """Return a snapshot of the broker's counts."""
+        with self._lock:
+            vhosts = list(self._vhosts.values())
+            queues = [queue for vhost in vhosts for queue in vhost.queues.values()]
+            counters = self._counters
+            return BrokerStatistics(
+                running=self._running,
+                vhosts=len(vhosts),
+                connections=len(self._connections),
+                channels=sum(conn.channel_count for conn in self._connections),
+                exchanges=sum(len(vhost.exchanges) for vhost in vhosts),
+                queues=len(queues),
+                bindings=sum(
+                    len(exchange.bindings)
+                    for vhost in vhosts
+                    for exchange in vhost.exchanges.values()
+                ),
+                consumers=sum(len(queue.consumers) for queue in queues),
+                messages_ready=sum(queue.ready_count() for queue in queues),
+                messages_unacknowledged=sum(queue.unacked for queue in queues),
+                published=counters.published,
+                unroutable=counters.unroutable,
+                returned=counters.returned,
+                delivered=counters.delivered,
+                redelivered=counters.redelivered,
+                acknowledged=counters.acknowledged,
+                expired=counters.expired,
+                dropped=counters.dropped,
+            )
+
+    # -- package internals (used by the connection and channel modules) -----
+
+    def _open(self, params: ConnectionParameters) -> VirtualHost:
+        """Check a login like RabbitMQ's handshake; return the virtual host.
+
+        Called with the lock held.
+        """
+        if not self._running:
+            raise OperationalError(
+                "cannot connect to the memory broker: connection refused "
+                "(the broker was stopped; call Broker.start())"
+            )
+        if (
+            self._users is not None
+            and self._users.get(params.userid) != params.password
+        ):
+            text = reply_text(
+                ACCESS_REFUSED,
+                "Login was refused using authentication mechanism PLAIN. "
+                f"Check the userid and password for user '{params.userid}'.",
+            )
+            raise AccessRefused(text, reply_code=ACCESS_REFUSED, reply_text=text)
+        vhost = self._vhosts.get(params.virtual_host)
+        if vhost is None:
+            raise connection_error(
+                NOT_ALLOWED, f"vhost {params.virtual_host} not found"
+            )
+        return vhost
+
+    def _register(self, connection: MemoryConnection) -> None:
+        self._connections[connection] = None
+
+    def _unregister(self, connection: MemoryConnection) -> None:
+        self._connections.pop(connection, None)
+
+    def _break_all(self, reason: str) -> None:
+        for connection in list(self._connections):
+            connection._break_locked(
+                connection_error(CONNECTION_FORCED, reason), noticed=False
+            )
+        self._connections.clear()
+
+    def _vhost(self, name: str) -> VirtualHost:
+        vhost = self._vhosts.get(name)
+        if vhost is None:
+            raise NotFound(
+                f"no vhost '{name}' on this broker; create it with add_vhost()"
+            )
+        return vhost
+
+    def _new_vhost(self, name: str) -> VirtualHost:
+        return VirtualHost(name, self._clock, self._counters)
+
+
+_DEFAULT_BROKER = Broker()
+
+
+def default_broker() -> Broker:
+    """Return the process-wide broker every ``memory://`` connection shares."""
+    return _DEFAULT_BROKER

@@ -1,0 +1,255 @@
+"""Connections to the memory broker, and the ``memory`` transport that opens them.
+
+A :class:`MemoryConnection` plays the part of the socket: the broker pushes
+deliveries, ``basic.return`` messages and consumer cancellations into the
+connection's inbox as soon as they happen (RabbitMQ pushes eagerly too), and
+:meth:`MemoryConnection.drain_events` takes them out one at a time and runs
+the callback, outside the broker lock, in the draining thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from kombu_lite._version import __version__
+from kombu_lite.exceptions import ConnectionLost, OperationalError
+from kombu_lite.transport.memory.broker import Broker, default_broker
+from kombu_lite.transport.memory.channel import MemoryChannel
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from kombu_lite.transport.base import ConnectionParameters
+    from kombu_lite.transport.memory.vhost import VirtualHost
+
+__all__ = ["MemoryConnection", "MemoryTransport"]
+
+_SERVER_PROPERTIES: Mapping[str, object] = MappingProxyType(
+    {
+        "product": "kombu_lite memory broker",
+        "version": __version__,
+        "platform": "Python",
+        "capabilities": MappingProxyType(
+            {
+                "exchange_exchange_bindings": True,
+                "consumer_cancel_notify": True,
+                "per_consumer_qos": True,
+                "publisher_confirms": False,
+                "basic.nack": False,
+            }
+        ),
+    }
+)
+
+_OPEN, _CLOSED, _BROKEN = "open", "closed", "broken"
+
+
+class MemoryConnection:
+    """One open connection to a :class:`~kombu_lite.transport.memory.Broker`.
+
+    Implements :class:`kombu_lite.transport.base.WireConnection`.
+    """
+
+    def __init__(self, broker: Broker, vhost: VirtualHost, userid: str) -> None:
+        self._broker = broker
+        #: The login user; RabbitMQ checks the ``user_id`` property against it.
+        self.userid = userid
+        self._lock = broker._lock
+        # One condition per connection over the broker lock: a delivery wakes
+        # only the connection it is for.
+        self._cond = threading.Condition(self._lock)
+        self._vhost = vhost
+        #: (channel, payload) pairs waiting for drain_events.
+        self._inbox: deque[tuple[MemoryChannel, object]] = deque()
+        self._channels: dict[int, MemoryChannel] = {}
+        self._state = _OPEN
+        self._error: OperationalError | None = None
+        # A broken socket is only found out by using it: until a call has
+        # raised ConnectionLost, is_connected stays True, as with py-amqp.
+        self._noticed = False
+
+    def __repr__(self) -> str:
+        return f"<MemoryConnection vhost={self._vhost.name!r} {self._state}>"
+
+    @property
+    def is_connected(self) -> bool:
+        """False once the connection was closed, or found broken.
+
+        A connection the broker broke (``Broker.stop()``,
+        ``close_all_connections()``) reads as connected until a call on it
+        raises ``ConnectionLost``, just as a socket connection does.
+        """
+        return self._state == _OPEN or (self._state == _BROKEN and not self._noticed)
+
+    @property
+    def server_properties(self) -> Mapping[str, object]:
+        """What the memory broker says about itself."""
+        return _SERVER_PROPERTIES
+
+    @property
+    def channel_count(self) -> int:
+        """The number of open channels."""
+        return len(self._channels)
+
+    def channel(self) -> MemoryChannel:
+        """Open a new channel (the lowest free channel number is used).
+
+        Raises:
+            ConnectionLost: the connection is closed or broken.
+        """
+        with self._lock:
+            self._check()
+            channel_id = 1
+            while channel_id in self._channels:
+                channel_id += 1
+            channel = MemoryChannel(self, channel_id)
+            self._channels[channel_id] = channel
+            return channel
+
+    def drain_events(self, timeout: float | None = None) -> None:
+        """Wait for one delivery, return or cancel notification and dispatch it.
+
+        The callback runs in this thread, after the broker lock is released,
+        so it may call back into the broker.  ``timeout=None`` waits forever.
+
+        Raises:
+            TimeoutError: nothing arrived within ``timeout`` seconds.
+            ConnectionLost: the connection is closed or was broken, also
+                while waiting.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                self._check()
+                action = self._next_action()
+                if action is not None:
+                    break
+                if deadline is None:
+                    self._cond.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"no event from the memory broker within {timeout} s"
+                    )
+                self._cond.wait(remaining)
+        action()
+
+    def close(self) -> None:
+        """Close the connection and its channels; never raises.
+
+        Unacknowledged messages are requeued, consumers cancelled and
+        exclusive queues deleted, as RabbitMQ does.
+        """
+        with self._lock:
+            if self._state == _OPEN:
+                self._state = _CLOSED
+                self._shutdown()
+
+    # -- package internals (broker lock held) --------------------------------
+
+    def _check(self) -> None:
+        if self._state != _OPEN:
+            self._noticed = True
+            raise self._lost()
+
+    def _lost(self) -> OperationalError:
+        error = self._error
+        if error is None:
+            return ConnectionLost("the connection is closed; open a new connection")
+        return ConnectionLost(
+            f"the memory broker closed the connection: {error.reply_text or error}; "
+            "open a new connection",
+            reply_code=error.reply_code,
+            reply_text=error.reply_text,
+        )
+
+    def _break_locked(self, error: OperationalError, *, noticed: bool) -> None:
+        """Break the connection with ``error``, a connection-level reply.
+
+        ``noticed`` says whether the client already got the error (it was the
+        answer to its call) or will find out with its next call.
+        """
+        if self._state == _OPEN:
+            self._state = _BROKEN
+            self._error = error
+            self._noticed = noticed
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        for channel in list(self._channels.values()):
+            channel._close_locked()
+        vhost = self._vhost
+        for queue in [queue for queue in vhost.queues.values() if queue.owner is self]:
+            vhost.delete_queue(queue)
+        self._inbox.clear()
+        self._broker._unregister(self)
+        self._cond.notify_all()
+
+    def _push(self, channel: MemoryChannel, payload: object) -> None:
+        self._inbox.append((channel, payload))
+        self._cond.notify()
+
+    def _withdraw(
+        self, matches: Callable[[MemoryChannel, object], bool]
+    ) -> list[object]:
+        """Remove the inbox entries ``matches`` selects; return their payloads."""
+        inbox = self._inbox
+        taken = [payload for channel, payload in inbox if matches(channel, payload)]
+        if taken:
+            self._inbox = deque(entry for entry in inbox if not matches(*entry))
+        return taken
+
+    def _next_action(self) -> Callable[[], None] | None:
+        inbox = self._inbox
+        while inbox:
+            channel, payload = inbox.popleft()
+            action = channel._action_for(payload)
+            if action is not None:
+                return action
+        return None
+
+
+class MemoryTransport:
+    """The ``memory`` transport: connections to an in-process :class:`Broker`.
+
+    Args:
+        broker: The broker to connect to; by default the process-wide
+            :func:`default_broker`, which every ``memory://`` URL shares.
+
+    Implements :class:`kombu_lite.transport.base.Transport`.  The hostname,
+    port and SSL settings of the parameters are ignored; the virtual host
+    must exist on the broker, and the credentials are checked only when the
+    broker was given ``users``.
+    """
+
+    name = "memory"
+    default_port = 0
+    options: frozenset[str] = frozenset()
+
+    def __init__(self, broker: Broker | None = None) -> None:
+        self._broker = broker if broker is not None else default_broker()
+
+    @property
+    def broker(self) -> Broker:
+        """The broker this transport connects to."""
+        return self._broker
+
+    def connect(self, params: ConnectionParameters) -> MemoryConnection:
+        """Open a connection to the broker.
+
+        Raises:
+            OperationalError: the broker is stopped ("connection refused").
+            AccessRefused: the broker has users and the login is wrong.
+            NotAllowed: the virtual host does not exist.
+        """
+        broker = self._broker
+        with broker._lock:
+            vhost = broker._open(params)
+            connection = MemoryConnection(broker, vhost, params.userid)
+            broker._register(connection)
+            return connection

@@ -1,0 +1,212 @@
+"""Delivery bookkeeping of one memory channel: tags, unacked messages, prefetch.
+
+:class:`Outstanding` is what RabbitMQ's channel process tracks per channel:
+the next delivery tag, the unacknowledged deliveries in tag order, and the
+``basic.qos`` limits.  The inbox entries (:class:`PendingDelivery`,
+:class:`ConsumerCancelled`) and the property helpers used on the publish and
+delivery paths live here too.  Everything runs with the broker lock held.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypeAlias
+
+from kombu_lite.transport.memory.replies import PRECONDITION_FAILED, channel_error
+
+if TYPE_CHECKING:
+    from kombu_lite.transport.base import BasicProperties
+    from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
+
+__all__ = [
+    "ConsumerCancelled",
+    "Outstanding",
+    "PendingDelivery",
+    "Unacked",
+    "check_publish",
+    "copy_headers",
+    "fresh_properties",
+]
+
+#: One unacknowledged delivery: its queue, the message, and the consumer
+#: (None for ``basic.get``).
+Unacked: TypeAlias = "tuple[MemoryQueue, QueuedMessage, Consumer | None]"
+
+_INTEGER_PREFIX = re.compile(r"[+-]?[0-9]+")
+
+
+class PendingDelivery:
+    """A delivery pushed to a connection and not drained yet."""
+
+    __slots__ = ("consumer", "message", "queue", "redelivered", "tag")
+
+    def __init__(
+        self, consumer: Consumer, queue: MemoryQueue, message: QueuedMessage, tag: int
+    ) -> None:
+        self.consumer = consumer
+        self.queue = queue
+        self.message = message
+        self.tag = tag
+        # Captured now: the message object may be requeued and redelivered.
+        self.redelivered = message.redelivered
+
+
+class ConsumerCancelled:
+    """A broker-side consumer cancellation (its queue was deleted)."""
+
+    __slots__ = ("consumer",)
+
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+
+
+class Outstanding:
+    """The unacknowledged deliveries and prefetch limits of one channel."""
+
+    def __init__(self) -> None:
+        #: tag -> delivery; tags only grow, so the dict stays sorted by tag.
+        self.unacked: dict[int, Unacked] = {}
+        self.last_tag = 0
+        #: ``basic.qos`` for consumers created from now on (0 = no limit).
+        self.prefetch = 0
+        #: ``basic.qos(apply_global=True)``: shared by all consumers.
+        self.global_prefetch = 0
+        self._global_unacked = 0
+
+    def next_tag(self) -> int:
+        """Issue the next delivery tag (1, 2, ...)."""
+        self.last_tag += 1
+        return self.last_tag
+
+    def add(
+        self,
+        tag: int,
+        queue: MemoryQueue,
+        message: QueuedMessage,
+        consumer: Consumer | None,
+    ) -> None:
+        """Record a delivery that needs an acknowledgement."""
+        self.unacked[tag] = (queue, message, consumer)
+        queue.unacked += 1
+        if consumer is not None:
+            consumer.unacked += 1
+            self._global_unacked += 1
+
+    def can_deliver(self, consumer: Consumer) -> bool:
+        """Return whether the prefetch limits allow one more delivery."""
+        if consumer.no_ack:
+            return True
+        if consumer.prefetch and consumer.unacked >= consumer.prefetch:
+            return False
+        limit = self.global_prefetch
+        return not (limit and self._global_unacked >= limit)
+
+    def take(self, delivery_tag: int, *, multiple: bool, method: str) -> list[Unacked]:
+        """Remove and return the deliveries an ack or reject settles.
+
+        Raises:
+            PreconditionFailed: ``delivery_tag`` is not outstanding (406), as
+                RabbitMQ answers, also with ``multiple``; ``0`` with
+                ``multiple`` means all.
+        """
+        unacked = self.unacked
+        if multiple and delivery_tag == 0:
+            return self.take_all()
+        if delivery_tag not in unacked:
+            raise channel_error(
+                PRECONDITION_FAILED, f"unknown delivery tag {delivery_tag}", method
+            )
+        if not multiple:
+            return [self._forget(delivery_tag)]
+        tags = []
+        for tag in unacked:
+            if tag > delivery_tag:
+                break
+            tags.append(tag)
+        return [self._forget(tag) for tag in tags]
+
+    def take_all(self) -> list[Unacked]:
+        """Remove and return every outstanding delivery, in tag order."""
+        return [self._forget(tag) for tag in list(self.unacked)]
+
+    def take_back(self, tag: int) -> bool:
+        """Forget one delivery the client never received; False if not outstanding."""
+        if tag not in self.unacked:
+            return False
+        self._forget(tag)
+        return True
+
+    def _forget(self, tag: int) -> Unacked:
+        record = self.unacked.pop(tag)
+        queue, _, consumer = record
+        queue.unacked -= 1
+        if consumer is not None:
+            consumer.unacked -= 1
+            self._global_unacked -= 1
+        return record
+
+
+def check_publish(properties: BasicProperties, userid: str) -> int | None:
+    """Check a message's properties as RabbitMQ does; return its TTL in ms.
+
+    Raises:
+        PreconditionFailed: ``expiration`` is not a non-negative integer, or
+            ``user_id`` is not the connection's user (406, RabbitMQ's texts).
+    """
+    ttl = _parse_expiration(properties.expiration)
+    user_id = properties.user_id
+    if user_id is not None and user_id != userid:
+        raise channel_error(
+            PRECONDITION_FAILED,
+            f"user_id property set to '{user_id}' but authenticated user was "
+            f"'{userid}'",
+            "basic.publish",
+        )
+    return ttl
+
+
+def _parse_expiration(expiration: str | None) -> int | None:
+    if expiration is None:
+        return None
+    match = _INTEGER_PREFIX.match(expiration)
+    if match is None:
+        reason = "no_integer"
+    elif match.end() != len(expiration):
+        reason = f'{{leftover_string,"{expiration[match.end() :]}"}}'
+    elif (value := int(match.group())) < 0:
+        reason = f"{{value_negative,{value}}}"
+    else:
+        return value
+    raise channel_error(
+        PRECONDITION_FAILED,
+        f"invalid expiration '{expiration}': {reason}",
+        "basic.publish",
+    )
+
+
+def fresh_properties(properties: BasicProperties) -> BasicProperties:
+    """Return properties whose headers the receiver may change freely."""
+    return copy_headers(properties) if properties.headers else properties
+
+
+def copy_headers(properties: BasicProperties) -> BasicProperties:
+    """Return ``properties`` with a deep copy of its headers table.
+
+    Tuples become lists, as an AMQP array comes back from the wire.
+    """
+    headers = properties.headers or {}
+    return dataclasses.replace(properties, headers=_copy_table(headers))
+
+
+def _copy_table(table: Mapping[str, object]) -> dict[str, object]:
+    return {key: _copy_field(value) for key, value in table.items()}
+
+
+def _copy_field(value: object) -> object:
+    if isinstance(value, Mapping):
+        return _copy_table(value)
+    if isinstance(value, list | tuple):
+        return [_copy_field(item) for item in value]
+    return value
