@@ -89,7 +89,7 @@ def test_no_sleep_runs_past_the_timeout() -> None:
     clock = FakeClock()
     fun = Flaky(100)
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="failure 2"):
         retry_over_time(
             fun, ValueError, interval_start=5, timeout=1, sleep=clock.sleep, clock=clock
         )

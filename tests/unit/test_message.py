@@ -1,0 +1,162 @@
+"""Message decoding and settlement, and raw PreparedMessage building."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+
+import pytest
+
+from kombu_lite import Connection, Exchange, Queue
+from kombu_lite.exceptions import (
+    ConfigurationError,
+    ContentDisallowed,
+    DecodeError,
+    MessageStateError,
+)
+from kombu_lite.message import Message, PreparedMessage
+from kombu_lite.transport.base import BasicProperties, Delivery
+
+
+def _delivery(body: bytes, **props: object) -> Delivery:
+    return Delivery(
+        body=body,
+        properties=BasicProperties(**props),  # type: ignore[arg-type]
+        delivery_tag=1,
+        exchange="ex",
+        routing_key="rk",
+    )
+
+
+def test_properties_read_like_attributes() -> None:
+    message = Message(
+        _delivery(
+            b"{}",
+            content_type="application/json",
+            correlation_id="c1",
+            priority=4,
+            delivery_mode=2,
+        )
+    )
+
+    assert message.correlation_id == "c1"
+    assert message.priority == 4
+    assert message.delivery_mode == 2
+    assert message.reply_to is None
+    with pytest.raises(AttributeError, match="nope"):
+        _ = message.nope
+
+
+def test_decode_is_computed_once_even_when_falsy() -> None:
+    message = Message(_delivery(b"0", content_type="application/json"))
+
+    assert message.decode() == 0
+    assert message.payload == 0
+
+
+def test_content_type_outside_accept_is_refused_before_decompressing() -> None:
+    bomb_header = {"compression": "application/x-gzip"}
+    message = Message(
+        _delivery(
+            b"not even zlib", content_type="application/x-yaml", headers=bomb_header
+        )
+    )
+
+    with pytest.raises(ContentDisallowed, match="x-yaml"):
+        message.decode()
+
+
+def test_compressed_body_is_inflated_when_accepted() -> None:
+    message = Message(
+        _delivery(
+            zlib.compress(b'{"a": 1}'),
+            content_type="application/json",
+            headers={"compression": "application/x-gzip"},
+        )
+    )
+
+    assert message.decode() == {"a": 1}
+
+
+def test_bad_compression_header_is_a_decode_error() -> None:
+    message = Message(
+        _delivery(b"{}", content_type="application/json", headers={"compression": 5})
+    )
+
+    with pytest.raises(DecodeError, match="compression"):
+        message.decode()
+
+
+def test_corrupt_json_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        Message(_delivery(b"{", content_type="application/json")).decode()
+
+
+def test_missing_content_type_is_plain_data() -> None:
+    assert Message(_delivery(b"\x00\x01")).decode() == b"\x00\x01"
+
+
+def test_returned_message_cannot_be_settled() -> None:
+    message = Message(_delivery(b"{}"))
+
+    with pytest.raises(MessageStateError, match="no channel"):
+        message.ack()
+
+
+def test_no_ack_message_ack_sends_nothing_but_records_state(unique: str) -> None:
+    conn = Connection("memory://")
+    queue = Queue(f"{unique}-q")(conn)
+    queue.declare()
+    conn.Producer(routing_key=queue.name).publish({"n": 1})
+    message = queue.get(no_ack=True)
+    assert message is not None
+
+    message.ack()
+
+    assert message.acknowledged
+    with pytest.raises(MessageStateError, match="already"):
+        message.reject()
+
+
+def test_ack_log_error_logs_instead_of_raising(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    message = Message(_delivery(b"{}"))
+
+    with caplog.at_level(logging.CRITICAL):
+        message.ack_log_error(logging.getLogger("t"), (MessageStateError,))
+        message.reject_log_error(logging.getLogger("t"), (MessageStateError,))
+
+    assert len(caplog.records) == 2
+
+
+def test_repr_is_readable() -> None:
+    message = Message(_delivery(b"abc", content_type="text/plain"))
+    assert repr(message) == "<Message 1 received text/plain 3 bytes>"
+
+
+def test_prepared_message_from_str_sets_utf8() -> None:
+    prepared = PreparedMessage.build(
+        "hé", 2, {"application_headers": {"a": 1}}, {"content_type": "text/plain"}
+    )
+
+    assert prepared.body == "hé".encode()
+    assert prepared.properties.content_encoding == "utf-8"
+    assert prepared.properties.headers == {"a": 1}
+    assert prepared.properties.delivery_mode == 2
+
+
+def test_prepared_message_refuses_unknown_properties() -> None:
+    with pytest.raises(ConfigurationError, match="colour"):
+        PreparedMessage.build(b"x", None, None, {"colour": "red"})
+
+
+def test_prepared_message_refuses_objects() -> None:
+    with pytest.raises(ConfigurationError, match="bytes or str"):
+        PreparedMessage.build({"a": 1}, None, None, {})  # type: ignore[arg-type]
+
+
+def test_exchange_message_uses_the_exchange_delivery_mode() -> None:
+    message = Exchange("x", delivery_mode="transient").Message(b"raw")
+
+    assert message.properties.delivery_mode == 1
