@@ -351,14 +351,17 @@ class Queue(Bindable):
         ``accept`` lists the serializers (names or content types) the
         message may be decoded with; the default is json only.
         """
-        from kombu_lite.message import Message
+        from kombu_lite.message import Message, prepare_accept
 
+        if isinstance(accept, str):
+            accept = [accept]
+        accepted = prepare_accept(accept)  # bad names raise before the get
         chan = self._resolve(channel)
         ack_mode = self.no_ack if no_ack is None else no_ack
         delivery = chan.wire.basic_get(self.name, no_ack=bool(ack_mode))
         if delivery is None:
             return None
-        return Message(delivery, chan, accept=accept, no_ack=bool(ack_mode))
+        return Message(delivery, chan, accept=accepted, no_ack=bool(ack_mode))
 
 
 def _rebuild_queue(state: dict[str, Any]) -> Queue:

@@ -11,7 +11,7 @@ refusals included (kombu lets those escape as py-amqp classes)::
     ├── SerializerNotInstalled                rejected here, nothing was sent
     │   └── ContentDisallowed
     ├── SerializationError
-    │   ├── EncodeError                       rejected here, nothing was sent
+    │   ├── EncodeError                       rejected here, the message not sent
     │   └── DecodeError
     │       └── DecompressionLimitExceeded
     ├── OperationalError                      the network or the broker connection
@@ -113,7 +113,7 @@ class SerializationError(KombuError):
 
 
 class EncodeError(SerializationError):
-    """The body could not be serialized; nothing was sent."""
+    """The body could not be serialized; the message was not sent."""
 
 
 class DecodeError(SerializationError):

@@ -150,9 +150,8 @@ def retry_over_time(
     Unlike kombu, ``timeout`` is measured on a monotonic clock and no sleep
     runs past it: once the deadline is reached the last error is re-raised.
 
-    Raises:
-        The last exception from ``fun`` once the retries or the time are
-        used up; any exception not in ``catch`` at once.
+    Once the retries or the time are used up, the last exception from
+    ``fun`` is re-raised; an exception not in ``catch`` is raised at once.
     """
     call_args = tuple(args or ())
     call_kwargs = dict(kwargs or {})

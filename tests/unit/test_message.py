@@ -160,3 +160,26 @@ def test_exchange_message_uses_the_exchange_delivery_mode() -> None:
     message = Exchange("x", delivery_mode="transient").Message(b"raw")
 
     assert message.properties.delivery_mode == 1
+
+
+def test_get_checks_the_accept_list_before_fetching(unique: str) -> None:
+    from kombu_lite.exceptions import SerializerNotInstalled
+
+    conn = Connection("memory://")
+    queue = Queue(f"{unique}-q")(conn)
+    queue.declare()
+
+    with pytest.raises(SerializerNotInstalled, match="nope"):
+        queue.get(accept=["nope"])
+
+
+def test_get_takes_a_single_accept_name(unique: str) -> None:
+    conn = Connection("memory://")
+    queue = Queue(f"{unique}-q")(conn)
+    queue.declare()
+    conn.Producer(routing_key=queue.name).publish({"n": 1}, serializer="pickle")
+
+    message = queue.get(accept="pickle")
+
+    assert message is not None
+    assert message.decode() == {"n": 1}
