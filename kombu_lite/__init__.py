@@ -34,6 +34,7 @@ from kombu_lite.serialization import (
 
 __all__ = [
     "Binding",
+    "BrokerConnection",
     "Channel",
     "Connection",
     "Exchange",

@@ -97,7 +97,8 @@ def parse_url(text: str) -> URL:
     if not sep or not scheme:
         raise _fail(text, "expected 'scheme://...', for example 'amqp://localhost//'")
     scheme = scheme.lower()
-    rest, _hash, _fragment = rest.partition("#")
+    # The user info ends at the last '@' of the whole URL, so a password
+    # with an unencoded '#', '?' or '/' is found (and refused) as a whole.
     at = rest.rfind("@")
     userinfo: str | None = None
     if at >= 0:
@@ -108,6 +109,7 @@ def parse_url(text: str) -> URL:
                 "the user info contains an unencoded '/', '?' or '#'; "
                 "percent-encode the user name and password",
             )
+    rest, _hash, _fragment = rest.partition("#")
     hostport, slash, path_query = rest.partition("/")
     if not slash:
         hostport, _q, query_text = rest.partition("?")

@@ -111,7 +111,9 @@ def raw_get(
         if not opened:
             raw = amqp.Connection("127.0.0.1:5672", userid="guest", password="guest")
             raw.connect()
-            opened.extend([raw, raw.channel()])
+            raw_channel = raw.channel()
+            raw_channel.auto_decode = False  # compare the bytes on the wire
+            opened.extend([raw, raw_channel])
         message = opened[1].basic_get(queue, no_ack=True)
         if message is None:
             return None

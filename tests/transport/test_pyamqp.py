@@ -1,0 +1,224 @@
+"""The RabbitMQ adapter's own behaviour: login, odd peers, TLS settings."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from kombu_lite.exceptions import (
+    AccessRefused,
+    ConfigurationError,
+    ConnectionLost,
+    OperationalError,
+    ProtocolError,
+)
+from kombu_lite.transport._tls import build_ssl_context
+from kombu_lite.transport.base import BasicProperties, ConnectionParameters
+from kombu_lite.transport.pyamqp import PyAmqpTransport
+
+from .conftest import AMQP_PARAMS
+
+
+@pytest.fixture
+def broker(rabbitmq: str) -> ConnectionParameters:
+    return AMQP_PARAMS
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def fake_peer() -> Iterator[tuple[int, list[bytes]]]:
+    """A loopback server; what it sends on accept is set by the test."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    script: list[bytes] = []
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            held.append(client)
+            if script:
+                client.sendall(script[0])
+                client.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], script
+    server.close()
+    for client in held:
+        client.close()
+
+
+@pytest.mark.broker
+def test_wrong_password_is_access_refused_without_the_password(
+    broker: ConnectionParameters,
+) -> None:
+    params = replace(broker, password="not-the-password-42")
+
+    with pytest.raises(AccessRefused) as info:
+        PyAmqpTransport().connect(params)
+
+    assert "not-the-password-42" not in str(info.value)
+    assert "guest" in str(info.value)
+
+
+def test_refused_port_is_an_operational_error_at_once() -> None:
+    params = replace(AMQP_PARAMS, port=_free_port())
+    started = time.monotonic()
+
+    with pytest.raises(OperationalError, match="refused"):
+        PyAmqpTransport().connect(params)
+
+    assert time.monotonic() - started < 1
+
+
+def test_a_non_amqp_peer_is_a_protocol_error(
+    fake_peer: tuple[int, list[bytes]],
+) -> None:
+    port, script = fake_peer
+    script.append(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    with pytest.raises(ProtocolError, match="not an AMQP 0-9-1 server"):
+        PyAmqpTransport().connect(replace(AMQP_PARAMS, port=port, connect_timeout=2))
+
+
+def test_a_silent_peer_times_out_within_connect_timeout(
+    fake_peer: tuple[int, list[bytes]],
+) -> None:
+    port, _script = fake_peer
+    started = time.monotonic()
+
+    with pytest.raises(OperationalError, match=r"handshake within 0\.5s"):
+        PyAmqpTransport().connect(replace(AMQP_PARAMS, port=port, connect_timeout=0.5))
+
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.broker
+def test_a_broker_closed_connection_is_lost_on_the_next_call(
+    broker: ConnectionParameters, unique: str
+) -> None:
+    if shutil.which("rabbitmqctl") is None:
+        pytest.fail("rabbitmqctl is needed to close connections from the broker side")
+    name = f"kombu_lite {unique}"
+    conn = PyAmqpTransport().connect(
+        replace(
+            broker, transport_options={"client_properties": {"connection_name": name}}
+        )
+    )
+    channel = conn.channel()
+    subprocess.run(
+        ["rabbitmqctl", "close_all_connections", "test"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+    def declare_until_it_fails() -> None:
+        for _ in range(50):  # the close frame arrives asynchronously
+            channel.queue_declare("", exclusive=True)
+            time.sleep(0.1)
+
+    with pytest.raises(ConnectionLost):
+        declare_until_it_fails()
+    assert not conn.is_connected
+    conn.close()
+
+
+@pytest.mark.broker
+def test_a_one_mebibyte_body_round_trips(broker: ConnectionParameters) -> None:
+    conn = PyAmqpTransport().connect(broker)
+    channel = conn.channel()
+    queue = channel.queue_declare("", exclusive=True).queue
+    body = bytes(range(256)) * 4096
+
+    channel.basic_publish(body, BasicProperties(), "", queue)
+    delivery = None
+    for _ in range(50):
+        delivery = channel.basic_get(queue, no_ack=True)
+        if delivery is not None:
+            break
+        time.sleep(0.02)
+
+    assert delivery is not None
+    assert hashlib.sha256(delivery.body).digest() == hashlib.sha256(body).digest()
+    conn.close()
+
+
+@pytest.mark.broker
+def test_server_properties_and_close_twice(broker: ConnectionParameters) -> None:
+    conn = PyAmqpTransport().connect(broker)
+
+    assert conn.server_properties["product"] == "RabbitMQ"
+    conn.close()
+    conn.close()
+    assert not conn.is_connected
+
+
+def test_tls_true_checks_chain_and_host_name() -> None:
+    context, server = build_ssl_context(True, "rabbit.example")
+
+    assert context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert server == "rabbit.example"
+
+
+def test_tls_dict_options() -> None:
+    context, server = build_ssl_context(
+        {"cert_reqs": ssl.CERT_NONE, "server_hostname": "other"}, "h"
+    )
+
+    assert not context.check_hostname
+    assert context.verify_mode == ssl.CERT_NONE
+    assert server == "other"
+
+
+def test_tls_optional_and_explicit_check_hostname() -> None:
+    context, _ = build_ssl_context(
+        {"cert_reqs": ssl.CERT_OPTIONAL, "check_hostname": False}, "h"
+    )
+
+    assert context.verify_mode == ssl.CERT_OPTIONAL
+    assert not context.check_hostname
+
+
+def test_tls_context_is_used_as_given() -> None:
+    given = ssl.create_default_context()
+
+    assert build_ssl_context(given, "h") == (given, "h")
+
+
+def test_tls_unknown_option_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="ciphers"):
+        build_ssl_context({"ciphers": "ALL"}, "h")
+
+
+def test_tls_handshake_failure_is_a_protocol_error(
+    fake_peer: tuple[int, list[bytes]],
+) -> None:
+    port, script = fake_peer
+    script.append(b"\x00" * 64)
+
+    with pytest.raises((ProtocolError, OperationalError)):
+        PyAmqpTransport().connect(
+            replace(AMQP_PARAMS, port=port, ssl=True, connect_timeout=2)
+        )
