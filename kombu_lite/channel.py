@@ -28,11 +28,19 @@ class Channel:
         wire: The transport-level channel that talks to the broker.
     """
 
-    __slots__ = ("__weakref__", "connection", "wire")
+    __slots__ = ("__weakref__", "confirming", "connection", "wire")
 
     def __init__(self, connection: Connection, wire: WireChannel) -> None:
         self.connection = connection
         self.wire = wire
+        #: True once publisher confirms are on for this channel.
+        self.confirming = False
+
+    def enable_confirms(self) -> None:
+        """Turn on publisher confirms (once; later calls do nothing)."""
+        if not self.confirming:
+            self.wire.confirm_select()
+            self.confirming = True
 
     @property
     def channel_id(self) -> int:

@@ -18,6 +18,7 @@ from dataclasses import replace
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from kombu_lite._consumer_factories import ConsumerFactories
 from kombu_lite._url import URL, format_url, mask_url, parse_url, split_failover
 from kombu_lite.channel import Channel
 from kombu_lite.exceptions import (
@@ -43,7 +44,21 @@ T = TypeVar("T")
 
 _DEFAULT_CONNECT_TIMEOUT = 4.0
 _FAILOVER_STRATEGIES = ("round-robin", "shuffle")
-_CONNECTION_OPTIONS = frozenset({"max_retries", "interval_start", "interval_step"})
+_CONNECTION_OPTIONS = frozenset(
+    {
+        "max_retries",
+        "interval_start",
+        "interval_step",
+        "confirm_publish",
+        "confirm_timeout",
+        "blocked_connection_timeout",
+        "on_blocked",
+        "on_unblocked",
+    }
+)
+_DEFAULT_CONFIRM_TIMEOUT = 30.0
+_DEFAULT_HEARTBEAT = 60.0
+_DEFAULT_BLOCKED_TIMEOUT = 60.0
 _SSL_QUERY_KEYS = {
     "ssl_ca_certs": "ca_certs",
     "ssl_certfile": "certfile",
@@ -69,7 +84,7 @@ class _Revivable(Protocol):
 SSLOption = bool | Mapping[str, object] | _ssl.SSLContext
 
 
-class Connection:
+class Connection(ConsumerFactories):
     """A connection to a broker, opened lazily.
 
     Args:
@@ -81,12 +96,25 @@ class Connection:
         transport: A transport name (``'amqp'``, ``'memory'``) or instance;
             overrides the URL scheme.
         connect_timeout: Seconds to wait for the broker to answer.
-        heartbeat: Heartbeat interval in seconds (``None``: off).
+        heartbeat: Heartbeat interval in seconds to ask the broker for
+            (``None``: 60, RabbitMQ's own default; ``0``: off).  A background
+            thread sends heartbeats while the application is idle.
         transport_options: Options for the transport; unknown keys raise.
         login_method: SASL mechanism, such as ``'PLAIN'`` or ``'AMQPLAIN'``.
         failover_strategy: ``'round-robin'``, ``'shuffle'`` or a callable
             taking the list of URLs and returning an iterator over them.
         alternates: More URLs to fail over to.
+        confirm_publish: Make every ``publish`` wait for the broker's
+            confirm (also ``transport_options={'confirm_publish': True}``;
+            ``'confirm_timeout'`` sets the wait, 30 s by default).
+        on_blocked: Called with the broker's reason when it blocks this
+            connection's publishing (``connection.blocked``: a memory or
+            disk alarm); also a ``transport_options`` key.
+        on_unblocked: Called when the broker lifts the block.
+        blocked_connection_timeout: Seconds a publish waits for a blocked
+            connection to be unblocked before raising
+            :class:`~kombu_lite.exceptions.ConnectionBlocked` (default 60;
+            ``None``: wait as long as it takes).
 
     Raises:
         InvalidURL: the URL is malformed (the text never shows the password).
@@ -110,6 +138,10 @@ class Connection:
         failover_strategy: str | Callable[[list[str]], Iterable[str]] = "round-robin",
         *,
         alternates: Sequence[str] | None = None,
+        confirm_publish: bool = False,
+        on_blocked: Callable[[str], object] | None = None,
+        on_unblocked: Callable[[], object] | None = None,
+        blocked_connection_timeout: float | None = _DEFAULT_BLOCKED_TIMEOUT,
         insist: bool = False,
     ) -> None:
         # ``insist`` is accepted for kombu compatibility; AMQP 0-9-1 brokers
@@ -132,6 +164,34 @@ class Connection:
         self.transport: Transport = self._make_transport(transport, parsed[0])
         self.transport_options: dict[str, object] = dict(transport_options or {})
         self._check_transport_options()
+        #: Wait for the broker's confirm of every publish (kombu's
+        #: ``transport_options={'confirm_publish': True}`` works too).
+        self.confirm_publish = bool(
+            confirm_publish or self.transport_options.get("confirm_publish")
+        )
+        timeout = self.transport_options.get(
+            "confirm_timeout", _DEFAULT_CONFIRM_TIMEOUT
+        )
+        #: Seconds ``publish`` waits for a confirm before raising ConfirmTimeout.
+        self.confirm_timeout = _seconds("confirm_timeout", timeout)
+        options = self.transport_options
+        #: Called with the reason when the broker blocks publishing.
+        self.on_blocked: Callable[[str], object] | None = on_blocked or _callback(
+            options, "on_blocked"
+        )
+        #: Called when the broker unblocks publishing.
+        self.on_unblocked: Callable[[], object] | None = on_unblocked or _callback(
+            options, "on_unblocked"
+        )
+        blocked_timeout = options.get(
+            "blocked_connection_timeout", blocked_connection_timeout
+        )
+        #: Seconds a publish waits on a blocked connection (None: no limit).
+        self.blocked_connection_timeout = (
+            None
+            if blocked_timeout is None
+            else _seconds("blocked_connection_timeout", blocked_timeout)
+        )
         self._hosts = [self._build_params(url) for url in parsed]
         self._host_urls = urls
         self._host_index = 0
@@ -149,6 +209,16 @@ class Connection:
         #: Keys of the entities declared on the current connection; cleared
         #: on every (re)connect, because a broker restart loses transient ones.
         self.declared_entities: set[Hashable] = set()
+
+    def _report_blocked(self, reason: str) -> None:
+        logger.warning("the broker blocked publishing on %s: %s", self, reason)
+        if self.on_blocked is not None:
+            self.on_blocked(reason)
+
+    def _report_unblocked(self) -> None:
+        logger.info("the broker unblocked publishing on %s", self)
+        if self.on_unblocked is not None:
+            self.on_unblocked()
 
     # -- construction helpers -------------------------------------------------
 
@@ -203,7 +273,7 @@ class Connection:
             timeout = url.query["connect_timeout"]
         heartbeat = explicit["heartbeat"]
         if heartbeat is None:
-            heartbeat = url.query.get("heartbeat", 0.0)
+            heartbeat = url.query.get("heartbeat", _DEFAULT_HEARTBEAT)
         login = explicit["login_method"] or url.query.get("login_method")
         return ConnectionParameters(
             hostname=url.hostname or "localhost",
@@ -215,6 +285,9 @@ class Connection:
             connect_timeout=None if timeout is None else float(timeout),
             heartbeat=float(heartbeat or 0.0),
             login_method=str(login) if login else None,
+            blocked_connection_timeout=self.blocked_connection_timeout,
+            on_blocked=self._report_blocked,
+            on_unblocked=self._report_unblocked,
             transport_options=MappingProxyType(
                 {
                     k: v
@@ -364,6 +437,14 @@ class Connection:
         """True while a live connection to the broker is open."""
         wire = self._wire
         return wire is not None and wire.is_connected
+
+    @property
+    def connection(self) -> WireConnection:
+        """The transport's connection object, connecting first if needed.
+
+        As in kombu; it changes after a reconnect.
+        """
+        return self._ensure_wire()
 
     def connect(self) -> Self:
         """Connect now (each failover host is tried once), and return self.
@@ -537,10 +618,14 @@ class Connection:
             "ssl": p.ssl,
             "transport": self.transport.name if self.transport.name != "amqp" else None,
             "connect_timeout": p.connect_timeout,
-            "heartbeat": p.heartbeat or None,
+            "heartbeat": p.heartbeat,
             "transport_options": dict(self.transport_options),
             "login_method": p.login_method,
             "failover_strategy": self.failover_strategy,
+            "confirm_publish": self.confirm_publish,
+            "on_blocked": self.on_blocked,
+            "on_unblocked": self.on_unblocked,
+            "blocked_connection_timeout": self.blocked_connection_timeout,
         }
         settings.update(kwargs)
         return Connection(**settings)
@@ -694,6 +779,23 @@ class Connection:
         from kombu_lite.messaging import Producer
 
         return Producer(channel if channel is not None else self, *args, **kwargs)
+
+
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigurationError(
+            f"{name} must be a number of seconds > 0, not {value!r}"
+        )
+    return float(value)
+
+
+def _callback(options: Mapping[str, object], name: str) -> Any:
+    value = options.get(name)
+    if value is not None and not callable(value):
+        raise ConfigurationError(
+            f"transport option {name!r} must be callable, not {type(value).__name__}"
+        )
+    return value
 
 
 def _first(*values: str | None) -> str:

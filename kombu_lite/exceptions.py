@@ -16,6 +16,7 @@ refusals included (kombu lets those escape as py-amqp classes)::
     │       └── DecompressionLimitExceeded
     ├── OperationalError                      the network or the broker connection
     │   ├── ConnectionLost
+    │   ├── ConnectionBlocked (memory/disk alarm; never retried)
     │   ├── NotAllowed (530, e.g. unknown vhost)
     │   └── ProtocolError (peer is not an AMQP 0-9-1 server)
     ├── ChannelError                          the broker closed the channel
@@ -51,6 +52,7 @@ __all__ = [
     "ConcurrentUseError",
     "ConfigurationError",
     "ConfirmTimeout",
+    "ConnectionBlocked",
     "ConnectionLimitExceeded",
     "ConnectionLost",
     "ContentDisallowed",
@@ -153,6 +155,19 @@ class OperationalError(KombuError):
 
 class ConnectionLost(OperationalError):
     """The connection to the broker broke or was closed by the broker."""
+
+
+class ConnectionBlocked(OperationalError):
+    """The broker blocks publishing (a memory or disk alarm).
+
+    Raised by a publish that waited ``blocked_connection_timeout`` for the
+    block to lift (the message was not sent), or whose write stalled on the
+    blocked connection (the outcome is unknown and the connection is
+    closed).  Never retried on a new connection: the broker would block
+    that one too, and a stalled message could be delivered twice.
+    """
+
+    recoverable = False
 
 
 class NotAllowed(OperationalError):

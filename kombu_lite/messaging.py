@@ -14,19 +14,29 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import kombu_lite.compression as _compression
-from kombu_lite._entity_base import maybe_delivery_mode
+from kombu_lite._publishing import (
+    DeclareMemo,
+    PropertyCache,
+    PublishOutcome,
+    check_publish_args,
+    immediate_error,
+    publish_pipelined,
+    reply_to_name,
+    returned_error,
+)
+from kombu_lite._publishing import Prepared as _Prepared
 from kombu_lite.channel import Channel
 from kombu_lite.common import maybe_declare as _maybe_declare
 from kombu_lite.connection import Connection
 from kombu_lite.entity import Exchange, Queue
 from kombu_lite.exceptions import (
     ConfigurationError,
-    EncodeError,
     MessageReturned,
     NotBoundError,
+    NotFound,
 )
 from kombu_lite.message import Message
 from kombu_lite.retry import DEFAULT_PUBLISH_RETRY_POLICY, RetryPolicy
@@ -38,34 +48,11 @@ if TYPE_CHECKING:
     from typing import Self
 
     from kombu_lite._entity_base import DeliveryMode
-    from kombu_lite.serialization import Codec
 
-__all__ = ["OnReturn", "Producer", "immediate_error"]
+__all__ = ["OnReturn", "Producer", "PublishOutcome", "immediate_error"]
 
 #: ``on_return(exception, exchange, routing_key, message)``, as in kombu.
 OnReturn = Callable[[BaseException, str, str, Message], object]
-
-_EXTRA_PROPERTIES: Final = frozenset(
-    {
-        "correlation_id",
-        "reply_to",
-        "message_id",
-        "timestamp",
-        "type",
-        "user_id",
-        "app_id",
-        "cluster_id",
-    }
-)
-
-
-def immediate_error() -> ConfigurationError:
-    """The error for ``immediate=True``, which RabbitMQ does not support."""
-    return ConfigurationError(
-        "immediate=True is not supported: RabbitMQ 3.0 and later refuse the "
-        "'immediate' flag and close the connection; use mandatory=True with "
-        "on_return, or a per-message expiration, instead"
-    )
 
 
 class Producer:
@@ -256,8 +243,9 @@ class Producer:
                 ``errback``, ``on_revive``.
             declare: Entities to declare first (once per connection).
             expiration: Seconds until the broker drops the message.
-            timeout, confirm_timeout: Accepted for kombu compatibility; they
-                bound the wait for a publisher confirm once confirms are on.
+            timeout, confirm_timeout: With publisher confirms on, how long
+                to wait for this message's confirm (default: the
+                connection's ``confirm_timeout``).
             properties: AMQP properties: ``correlation_id``, ``reply_to``
                 (a name or a Queue), ``message_id``, ``timestamp``, ``type``,
                 ``user_id``, ``app_id``, ``cluster_id``.
@@ -270,77 +258,36 @@ class Producer:
             OperationalError: the connection failed (after the retries, if
                 ``retry``).  The message may or may not have reached the
                 broker.
+            MessageNacked: (confirms on) the broker refused this message.
+            MessageReturned: (confirms on, ``mandatory``, no ``on_return``)
+                no queue took the message.
+            ConfirmTimeout: (confirms on) no confirm in time; the outcome is
+                unknown.  Never retried, so it cannot duplicate.
 
         With ``retry=True`` the message gets a ``message_id`` (a uuid4) if it
         has none, so consumers can drop the duplicate a retry can cause.
         """
-        del timeout, confirm_timeout
-        if immediate:
-            raise immediate_error()
-        if properties and not _EXTRA_PROPERTIES.issuperset(properties):
-            unknown = min(set(properties) - _EXTRA_PROPERTIES)
-            raise ConfigurationError(
-                f"unknown message property {unknown!r}; known properties: "
-                f"{', '.join(sorted(_EXTRA_PROPERTIES))}"
-            )
-        if routing_key is None:
-            routing_key = self.routing_key
-        elif not isinstance(routing_key, str):
-            raise ConfigurationError(
-                f"routing_key must be a str, not {type(routing_key).__name__}"
-            )
-        own = self.exchange
-        if exchange is None:
-            exchange_name, exchange_mode = own.name, own.delivery_mode
-        elif isinstance(exchange, Exchange):
-            exchange_name, exchange_mode = exchange.name, exchange.delivery_mode
-        elif isinstance(exchange, str):
-            exchange_name, exchange_mode = exchange, own.delivery_mode
-        else:
-            raise ConfigurationError(
-                f"exchange must be an Exchange or a name, not {type(exchange).__name__}"
-            )
-        if delivery_mode is None:
-            mode = exchange_mode or 2
-        else:
-            mode = maybe_delivery_mode(delivery_mode) or 2
-        if (
-            isinstance(priority, bool)
-            or not isinstance(priority, int)
-            or not (0 <= priority <= 255)
-        ):
-            raise ConfigurationError(
-                f"priority must be an int from 0 to 255, not {priority!r}"
-            )
-        if expiration is not None:
-            properties["expiration"] = _expiration_ms(expiration)
-        codec = (
-            self._codec if serializer is None else _serializers.encoder_for(serializer)
+        if confirm_timeout is None:
+            confirm_timeout = timeout
+        entities, codec, method, exchange_name, routing_key, mode = check_publish_args(
+            self,
+            routing_key,
+            exchange,
+            delivery_mode,
+            immediate,
+            priority,
+            serializer,
+            compression,
+            declare,
+            expiration,
+            properties,
         )
-        method = self.compression if compression is None else compression
-        if method is not None:
-            _compression.get_encoder(method)
-        entities = list(declare) if declare else []
-        for entity in entities:
-            if not isinstance(entity, Exchange | Queue):
-                raise ConfigurationError(
-                    f"declare must list Exchange or Queue objects, "
-                    f"not {type(entity).__name__}"
-                )
-        if (
-            self.auto_declare
-            and own.name
-            and not own.no_declare
-            and own not in entities
-        ):
-            entities.append(own)
         if retry and "message_id" not in properties:
             properties["message_id"] = str(uuid.uuid4())
         prepared = _Prepared(
             body, codec, content_type, content_encoding, method, headers
         )
-        send = partial(
-            self._send,
+        args = (
             entities,
             prepared,
             exchange_name,
@@ -349,15 +296,18 @@ class Producer:
             priority or None,
             mandatory,
             properties,
+            confirm_timeout,
         )
         if not retry:
-            send()
+            self._send(*args)
             return
         connection = self._connection
         if connection is None:
             raise NotBoundError("retry=True needs a producer bound to a connection")
         policy = RetryPolicy.from_mapping(retry_policy, DEFAULT_PUBLISH_RETRY_POLICY)
-        connection._call_with_retries(self, send, policy, (), (), {})
+        connection._call_with_retries(
+            self, partial(self._send, *args), policy, (), (), {}
+        )
 
     def _send(
         self,
@@ -369,27 +319,204 @@ class Producer:
         priority: int | None,
         mandatory: bool,
         properties: dict[str, Any],
+        confirm_timeout: float | None,
+    ) -> None:
+        args = (
+            prepared,
+            exchange,
+            routing_key,
+            delivery_mode,
+            priority,
+            mandatory,
+            properties,
+            confirm_timeout,
+        )
+        try:
+            self._declare_and_publish(entities, *args)
+        except NotFound:
+            connection = self._connection
+            if connection is None or not entities:
+                raise
+            # The broker lost an entity the declare cache remembers (deleted
+            # behind our back, or an auto-delete): forget them all, declare
+            # once more and publish once more.  A second 404 is raised.
+            for entity in entities:
+                connection.declared_entities.discard(entity.declare_key)
+            self._declare_and_publish(entities, *args)
+
+    def _declare_and_publish(
+        self,
+        entities: list[Exchange | Queue],
+        prepared: _Prepared,
+        exchange: str,
+        routing_key: str,
+        delivery_mode: int,
+        priority: int | None,
+        mandatory: bool,
+        properties: dict[str, Any],
+        confirm_timeout: float | None,
     ) -> None:
         channel = self.channel
-        for entity in entities:
-            _maybe_declare(entity, channel)
-        reply_to = properties.get("reply_to")
-        if isinstance(reply_to, Queue):
-            properties = {**properties, "reply_to": reply_to.name}
+        if entities:
+            self._declare(entities, channel)
+        if properties:
+            properties = reply_to_name(properties)
         body, content_type, content_encoding, headers = prepared.encode()
-        channel.wire.basic_publish(
+        connection = channel.connection
+        if connection.confirm_publish:
+            channel.enable_confirms()
+        wire = channel.wire
+        tag = wire.basic_publish(
             body,
-            BasicProperties(
-                content_type=content_type,
-                content_encoding=content_encoding,
-                headers=headers,
-                delivery_mode=delivery_mode,
-                priority=priority,
-                **properties,
+            self._properties(
+                content_type,
+                content_encoding,
+                headers,
+                delivery_mode,
+                priority,
+                properties,
             ),
             exchange,
             routing_key,
             mandatory=mandatory,
+        )
+        if not tag:
+            # Confirms are off on this channel.  Once on (confirm_publish,
+            # or publish_many on this channel), every message is waited for:
+            # an unclaimed confirm would be kept for good.
+            return
+        wait = (
+            connection.confirm_timeout if confirm_timeout is None else confirm_timeout
+        )
+        returned = wire.wait_for_confirm(tag, wait)
+        if returned is not None and self.on_return is None:
+            raise returned_error(tag, returned)
+
+    # Made on first use by the hot path.
+    _declare_memo: DeclareMemo | None = None
+    _property_cache: PropertyCache | None = None
+
+    def _declare(self, entities: list[Exchange | Queue], channel: Channel) -> None:
+        memo = self._declare_memo
+        if memo is None:
+            memo = self._declare_memo = DeclareMemo()
+        memo.declare(entities, channel)
+
+    def _properties(
+        self,
+        content_type: str,
+        content_encoding: str | None,
+        headers: Mapping[str, object] | None,
+        delivery_mode: int,
+        priority: int | None,
+        extra: Mapping[str, Any],
+    ) -> BasicProperties:
+        cache = self._property_cache
+        if cache is None:
+            cache = self._property_cache = PropertyCache()
+        return cache.properties(
+            content_type, content_encoding, headers, delivery_mode, priority, extra
+        )
+
+    def publish_many(
+        self,
+        bodies: Iterable[Any],
+        routing_key: str | None = None,
+        *,
+        window: int = 1000,
+        delivery_mode: DeliveryMode | None = None,
+        mandatory: bool = False,
+        priority: int = 0,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+        serializer: str | None = None,
+        headers: Mapping[str, object] | None = None,
+        compression: str | None = None,
+        exchange: Exchange | str | None = None,
+        declare: Sequence[Exchange | Queue] | None = None,
+        expiration: float | None = None,
+        timeout: float | None = None,
+        confirm_timeout: float | None = None,
+        **properties: Any,
+    ) -> list[PublishOutcome]:
+        """Publish many messages with publisher confirms, waiting for them together.
+
+        Messages go out back to back while at most ``window`` of them wait
+        for their confirm, instead of one round trip to the broker per
+        message.  The arguments are those of :meth:`publish` and apply to
+        every message; ``retry`` is not offered (a batch cut by a failed
+        connection reports which messages need sending again).
+
+        Publisher confirms are turned on for the producer's channel (if the
+        connection's ``confirm_publish`` did not already), and stay on:
+        later :meth:`publish` calls on that channel wait for their confirm
+        too.
+
+        Args:
+            bodies: The message bodies, consumed in order (all of them, even
+                after a failure, so each gets an outcome).
+            window: How many messages may await their confirm at once.
+            timeout, confirm_timeout: How long each message may wait for
+                its confirm, counted from its send (default: the
+                connection's ``confirm_timeout``).
+
+        Returns:
+            One :class:`~kombu_lite.messaging.PublishOutcome` per body, in
+            order: confirmed (``ok``), or the reason it was not, by
+            delivery tag.  Failures are reported there, not raised.
+
+        Raises:
+            ConfigurationError: a bad argument; nothing was sent.
+            SerializerNotInstalled: an unknown serializer; nothing was sent.
+            ChannelError: the broker refused a ``declare``; nothing was sent.
+            OperationalError: the connection failed before the first
+                message was sent.
+        """
+        if confirm_timeout is None:
+            confirm_timeout = timeout
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ConfigurationError(f"window must be an int >= 1, not {window!r}")
+        entities, codec, method, exchange_name, routing_key, mode = check_publish_args(
+            self,
+            routing_key,
+            exchange,
+            delivery_mode,
+            False,
+            priority,
+            serializer,
+            compression,
+            declare,
+            expiration,
+            properties,
+        )
+        channel = self.channel
+        if entities:
+            self._declare(entities, channel)
+        extra = reply_to_name(properties) if properties else properties
+        channel.enable_confirms()
+        wait = (
+            channel.connection.confirm_timeout
+            if confirm_timeout is None
+            else confirm_timeout
+        )
+        level = priority or None
+
+        def encode(body: Any) -> tuple[bytes, BasicProperties]:
+            payload, ctype, cencoding, hdrs = _Prepared(
+                body, codec, content_type, content_encoding, method, headers
+            ).encode()
+            return payload, self._properties(ctype, cencoding, hdrs, mode, level, extra)
+
+        return publish_pipelined(
+            channel.wire,
+            bodies,
+            encode,
+            exchange_name,
+            routing_key,
+            mandatory,
+            window=window,
+            timeout=wait,
+            raise_returns=self.on_return is None,
         )
 
     # -- context manager and pickling ----------------------------------------------
@@ -426,79 +553,3 @@ class Producer:
 
     def __repr__(self) -> str:
         return f"<Producer: {self._channel or self._connection!r}>"
-
-
-def _expiration_ms(seconds: float) -> str:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise ConfigurationError(
-            f"expiration must be a number of seconds >= 0, not {seconds!r}"
-        )
-    millis = round(seconds * 1000)
-    # kombu truncates sub-millisecond values to '0' (expire at once); a
-    # positive expiration never becomes immediate here.
-    return str(max(millis, 1) if seconds > 0 else 0)
-
-
-class _Prepared:
-    """The body, serialized and compressed once, on the first send."""
-
-    __slots__ = (
-        "_body",
-        "_codec",
-        "_compression",
-        "_content_encoding",
-        "_content_type",
-        "_done",
-        "_headers",
-    )
-
-    def __init__(
-        self,
-        body: Any,
-        codec: Codec,
-        content_type: str | None,
-        content_encoding: str | None,
-        compression: str | None,
-        headers: Mapping[str, object] | None,
-    ) -> None:
-        self._body = body
-        self._codec = codec
-        self._content_type = content_type
-        self._content_encoding = content_encoding
-        self._compression = compression
-        self._headers = headers
-        self._done: (
-            tuple[bytes, str, str | None, Mapping[str, object] | None] | None
-        ) = None
-
-    def encode(self) -> tuple[bytes, str, str | None, Mapping[str, object] | None]:
-        if self._done is not None:
-            return self._done
-        body = self._body
-        content_type = self._content_type
-        content_encoding = self._content_encoding
-        if content_type is not None:
-            if isinstance(body, str):
-                content_encoding = content_encoding or "utf-8"
-                data = body.encode(content_encoding)
-            elif isinstance(body, bytes | bytearray | memoryview):
-                content_encoding = content_encoding or "binary"
-                data = bytes(body)
-            else:
-                raise EncodeError(
-                    f"with content_type={content_type!r} the body must be str or "
-                    f"bytes, not {type(body).__name__}; pass serializer= instead"
-                )
-        else:
-            codec = self._codec
-            data = codec.encode(body)
-            content_type, content_encoding = codec.content_type_for(body)
-        headers = self._headers
-        if self._compression is not None:
-            data, kind = _compression.compress(data, self._compression)
-            headers = {**(headers or {}), "compression": kind}
-        self._done = (data, content_type, content_encoding, headers or None)
-        return self._done
-
-
-_ = Iterable

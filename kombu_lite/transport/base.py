@@ -133,6 +133,13 @@ class ConnectionParameters:
     connect_timeout: float | None = 4.0
     heartbeat: float = 0.0
     login_method: str | None = None
+    #: Seconds a publish waits while the broker blocks the connection
+    #: (``None``: no limit); then ``ConnectionBlocked``.
+    blocked_connection_timeout: float | None = 60.0
+    #: Told the reason when the broker blocks publishing (connection.blocked).
+    on_blocked: Callable[[str], None] | None = field(default=None, repr=False)
+    #: Told when the broker unblocks publishing.
+    on_unblocked: Callable[[], None] | None = field(default=None, repr=False)
     transport_options: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -244,13 +251,36 @@ class WireChannel(Protocol):
         routing_key: str,
         *,
         mandatory: bool = False,
-    ) -> None:
-        """Send one message.
+    ) -> int:
+        """Send one message; return its delivery tag (0 without confirms).
 
         Guarantee: when this returns, the frames were handed to the
         connection; without publisher confirms that says nothing about the
         broker.  If it raises ``ConnectionLost``, the message may or may not
         have reached the broker.
+        """
+        ...
+
+    def confirm_select(self) -> None:
+        """Turn on publisher confirms: later publishes get delivery tags."""
+        ...
+
+    def wait_for_confirm(
+        self, delivery_tag: int, timeout: float | None
+    ) -> ReturnedMessage | None:
+        """Wait until the broker confirmed the message with ``delivery_tag``.
+
+        Confirms are matched by tag (``multiple`` acks included), never by
+        arrival order.  Returns the ``basic.return`` that came before the
+        confirm of a ``mandatory`` message that could not be routed (after
+        the return handler, if any, was called), else ``None``.
+
+        Raises:
+            MessageNacked: the broker refused this message (it was not
+                enqueued).
+            ConfirmTimeout: no answer within ``timeout`` seconds; the
+                message may or may not have been enqueued.
+            ConnectionLost: the connection died first (outcome unknown).
         """
         ...
 
@@ -324,6 +354,11 @@ class WireConnection(Protocol):
     @property
     def server_properties(self) -> Mapping[str, object]:
         """What the broker said about itself in ``connection.start``."""
+        ...
+
+    @property
+    def heartbeat(self) -> float:
+        """The heartbeat interval agreed with the broker, in seconds (0: off)."""
         ...
 
     def channel(self) -> WireChannel:

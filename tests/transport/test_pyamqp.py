@@ -165,6 +165,41 @@ def test_a_one_mebibyte_body_round_trips(broker: ConnectionParameters) -> None:
 
 
 @pytest.mark.broker
+def test_lower_client_limits_win_the_negotiation(
+    broker: ConnectionParameters,
+) -> None:
+    params = replace(broker, transport_options={"frame_max": 4096, "channel_max": 8})
+    conn = PyAmqpTransport().connect(params)
+
+    assert (conn._conn.frame_max, conn._conn.channel_max) == (4096, 8)
+    conn.close()
+
+
+@pytest.mark.broker
+def test_a_body_split_into_small_frames_round_trips(
+    broker: ConnectionParameters,
+) -> None:
+    conn = PyAmqpTransport().connect(
+        replace(broker, transport_options={"frame_max": 4096})
+    )
+    channel = conn.channel()
+    queue = channel.queue_declare("", exclusive=True).queue
+    body = hashlib.sha256(b"seed").digest() * 32768  # 1 MiB, 256 frames
+
+    channel.basic_publish(body, BasicProperties(), "", queue)
+    delivery = None
+    for _ in range(50):
+        delivery = channel.basic_get(queue, no_ack=True)
+        if delivery is not None:
+            break
+        time.sleep(0.02)
+
+    assert delivery is not None
+    assert hashlib.sha256(delivery.body).digest() == hashlib.sha256(body).digest()
+    conn.close()
+
+
+@pytest.mark.broker
 def test_server_properties_and_close_twice(broker: ConnectionParameters) -> None:
     conn = PyAmqpTransport().connect(broker)
 

@@ -29,6 +29,7 @@ from kombu_lite.transport.base import (
     QueueDeclareOk,
     ReturnedMessage,
 )
+from kombu_lite.transport.memory.confirms import ConfirmLedger
 from kombu_lite.transport.memory.delivery import (
     ConsumerCancelled,
     Outstanding,
@@ -40,11 +41,10 @@ from kombu_lite.transport.memory.delivery import (
 )
 from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
 from kombu_lite.transport.memory.replies import (
-    ACCESS_REFUSED,
     NOT_ALLOWED,
     NOT_IMPLEMENTED,
-    channel_error,
     connection_error,
+    no_route,
 )
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ class MemoryChannel:
         self._outstanding = Outstanding()
         self._consumers: dict[str, Consumer] = {}
         self._return_handler: Callable[[ReturnedMessage], None] | None = None
+        self._confirms = ConfirmLedger(channel_id)
 
     def __repr__(self) -> str:
         return f"<MemoryChannel {self._id} {'open' if self.is_open else 'closed'}>"
@@ -234,8 +235,8 @@ class MemoryChannel:
         routing_key: str,
         *,
         mandatory: bool = False,
-    ) -> None:
-        """Route one message to its queues.
+    ) -> int:
+        """Route one message to its queues; return its tag when confirming.
 
         When this returns the message is in every matching queue (or in a
         consumer's inbox).  An unroutable ``mandatory`` message comes back
@@ -266,22 +267,40 @@ class MemoryChannel:
             self._counters.published += 1
             if not queues:
                 self._counters.unroutable += 1
+                returned = None
                 if mandatory:
                     self._counters.returned += 1
-                    returned = ReturnedMessage(
-                        reply_code=312,
-                        reply_text="NO_ROUTE",
-                        exchange=exchange,
-                        routing_key=routing_key,
-                        body=body,
-                        properties=properties,
-                    )
-                    self._conn._push(self, returned)
-                return
+                    returned = no_route(exchange, routing_key, body, properties)
+                    if not self._confirms.enabled:
+                        self._conn._push(self, returned)
+                if self._confirms.enabled:
+                    return self._confirms.record(True, returned)
+                return 0
+            accepted = True
             for queue in queues:
-                queue.publish(
+                if not queue.publish(
                     QueuedMessage(body, properties, exchange, routing_key), ttl
-                )
+                ):
+                    accepted = False
+            return self._confirms.record(accepted) if self._confirms.enabled else 0
+
+    def confirm_select(self) -> None:
+        """Turn on publisher confirms for this channel."""
+        with self._operation("confirm.select"):
+            self._confirms.enabled = True
+
+    def wait_for_confirm(
+        self, delivery_tag: int, timeout: float | None
+    ) -> ReturnedMessage | None:
+        """Return the outcome of a confirmed publish (known at once here).
+
+        Unroutable ``mandatory`` messages go to the return handler inside
+        this call, as RabbitMQ's ``basic.return`` comes before the ack.
+        """
+        del timeout  # nothing to wait for
+        # Without the broker lock: the handler is application code, and a
+        # tag is only ever settled by the thread that published it.
+        return self._confirms.settle(delivery_tag, self._return_handler)
 
     def set_return_handler(
         self, handler: Callable[[ReturnedMessage], None] | None
@@ -395,15 +414,7 @@ class MemoryChannel:
                 raise connection_error(
                     NOT_ALLOWED, f"attempt to reuse consumer tag '{consumer_tag}'"
                 )
-            found = vhost.queue_for(queue, self._conn, "basic.consume")
-            if found.consumers and (
-                exclusive or any(other.exclusive for other in found.consumers)
-            ):
-                raise channel_error(
-                    ACCESS_REFUSED,
-                    f"queue '{queue}' in vhost '{vhost.name}' in exclusive use",
-                    "basic.consume",
-                )
+            found = vhost.queue_for_consume(queue, self._conn, exclusive=exclusive)
             tag = consumer_tag or "amq.ctag-" + secrets.token_urlsafe(16)
             consumer = Consumer(
                 tag,

@@ -38,8 +38,8 @@ _SERVER_PROPERTIES: Mapping[str, object] = MappingProxyType(
                 "exchange_exchange_bindings": True,
                 "consumer_cancel_notify": True,
                 "per_consumer_qos": True,
-                "publisher_confirms": False,
-                "basic.nack": False,
+                "publisher_confirms": True,
+                "basic.nack": True,
             }
         ),
     }
@@ -74,6 +74,11 @@ class MemoryConnection:
 
     def __repr__(self) -> str:
         return f"<MemoryConnection vhost={self._vhost.name!r} {self._state}>"
+
+    @property
+    def heartbeat(self) -> float:
+        """Always 0: an in-process connection cannot go silent."""
+        return 0.0
 
     @property
     def is_connected(self) -> bool:

@@ -318,11 +318,13 @@ class MemoryQueue:
         for level in reversed(self._levels):
             yield from level
 
-    def publish(self, message: QueuedMessage, ttl_ms: int | None) -> None:
+    def publish(self, message: QueuedMessage, ttl_ms: int | None) -> bool:
         """Accept a newly routed message: straight to a consumer, or enqueue.
 
         ``ttl_ms`` is the message's own ``expiration``; the queue's
-        ``x-message-ttl`` applies instead when it is shorter.
+        ``x-message-ttl`` applies instead when it is shorter.  Returns False
+        when ``x-overflow: reject-publish`` refused the message (a confirm
+        then becomes a nack).
         """
         queue_ttl = self.limits.message_ttl
         if queue_ttl is not None and (ttl_ms is None or queue_ttl < ttl_ms):
@@ -338,16 +340,17 @@ class MemoryQueue:
             consumer = self._next_consumer()
             if consumer is not None:
                 consumer.owner.deliver(consumer, self, message)
-                return
+                return True
         limits = self.limits
         if limits.reject_new and self._would_overflow(len(message.body)):
             self._counters.dropped += 1
-            return
+            return False
         self._levels[message.priority].append(message)
         self._ready += 1
         self._bytes += len(message.body)
         if limits.max_length is not None or limits.max_length_bytes is not None:
             self._drop_overflow()
+        return True
 
     def get(self) -> QueuedMessage | None:
         """Remove and return the head message (``basic.get``), or None."""

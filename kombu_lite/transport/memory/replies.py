@@ -20,6 +20,7 @@ from kombu_lite.exceptions import (
     channel_error_for_code,
     connection_error_for_code,
 )
+from kombu_lite.transport.base import BasicProperties, ReturnedMessage
 
 __all__ = [
     "ACCESS_REFUSED",
@@ -34,6 +35,7 @@ __all__ = [
     "channel_error",
     "connection_error",
     "describe_value",
+    "no_route",
 ]
 
 CONNECTION_FORCED = 320
@@ -107,3 +109,17 @@ def describe_value(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def no_route(
+    exchange: str, routing_key: str, body: bytes, properties: BasicProperties
+) -> ReturnedMessage:
+    """The ``basic.return`` of a mandatory message no queue took (312)."""
+    return ReturnedMessage(
+        reply_code=312,
+        reply_text="NO_ROUTE",
+        exchange=exchange,
+        routing_key=routing_key,
+        body=body,
+        properties=properties,
+    )

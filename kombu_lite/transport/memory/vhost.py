@@ -299,6 +299,21 @@ class VirtualHost:
             raise self._locked(name, method)
         return queue
 
+    def queue_for_consume(
+        self, name: str, connection: object, *, exclusive: bool
+    ) -> MemoryQueue:
+        """Return a queue to consume from (403 if someone has it exclusively)."""
+        queue = self.queue_for(name, connection, "basic.consume")
+        if queue.consumers and (
+            exclusive or any(other.exclusive for other in queue.consumers)
+        ):
+            raise channel_error(
+                ACCESS_REFUSED,
+                f"queue '{name}' in vhost '{self.name}' in exclusive use",
+                "basic.consume",
+            )
+        return queue
+
     def queue_delete(
         self, name: str, *, if_unused: bool, if_empty: bool, connection: object
     ) -> int:

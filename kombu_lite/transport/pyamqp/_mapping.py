@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from amqp import exceptions as amqp_errors
 
 from kombu_lite.exceptions import (
+    ChannelError,
     ConnectionLost,
     OperationalError,
     channel_error_for_code,
@@ -19,32 +20,32 @@ from kombu_lite.transport.base import BasicProperties, Delivery
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-__all__ = ["delivery_from", "mapped", "properties_from"]
+__all__ = [
+    "Closable",
+    "delivery_from",
+    "mapped",
+    "properties_from",
+    "typed_channel_error",
+]
 
 _PROPERTY_NAMES = frozenset(BasicProperties.__dataclass_fields__)
 
 
-class _Closable(Protocol):
+class Closable(Protocol):
+    """Something that can be told the broker closed it."""
+
     def mark_closed(self, reason: str) -> None: ...
 
 
 @contextlib.contextmanager
-def mapped(where: str, channel: _Closable | None = None) -> Iterator[None]:
+def mapped(where: str, channel: Closable | None = None) -> Iterator[None]:
     """Translate py-amqp and socket errors raised inside the block."""
     try:
         yield
     except amqp_errors.ChannelError as exc:
-        code = int(exc.reply_code or 0)
-        text = str(exc.reply_text or exc)
-        method = str(exc.method_name or "") or None
         if channel is not None:
-            channel.mark_closed(f"{code} {text}")
-        raise channel_error_for_code(code)(
-            f"{text} ({method or 'channel'} refused with {code})",
-            reply_code=code,
-            reply_text=text,
-            method=method,
-        ) from exc
+            channel.mark_closed(f"{exc.reply_code} {exc.reply_text}")
+        raise typed_channel_error(exc) from exc
     except amqp_errors.ConnectionError as exc:
         code = int(exc.reply_code or 0)
         text = str(exc.reply_text or exc)
@@ -60,6 +61,19 @@ def mapped(where: str, channel: _Closable | None = None) -> Iterator[None]:
         raise
     except OSError as exc:
         raise ConnectionLost(f"connection to {where} was lost: {exc}") from exc
+
+
+def typed_channel_error(exc: Any) -> ChannelError:
+    """kombu_lite's error for a py-amqp channel error (by reply code)."""
+    code = int(exc.reply_code or 0)
+    text = str(exc.reply_text or exc)
+    method = str(exc.method_name or "") or None
+    return channel_error_for_code(code)(
+        f"{text} ({method or 'channel'} refused with {code})",
+        reply_code=code,
+        reply_text=text,
+        method=method,
+    )
 
 
 def properties_from(raw: Mapping[str, Any]) -> BasicProperties:

@@ -3,25 +3,51 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
+import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
-import amqp
+from amqp import exceptions as amqp_errors
+from amqp import spec
 
-from kombu_lite.exceptions import ChannelClosed
+from kombu_lite.exceptions import (
+    ChannelClosed,
+    ChannelError,
+    ConfirmTimeout,
+    MessageNacked,
+)
 from kombu_lite.transport.base import QueueDeclareOk, ReturnedMessage
-from kombu_lite.transport.pyamqp._mapping import delivery_from, mapped, properties_from
+from kombu_lite.transport.pyamqp._mapping import (
+    delivery_from,
+    mapped,
+    properties_from,
+    typed_channel_error,
+)
+from kombu_lite.transport.pyamqp.framing import (
+    ConnectionWriter,
+    PublishFramer,
+    writer_for,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from kombu_lite.transport.base import BasicProperties, Delivery
     from kombu_lite.transport.pyamqp.connection import PyAmqpConnection
 
 __all__ = ["PyAmqpChannel"]
 
+_log = logging.getLogger(__name__)
+
 
 class PyAmqpChannel:
     """One channel over py-amqp (a :class:`~.base.WireChannel`)."""
+
+    # Set up by the first publish (see _start_framing).
+    _framer: PublishFramer | None = None
+    _writer: ConnectionWriter
 
     def __init__(self, connection: PyAmqpConnection, channel: Any) -> None:
         self._conn = connection
@@ -34,6 +60,20 @@ class PyAmqpChannel:
         self._closed_reason: str | None = None
         self._on_return: Callable[[ReturnedMessage], None] | None = None
         self._ch.events["basic_return"].add(self._dispatch_return)
+        # Publisher confirms, tracked by our own delivery tags: py-amqp's
+        # basic_publish_confirm takes *any* ack as its own, so a late ack
+        # would confirm the wrong message and a nack could pass as an ack.
+        self._confirming = False
+        self._next_tag = 0
+        self._pending: deque[int] = deque()
+        self._outcomes: dict[int, bool] = {}
+        self._returned: dict[int, ReturnedMessage] = {}
+        # Messages sent without confirms since the last call that heard back
+        # from the broker: reported if the broker closes the channel.
+        self._unconfirmed = 0
+        self._broker_error: ChannelError | None = None
+        self._local = threading.local()
+        channel._callbacks[spec.Channel.Close] = self._on_broker_close
 
     @property
     def channel_id(self) -> int:
@@ -58,16 +98,84 @@ class PyAmqpChannel:
             with contextlib.suppress(Exception):
                 self._ch.close()
 
-    def _check(self) -> str:
+    def _check(self) -> None:
+        error = self._broker_error
+        if error is not None:
+            # Reported once, to the first call after the close; later calls
+            # get ChannelClosed like on any closed channel.
+            self._broker_error = None
+            raise error
         if self._closed_reason is not None:
             raise ChannelClosed(
-                f"channel {self.channel_id} was closed by the broker "
-                f"({self._closed_reason}); open a new channel",
+                f"channel {self.channel_id} was closed ({self._closed_reason}); "
+                f"open a new channel",
                 reply_text=self._closed_reason,
             )
         if not self._ch.is_open:
             raise ChannelClosed(f"channel {self.channel_id} is closed")
-        return self._conn.where
+
+    @contextlib.contextmanager
+    def _op(self, *, answered: bool = True) -> Iterator[None]:
+        """Run one operation of this channel: errors mapped, ownership known.
+
+        While the calling thread is inside, a ``channel.close`` from the
+        broker for this channel is raised to it; otherwise it is kept for
+        this channel's next call (see :meth:`_on_broker_close`).
+        ``answered`` is False for methods the broker does not reply to.
+        """
+        local = self._local
+        local.depth = getattr(local, "depth", 0) + 1
+        try:
+            with contextlib.ExitStack() as stack:
+                if answered:
+                    # py-amqp reads the reply inside the call.
+                    stack.enter_context(self._conn.read_lock)
+                stack.enter_context(mapped(self._conn.where, self))
+                yield
+            if answered:
+                # The broker answered on this channel, so it accepted every
+                # message sent on it before (frames are handled in order).
+                self._unconfirmed = 0
+        finally:
+            local.depth -= 1
+
+    def _on_broker_close(
+        self, reply_code: int, reply_text: str, class_id: int, method_id: int
+    ) -> None:
+        """The broker closed this channel (py-amqp's handler, replaced).
+
+        py-amqp would re-open the channel under the same number (a blocking
+        call inside the frame reader) and raise the error to whichever call
+        happened to read the frame, possibly one on another channel.  Here
+        the error belongs to this channel: it is raised to this channel's
+        own call in progress, or kept for its next call.
+        """
+        raw = self._ch
+        with contextlib.suppress(Exception):
+            raw.send_method(spec.Channel.CloseOk)
+        error = typed_channel_error(
+            amqp_errors.error_for_code(
+                reply_code, reply_text, (class_id, method_id), amqp_errors.ChannelError
+            )
+        )
+        self._broker_error = error
+        self._closed_reason = f"{reply_code} {reply_text}"
+        with contextlib.suppress(Exception):
+            raw.collect()
+        if self._unconfirmed:
+            _log.warning(
+                "the broker closed channel %s (%s %s); %d message(s) published "
+                "on it without publisher confirms may have been dropped: turn "
+                "on confirm_publish to learn which",
+                self._channel_id,
+                reply_code,
+                reply_text,
+                self._unconfirmed,
+            )
+        self._conn.confirm_arrived()
+        if getattr(self._local, "depth", 0):
+            self._broker_error = None
+            raise error
 
     # -- exchanges and queues ----------------------------------------------------
 
@@ -83,13 +191,13 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Declare an exchange."""
-        where = self._check()
+        self._check()
         args: dict[str, object] = dict(arguments or {})
         if internal:
             # py-amqp has no ``internal`` flag; RabbitMQ also honours the
             # ``internal`` declare argument.
             args["internal"] = True
-        with mapped(where, self):
+        with self._op():
             self._ch.exchange_declare(
                 exchange,
                 exchange_type,
@@ -101,8 +209,8 @@ class PyAmqpChannel:
 
     def exchange_delete(self, exchange: str, *, if_unused: bool = False) -> None:
         """Delete an exchange."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             self._ch.exchange_delete(exchange, if_unused=if_unused)
 
     def exchange_bind(
@@ -113,8 +221,8 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Bind exchange to exchange."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             self._ch.exchange_bind(
                 destination, source, routing_key, arguments=arguments
             )
@@ -127,8 +235,8 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Remove an exchange-to-exchange binding."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             self._ch.exchange_unbind(
                 destination, source, routing_key, arguments=arguments
             )
@@ -144,8 +252,8 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> QueueDeclareOk:
         """Declare a queue."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             name, messages, consumers = self._ch.queue_declare(
                 queue,
                 passive=passive,
@@ -164,8 +272,8 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Bind a queue."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             self._ch.queue_bind(queue, exchange, routing_key, arguments=arguments)
 
     def queue_unbind(
@@ -176,22 +284,22 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Remove a queue binding."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             self._ch.queue_unbind(queue, exchange, routing_key, arguments=arguments)
 
     def queue_purge(self, queue: str) -> int:
         """Drop a queue's ready messages."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             return int(self._ch.queue_purge(queue) or 0)
 
     def queue_delete(
         self, queue: str, *, if_unused: bool = False, if_empty: bool = False
     ) -> int:
         """Delete a queue."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             return int(
                 self._ch.queue_delete(queue, if_unused=if_unused, if_empty=if_empty)
                 or 0
@@ -207,22 +315,115 @@ class PyAmqpChannel:
         routing_key: str,
         *,
         mandatory: bool = False,
-    ) -> None:
-        """Send one message (see the contract for what returning means)."""
-        where = self._check()
-        fields = properties.as_dict()
-        headers = fields.pop("headers", None)
-        if headers is not None:
-            fields["application_headers"] = headers
-        with mapped(where, self):
-            self._ch.basic_publish(
-                amqp.Message(body, **fields), exchange, routing_key, mandatory=mandatory
+    ) -> int:
+        """Send one message; return its delivery tag when confirms are on.
+
+        Raises:
+            EncodeError: a name or property does not fit its AMQP type;
+                nothing was sent.
+        """
+        self._check()
+        # Must stay first: waits while the broker blocks publishing (see
+        # PyAmqpConnection.before_publish), so nothing is written then.
+        self._conn.before_publish()
+        framer = self._framer or self._start_framing()
+        data = framer.encode(body, properties, exchange, routing_key, mandatory)
+        if not self._confirming:
+            self._send_publish(data)
+            self._unconfirmed += 1
+            return 0
+        # The tag and the write must happen together: the broker numbers
+        # messages in the order their frames arrive on the channel.
+        with self._conn.publish_lock:
+            self._next_tag += 1
+            tag = self._next_tag
+            self._pending.append(tag)
+            self._send_publish(data)
+        return tag
+
+    def _start_framing(self) -> PublishFramer:
+        writer = writer_for(self._ch.connection)
+        self._writer = writer
+        framer = PublishFramer(self._channel_id, writer.frame_max)
+        self._framer = framer
+        return framer
+
+    def _send_publish(self, data: bytes) -> None:
+        # Straight to the socket, in one write under the connection's frame
+        # lock: py-amqp's basic_publish first reads from the socket
+        # (drain_events(timeout=0), to notice connection.blocked), outside
+        # any lock, racing the thread that reads confirms; and its frame
+        # writer re-encodes everything that framing.py caches.
+        try:
+            self._writer.write(data)
+        except (TimeoutError, BlockingIOError) as exc:
+            raise self._conn.write_stalled(exc) from exc
+        except Exception:
+            # Socket errors become ConnectionLost, as in every other call.
+            with mapped(self._conn.where, self):
+                raise
+
+    def confirm_select(self) -> None:
+        """Turn on publisher confirms for this channel."""
+        self._check()
+        if self._confirming:
+            return
+        with self._op():
+            self._ch.confirm_select()
+        self._ch.events["basic_ack"].add(self._on_ack)
+        self._ch.events["basic_nack"].add(self._on_nack)
+        self._confirming = True
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(int(delivery_tag), bool(multiple), acked=True)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool, *_rest: object) -> None:
+        self._settle(int(delivery_tag), bool(multiple), acked=False)
+
+    def _settle(self, tag: int, multiple: bool, *, acked: bool) -> None:
+        pending = self._pending
+        if multiple:
+            while pending and pending[0] <= tag:
+                self._outcomes[pending.popleft()] = acked
+        elif pending and pending[0] == tag:
+            self._outcomes[pending.popleft()] = acked
+        else:
+            with contextlib.suppress(ValueError):
+                pending.remove(tag)
+                self._outcomes[tag] = acked
+        self._conn.confirm_arrived()
+
+    def wait_for_confirm(
+        self, delivery_tag: int, timeout: float | None
+    ) -> ReturnedMessage | None:
+        """Wait for the broker's ack or nack of ``delivery_tag``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        outcomes = self._outcomes
+        while delivery_tag not in outcomes:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise ConfirmTimeout(
+                    f"no publisher confirm for message {delivery_tag} on channel "
+                    f"{self._channel_id} within {timeout}s: the outcome is unknown "
+                    f"(the broker may or may not have enqueued it)",
+                    delivery_tag=delivery_tag,
+                )
+            self._check()
+            self._conn.wait_for_event(remaining, self)
+        acked = outcomes.pop(delivery_tag)
+        returned = self._returned.pop(delivery_tag, None)
+        if not acked:
+            raise MessageNacked(
+                f"the broker refused message {delivery_tag} on channel "
+                f"{self._channel_id} (basic.nack): it was not enqueued",
+                delivery_tag=delivery_tag,
             )
+        return returned
 
     def basic_get(self, queue: str, *, no_ack: bool = False) -> Delivery | None:
         """Fetch one message, or None."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             message = self._ch.basic_get(queue, no_ack=no_ack)
         if message is None:
             return None
@@ -232,20 +433,20 @@ class PyAmqpChannel:
 
     def basic_ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
         """Acknowledge a delivery."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op(answered=False):
             self._ch.basic_ack(delivery_tag, multiple=multiple)
 
     def basic_reject(self, delivery_tag: int, *, requeue: bool) -> None:
         """Reject a delivery."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op(answered=False):
             self._ch.basic_reject(delivery_tag, requeue=requeue)
 
     def basic_recover(self, *, requeue: bool = True) -> None:
         """Redeliver the unacknowledged messages."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             self._ch.basic_recover(requeue=requeue)
 
     def basic_qos(
@@ -256,8 +457,8 @@ class PyAmqpChannel:
         apply_global: bool = False,
     ) -> None:
         """Set the prefetch limits."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             self._ch.basic_qos(prefetch_size, prefetch_count, apply_global)
 
     def basic_consume(
@@ -272,12 +473,12 @@ class PyAmqpChannel:
         on_cancel: Callable[[str], None] | None = None,
     ) -> str:
         """Start a consumer."""
-        where = self._check()
+        self._check()
 
         def deliver(message: Any) -> None:
             callback(delivery_from(message))
 
-        with mapped(where, self):
+        with self._op():
             tag = self._ch.basic_consume(
                 queue,
                 consumer_tag=consumer_tag,
@@ -291,8 +492,8 @@ class PyAmqpChannel:
 
     def basic_cancel(self, consumer_tag: str) -> None:
         """Stop a consumer."""
-        where = self._check()
-        with mapped(where, self):
+        self._check()
+        with self._op():
             self._ch.basic_cancel(consumer_tag)
 
     def set_return_handler(
@@ -304,24 +505,26 @@ class PyAmqpChannel:
     def _dispatch_return(
         self, exc: Any, exchange: str, routing_key: str, message: Any
     ) -> None:
-        handler = self._on_return
-        if handler is None:
-            return
-        handler(
-            ReturnedMessage(
-                reply_code=int(getattr(exc, "reply_code", 312) or 312),
-                reply_text=str(getattr(exc, "reply_text", "NO_ROUTE") or "NO_ROUTE"),
-                exchange=exchange,
-                routing_key=routing_key,
-                body=bytes(message.body),
-                properties=properties_from(message.properties),
-            )
+        returned = ReturnedMessage(
+            reply_code=int(getattr(exc, "reply_code", 312) or 312),
+            reply_text=str(getattr(exc, "reply_text", "NO_ROUTE") or "NO_ROUTE"),
+            exchange=exchange,
+            routing_key=routing_key,
+            body=bytes(message.body),
+            properties=properties_from(message.properties),
         )
+        if self._pending:
+            # RabbitMQ sends a message's basic.return just before its ack,
+            # so it belongs to the oldest message not yet confirmed.
+            self._returned[self._pending[0]] = returned
+        handler = self._on_return
+        if handler is not None:
+            handler(returned)
 
     def close(self) -> None:
         """Close the channel; never raises."""
         if self._closed_reason is None:
             self._closed_reason = "closed by the application"
         # A broken connection or an already-closed channel is fine here.
-        with contextlib.suppress(Exception):
+        with self._conn.read_lock, contextlib.suppress(Exception):
             self._ch.close()

@@ -3,31 +3,43 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import select
+import socket
 import ssl as _ssl
-from typing import TYPE_CHECKING, Any
+import threading
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import amqp
 from amqp import exceptions as amqp_errors
+from amqp import spec
 from amqp.transport import SSLTransport as _AmqpSSLTransport
 
 from kombu_lite._version import __version__
 from kombu_lite.exceptions import (
     AccessRefused,
+    ConnectionBlocked,
+    ConnectionLost,
     NotAllowed,
     OperationalError,
     ProtocolError,
 )
 from kombu_lite.transport._tls import build_ssl_context
+from kombu_lite.transport.pyamqp._mapping import Closable as _Closable
 from kombu_lite.transport.pyamqp._mapping import mapped
 from kombu_lite.transport.pyamqp.channel import PyAmqpChannel
 
 if TYPE_CHECKING:
-    import socket
     from collections.abc import Iterator, Mapping
 
     from kombu_lite.transport.base import ConnectionParameters
 
 __all__ = ["PyAmqpConnection", "PyAmqpTransport"]
+
+_log = logging.getLogger(__name__)
+#: Seconds between two looks at the socket before publishes.
+_POLL_INTERVAL = 0.02
 
 
 # py-amqp is untyped, so its classes are Any to mypy.
@@ -48,6 +60,34 @@ class _AmqpConnection(amqp.Connection):  # type: ignore[misc,no-any-unimported]
 
     kl_tls: tuple[_ssl.SSLContext, str] | None = None
 
+    # py-amqp drops connection.blocked's reason (it parses no arguments);
+    # RabbitMQ sends one ("low on memory", "low on disk"), so read it.
+    _METHODS: ClassVar[dict[Any, Any]] = {
+        **amqp.Connection._METHODS,
+        spec.Connection.Blocked: spec.method(spec.Connection.Blocked, "s"),
+    }
+
+    def _on_blocked(self, reason: str = "") -> Any:
+        if self.on_blocked:
+            return self.on_blocked(reason or "connection blocked, see broker logs")
+        return None
+
+    def _on_tune(
+        self,
+        channel_max: int,
+        frame_max: int,
+        server_heartbeat: int,
+        argsig: str = "BlB",
+    ) -> None:
+        # py-amqp takes the server's limits as they are; AMQP says each side
+        # may ask for less, and the lower non-zero value wins.
+        super()._on_tune(
+            _lower(self.channel_max, channel_max),
+            _lower(self.frame_max, frame_max),
+            server_heartbeat,
+            argsig,
+        )
+
     def Transport(  # noqa: N802 - py-amqp's hook name
         self, host: str, connect_timeout: float | None, *args: Any, **kwargs: Any
     ) -> Any:
@@ -64,10 +104,189 @@ class _AmqpConnection(amqp.Connection):  # type: ignore[misc,no-any-unimported]
 class PyAmqpConnection:
     """One connection over py-amqp (a :class:`~.base.WireConnection`)."""
 
-    def __init__(self, connection: Any, where: str) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        where: str,
+        params: ConnectionParameters | None = None,
+    ) -> None:
         self._conn = connection
         self.where = where
         self._broken = False
+        #: The broker's reason while it blocks publishing, else None.
+        self.blocked_reason: str | None = None
+        self._blocked_timeout = params.blocked_connection_timeout if params else 60.0
+        self._on_blocked = params.on_blocked if params else None
+        self._on_unblocked = params.on_unblocked if params else None
+        self._next_poll = 0.0
+        connection.on_blocked = self._blocked
+        connection.on_unblocked = self._unblocked
+        #: Held while a confirmed publish takes its tag and writes its frames.
+        self.publish_lock = threading.Lock()
+        #: py-amqp's frame reader is not thread-safe: one reader at a time.
+        #: Every call that waits for a reply reads (py-amqp reads inside the
+        #: call), so each holds this for its whole length.  Writers are
+        #: serialised by py-amqp's own frame-writer lock.
+        self.read_lock = threading.RLock()
+        self._arrived = threading.Condition()
+        self._stop = threading.Event()
+        self._heartbeat_thread: threading.Thread | None = None
+        interval = float(connection.heartbeat or 0)
+        if interval > 0:
+            self._heartbeat_thread = threading.Thread(
+                target=self._send_heartbeats,
+                args=(interval,),
+                name=f"kombu_lite-heartbeat-{where}",
+                daemon=True,
+            )
+            self._heartbeat_thread.start()
+
+    def _send_heartbeats(self, interval: float) -> None:
+        """Keep an idle connection alive, and notice a silent broker.
+
+        py-amqp never sends heartbeats itself.  This daemon thread only
+        *writes* (py-amqp serialises frame writes), and only when nothing
+        else was sent for half an interval, so it never reads frames or runs
+        callbacks behind the application's back.
+
+        It also watches for the broker's side: nothing read and nothing
+        waiting on the socket for two intervals means the broker is gone
+        (RabbitMQ sends a heartbeat every interval), so the socket is shut
+        down.  A call blocked waiting for a reply then fails with
+        ``ConnectionLost`` instead of hanging.
+        """
+        conn = self._conn
+        last_sent = -1
+        last_received = conn.bytes_recv
+        heard = time.monotonic()
+        while not self._stop.wait(interval / 2):
+            if conn.bytes_sent == last_sent:
+                try:
+                    conn.send_heartbeat()
+                except Exception:  # noqa: BLE001 - the owner sees the failure next
+                    return
+            last_sent = conn.bytes_sent
+            now = time.monotonic()
+            if conn.bytes_recv != last_received or self._data_waiting():
+                last_received = conn.bytes_recv
+                heard = now
+            elif now - heard > 2 * interval:
+                _log.warning(
+                    "%s sent nothing for %.0fs (heartbeat %ss): closing the "
+                    "connection as dead",
+                    self.where,
+                    now - heard,
+                    interval,
+                )
+                self._broken = True
+                with contextlib.suppress(OSError, AttributeError):
+                    conn.transport.sock.shutdown(socket.SHUT_RDWR)
+                return
+
+    def _data_waiting(self) -> bool:
+        transport = self._conn.transport
+        sock = getattr(transport, "sock", None)
+        if sock is None:
+            return False
+        if getattr(transport, "_read_buffer", b""):
+            return True
+        if isinstance(sock, _ssl.SSLSocket) and sock.pending() > 0:
+            return True
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
+    # -- connection.blocked ------------------------------------------------------
+
+    def _blocked(self, reason: str) -> None:
+        self.blocked_reason = str(reason or "blocked")
+        self._notify_user(self._on_blocked, self.blocked_reason)
+
+    def _unblocked(self) -> None:
+        self.blocked_reason = None
+        self.confirm_arrived()
+        self._notify_user(self._on_unblocked)
+
+    @staticmethod
+    def _notify_user(callback: Any, *args: object) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # noqa: BLE001 - logged; user code in the reader
+            # Runs inside the frame reader: an error here must not break it.
+            _log.exception("on_blocked/on_unblocked callback failed")
+
+    def poll(self, *, force: bool = False) -> None:
+        """Handle frames already waiting on the socket, without blocking.
+
+        Called before each publish (at most every 20 ms), so that a
+        ``connection.blocked`` or a channel close is seen by a connection
+        that only ever writes.  Skipped when another thread is reading.
+        """
+        now = time.monotonic()
+        if now < self._next_poll and not force:
+            return
+        self._next_poll = now + _POLL_INTERVAL
+        if not self._data_waiting():
+            return
+        if not self.read_lock.acquire(blocking=False):
+            return
+        try:
+            with self._guard(), contextlib.suppress(TimeoutError):
+                self._conn.drain_events(timeout=0)
+        finally:
+            self.read_lock.release()
+
+    def before_publish(self) -> None:
+        """Wait while the broker blocks publishing, up to the set timeout.
+
+        Raises:
+            ConnectionBlocked: still blocked after ``blocked_connection_timeout``;
+                the message was not sent.
+        """
+        self.poll()
+        if self.blocked_reason is None:
+            return
+        limit = self._blocked_timeout
+        deadline = None if limit is None else time.monotonic() + limit
+        while self.blocked_reason is not None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise ConnectionBlocked(
+                    f"{self.where} blocks publishing ({self.blocked_reason}) and "
+                    f"did not unblock within {limit}s: the message was not sent",
+                    reply_text=self.blocked_reason,
+                )
+            self.wait_for_event(remaining, None)
+
+    def write_stalled(self, exc: OSError) -> OperationalError:
+        """The error for a write that timed out: the connection is dropped.
+
+        Part of a frame may have gone out, so the connection cannot be used
+        again.  The message may or may not have reached the broker.
+        """
+        self._broken = True
+        with contextlib.suppress(Exception):
+            self.poll(force=True)  # a connection.blocked may be unread
+        self.close()
+        if self.blocked_reason is not None:
+            return ConnectionBlocked(
+                f"a write to {self.where} stalled while the broker blocks "
+                f"publishing ({self.blocked_reason}): the connection was closed "
+                f"and the message may or may not have arrived; not retried",
+                reply_text=self.blocked_reason,
+            )
+        return ConnectionLost(
+            f"a write to {self.where} stalled ({str(exc) or 'timed out'}): the "
+            f"connection was closed and the message may or may not have arrived"
+        )
+
+    @property
+    def heartbeat(self) -> float:
+        """The negotiated heartbeat interval in seconds (0: off)."""
+        return float(self._conn.heartbeat or 0)
 
     @property
     def is_connected(self) -> bool:
@@ -81,18 +300,45 @@ class PyAmqpConnection:
 
     def channel(self) -> PyAmqpChannel:
         """Open a channel."""
-        with self._guard():
+        with self.read_lock, self._guard():
             return PyAmqpChannel(self, self._conn.channel())
 
     def drain_events(self, timeout: float | None = None) -> None:
         """Dispatch one event; TimeoutError when nothing came in time."""
-        with self._guard():
-            self._conn.drain_events(timeout=timeout)
+        if not self.read_lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError("another thread is reading from this connection")
+        try:
+            with self._guard():
+                self._conn.drain_events(timeout=timeout)
+        finally:
+            self.read_lock.release()
+
+    def wait_for_event(self, timeout: float | None, channel: _Closable | None) -> None:
+        """Read and dispatch what arrives, for up to about ``timeout`` seconds.
+
+        If another thread is reading, wait for it to dispatch a confirm
+        instead of reading concurrently.
+        """
+        step = 1.0 if timeout is None else max(min(timeout, 1.0), 0.0)
+        if self.read_lock.acquire(timeout=step):
+            try:
+                with self._guard(channel), contextlib.suppress(TimeoutError):
+                    self._conn.drain_events(timeout=step)
+            finally:
+                self.read_lock.release()
+        else:
+            with self._arrived:
+                self._arrived.wait(step)
+
+    def confirm_arrived(self) -> None:
+        """Wake threads waiting for confirms that another thread read."""
+        with self._arrived:
+            self._arrived.notify_all()
 
     @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
+    def _guard(self, channel: _Closable | None = None) -> Iterator[None]:
         try:
-            with mapped(self.where):
+            with mapped(self.where, channel):
                 yield
         except OperationalError:
             self._broken = True
@@ -101,8 +347,9 @@ class PyAmqpConnection:
     def close(self) -> None:
         """Close the connection; never raises."""
         self._broken = True
+        self._stop.set()
         # The peer may be gone already: closing must not raise.
-        with contextlib.suppress(Exception):
+        with self.read_lock, contextlib.suppress(Exception):
             self._conn.close()
         with contextlib.suppress(Exception):
             self._conn.collect()
@@ -147,6 +394,12 @@ class PyAmqpTransport:
         }
         if params.login_method:
             kwargs["login_method"] = params.login_method
+        if params.blocked_connection_timeout is not None:
+            # A broker that blocks publishing stops reading: without a send
+            # timeout a write would hang for good once the buffers fill.
+            kwargs.setdefault(
+                "write_timeout", max(1, round(params.blocked_connection_timeout))
+            )
         conn = _AmqpConnection(
             f"[{host}]:{params.port}" if ":" in host else where, **kwargs
         )
@@ -204,7 +457,16 @@ class PyAmqpTransport:
                     f"it is not an AMQP 0-9-1 server, or it refused us ({exc})"
                 ) from None
             raise OperationalError(f"cannot connect to {where}: {exc}") from None
-        return PyAmqpConnection(conn, where)
+        return PyAmqpConnection(conn, where, params)
+
+
+def _lower(ours: int | None, theirs: int) -> int:
+    """The negotiated limit: the lower of two values, where 0 means none."""
+    if not ours:
+        return theirs
+    if not theirs:
+        return ours
+    return min(ours, theirs)
 
 
 def _looks_like_eof(exc: OSError) -> bool:

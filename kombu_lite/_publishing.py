@@ -1,0 +1,482 @@
+"""The Producer's hot-path helpers: the declare memo and pipelined confirms.
+
+Kept apart from :mod:`kombu_lite.messaging` so that module stays about the
+API; everything here is private except :class:`PublishOutcome`, which
+:meth:`Producer.publish_many <kombu_lite.Producer.publish_many>` returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import kombu_lite.compression as _compression
+from kombu_lite._entity_base import maybe_delivery_mode
+from kombu_lite._exchange import Exchange
+from kombu_lite._queue import Queue
+from kombu_lite.common import maybe_declare
+from kombu_lite.exceptions import (
+    ChannelError,
+    ConfigurationError,
+    EncodeError,
+    KombuError,
+    MessageReturned,
+    OperationalError,
+    PublishError,
+)
+from kombu_lite.serialization import registry as _serializers
+from kombu_lite.transport.base import BasicProperties
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+
+    from kombu_lite._entity_base import DeliveryMode
+    from kombu_lite.channel import Channel
+    from kombu_lite.messaging import Producer
+    from kombu_lite.serialization import Codec
+    from kombu_lite.transport.base import ReturnedMessage, WireChannel
+
+    #: ``encode(body) -> (payload, properties)``; raises EncodeError.
+    Encoder = Callable[[Any], tuple[bytes, BasicProperties]]
+
+__all__ = [
+    "DeclareMemo",
+    "Prepared",
+    "PropertyCache",
+    "PublishOutcome",
+    "check_publish_args",
+    "expiration_ms",
+    "immediate_error",
+    "publish_pipelined",
+    "reply_to_name",
+    "returned_error",
+]
+
+_EXTRA_PROPERTIES: Final = frozenset(
+    {
+        "correlation_id",
+        "reply_to",
+        "message_id",
+        "timestamp",
+        "type",
+        "user_id",
+        "app_id",
+        "cluster_id",
+    }
+)
+
+
+def immediate_error() -> ConfigurationError:
+    """The error for ``immediate=True``, which RabbitMQ does not support."""
+    return ConfigurationError(
+        "immediate=True is not supported: RabbitMQ 3.0 and later refuse the "
+        "'immediate' flag and close the connection; use mandatory=True with "
+        "on_return, or a per-message expiration, instead"
+    )
+
+
+#: Entities a producer remembers before its memo starts over.
+_MEMO_LIMIT: Final = 256
+#: Plain property sets a producer keeps (content types x delivery modes).
+_PLAIN_LIMIT: Final = 32
+
+
+def _snapshot(entity: object) -> dict[str, Any]:
+    """An entity's attributes, with containers copied so edits show."""
+    state = dict(vars(entity))
+    for name, value in state.items():
+        if type(value) is dict or type(value) is list:
+            state[name] = value.copy()
+    return state
+
+
+class DeclareMemo:
+    """Skips the declare-cache lookup for entities a producer already saw.
+
+    The connection's declare cache is keyed by every declared setting of an
+    entity, and building that key costs more than the rest of a small
+    publish.  The memo keeps, per entity object, the key it had and a
+    snapshot of its attributes: while the object is unchanged and its key
+    is still in the connection's cache (a reconnect or a lost entity clears
+    it), nothing needs declaring.  Anything else goes through
+    :func:`~kombu_lite.common.maybe_declare` as before.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        # id(entity) -> (entity, attributes, its exchange's attributes, key).
+        # The entity is kept so that its id stays unique.
+        self._seen: dict[
+            int,
+            tuple[Exchange | Queue, dict[str, Any], dict[str, Any] | None, Hashable],
+        ] = {}
+
+    def declare(self, entities: Iterable[Exchange | Queue], channel: Channel) -> None:
+        """Declare each entity unless this connection already did."""
+        declared = channel.connection.declared_entities
+        seen = self._seen
+        for entity in entities:
+            entry = seen.get(id(entity))
+            if (
+                entry is not None
+                and entry[0] is entity
+                and entry[3] in declared
+                and vars(entity) == entry[1]
+                and _exchange_state_matches(entity, entry[2])
+            ):
+                continue
+            maybe_declare(entity, channel)
+            if entity.can_cache_declaration:
+                if len(seen) >= _MEMO_LIMIT:
+                    seen.clear()
+                exchange = getattr(entity, "exchange", None)
+                seen[id(entity)] = (
+                    entity,
+                    _snapshot(entity),
+                    None if exchange is None else _snapshot(exchange),
+                    entity.declare_key,
+                )
+
+
+def _exchange_state_matches(
+    entity: Exchange | Queue, state: dict[str, Any] | None
+) -> bool:
+    exchange = getattr(entity, "exchange", None)
+    if exchange is None:
+        return state is None
+    return state is not None and vars(exchange) == state
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOutcome:
+    """What became of one message of :meth:`Producer.publish_many`.
+
+    Attributes:
+        index: The message's position in the bodies given.
+        delivery_tag: Its publisher-confirm delivery tag on the channel, or
+            0 if it was never sent.
+        error: ``None`` when the broker confirmed it (and, for a
+            ``mandatory`` message, routed it or handed it to ``on_return``).
+            Otherwise why not: :class:`~kombu_lite.exceptions.MessageNacked`
+            (refused, not enqueued),
+            :class:`~kombu_lite.exceptions.MessageReturned` (unroutable),
+            :class:`~kombu_lite.exceptions.ConfirmTimeout` (no answer: the
+            outcome is unknown), an
+            :class:`~kombu_lite.exceptions.EncodeError` (its body could not
+            be encoded; not sent), or the channel or connection error that
+            stopped the batch (sent messages: outcome unknown; messages
+            with ``delivery_tag`` 0: not sent).
+    """
+
+    index: int
+    delivery_tag: int
+    error: KombuError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the broker took the message."""
+        return self.error is None
+
+
+def returned_error(tag: int, returned: ReturnedMessage) -> MessageReturned:
+    """The error for a confirmed ``mandatory`` message the broker returned."""
+    return MessageReturned(
+        f"the broker could not route message {tag}: {returned.reply_code} "
+        f"{returned.reply_text} (exchange {returned.exchange!r}, routing "
+        f"key {returned.routing_key!r}); pass on_return to handle returns",
+        delivery_tag=tag,
+    )
+
+
+def publish_pipelined(
+    wire: WireChannel,
+    bodies: Iterable[Any],
+    encode: Encoder,
+    exchange: str,
+    routing_key: str,
+    mandatory: bool,
+    *,
+    window: int,
+    timeout: float | None,
+    raise_returns: bool,
+) -> list[PublishOutcome]:
+    """Publish on a confirming channel, keeping up to ``window`` unconfirmed.
+
+    Every message ends with one outcome, by delivery tag; see
+    :class:`PublishOutcome`.  A channel or connection error stops sending:
+    the messages still in flight and the ones not sent yet get that error.
+    """
+    outcomes: list[PublishOutcome | None] = []
+    # (index, tag, deadline) of messages sent but not settled, oldest first.
+    in_flight: deque[tuple[int, int, float | None]] = deque()
+    fatal: KombuError | None = None
+    publish = wire.basic_publish
+    for index, body in enumerate(bodies):
+        outcomes.append(None)
+        if fatal is not None:
+            outcomes[index] = PublishOutcome(index, 0, fatal)
+            continue
+        try:
+            payload, properties = encode(body)
+        except KombuError as exc:
+            outcomes[index] = PublishOutcome(index, 0, exc)
+            continue
+        try:
+            tag = publish(
+                payload, properties, exchange, routing_key, mandatory=mandatory
+            )
+        except (ChannelError, OperationalError) as exc:
+            fatal = exc
+            outcomes[index] = PublishOutcome(index, 0, exc)
+            continue
+        deadline = None if timeout is None else time.monotonic() + timeout
+        in_flight.append((index, tag, deadline))
+        if len(in_flight) >= window:
+            fatal = _settle(wire, in_flight.popleft(), outcomes, raise_returns, fatal)
+    while in_flight:
+        fatal = _settle(wire, in_flight.popleft(), outcomes, raise_returns, fatal)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _settle(
+    wire: WireChannel,
+    sent: tuple[int, int, float | None],
+    outcomes: list[PublishOutcome | None],
+    raise_returns: bool,
+    fatal: KombuError | None,
+) -> KombuError | None:
+    """Wait for one message's confirm; return the error that stops the batch."""
+    index, tag, deadline = sent
+    remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+    error: KombuError | None = None
+    try:
+        returned = wire.wait_for_confirm(tag, remaining)
+    except PublishError as exc:
+        error = exc
+    except (ChannelError, OperationalError) as exc:
+        error = exc
+        fatal = fatal or exc
+    else:
+        if returned is not None and raise_returns:
+            error = returned_error(tag, returned)
+    outcomes[index] = PublishOutcome(index, tag, error)
+    return fatal
+
+
+class PropertyCache:
+    """A producer's message properties; plain ones are one shared object.
+
+    A message with no headers, priority or extra property has properties
+    that differ only by content type and delivery mode, so the producer
+    hands the transport the same (immutable) object each time, and the
+    transport can keep its encoding.
+    """
+
+    __slots__ = ("_plain",)
+
+    def __init__(self) -> None:
+        self._plain: dict[tuple[str, str | None, int], BasicProperties] = {}
+
+    def properties(
+        self,
+        content_type: str,
+        content_encoding: str | None,
+        headers: Mapping[str, object] | None,
+        delivery_mode: int,
+        priority: int | None,
+        extra: Mapping[str, Any],
+    ) -> BasicProperties:
+        """The properties of one message."""
+        if headers is None and priority is None and not extra:
+            key = (content_type, content_encoding, delivery_mode)
+            plain = self._plain.get(key)
+            if plain is None:
+                if len(self._plain) >= _PLAIN_LIMIT:
+                    self._plain.clear()
+                plain = self._plain[key] = BasicProperties(
+                    content_type=content_type,
+                    content_encoding=content_encoding,
+                    delivery_mode=delivery_mode,
+                )
+            return plain
+        return BasicProperties(
+            content_type=content_type,
+            content_encoding=content_encoding,
+            headers=headers,
+            delivery_mode=delivery_mode,
+            priority=priority,
+            **extra,
+        )
+
+
+def expiration_ms(seconds: float) -> str:
+    """The ``expiration`` property (milliseconds as text) for ``seconds``."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise ConfigurationError(
+            f"expiration must be a number of seconds >= 0, not {seconds!r}"
+        )
+    millis = round(seconds * 1000)
+    # kombu truncates sub-millisecond values to '0' (expire at once); a
+    # positive expiration never becomes immediate here.
+    return str(max(millis, 1) if seconds > 0 else 0)
+
+
+def reply_to_name(properties: dict[str, Any]) -> dict[str, Any]:
+    """``properties`` with a Queue given as ``reply_to`` replaced by its name."""
+    reply_to = properties.get("reply_to")
+    if isinstance(reply_to, Queue):
+        return {**properties, "reply_to": reply_to.name}
+    return properties
+
+
+class Prepared:
+    """The body, serialized and compressed once, on the first send."""
+
+    __slots__ = (
+        "_body",
+        "_codec",
+        "_compression",
+        "_content_encoding",
+        "_content_type",
+        "_done",
+        "_headers",
+    )
+
+    def __init__(
+        self,
+        body: Any,
+        codec: Codec,
+        content_type: str | None,
+        content_encoding: str | None,
+        compression: str | None,
+        headers: Mapping[str, object] | None,
+    ) -> None:
+        self._body = body
+        self._codec = codec
+        self._content_type = content_type
+        self._content_encoding = content_encoding
+        self._compression = compression
+        self._headers = headers
+        self._done: (
+            tuple[bytes, str, str | None, Mapping[str, object] | None] | None
+        ) = None
+
+    def encode(self) -> tuple[bytes, str, str | None, Mapping[str, object] | None]:
+        """``(payload, content_type, content_encoding, headers)``.
+
+        Raises:
+            EncodeError: the body cannot be encoded.
+        """
+        if self._done is not None:
+            return self._done
+        body = self._body
+        content_type = self._content_type
+        content_encoding = self._content_encoding
+        if content_type is not None:
+            if isinstance(body, str):
+                content_encoding = content_encoding or "utf-8"
+                data = body.encode(content_encoding)
+            elif isinstance(body, bytes | bytearray | memoryview):
+                content_encoding = content_encoding or "binary"
+                data = bytes(body)
+            else:
+                raise EncodeError(
+                    f"with content_type={content_type!r} the body must be str or "
+                    f"bytes, not {type(body).__name__}; pass serializer= instead"
+                )
+        else:
+            codec = self._codec
+            data = codec.encode(body)
+            content_type = codec.content_type
+            content_encoding = codec.content_encoding
+            if content_type is None or content_encoding is None:
+                content_type, content_encoding = codec.content_type_for(body)
+        headers = self._headers
+        if self._compression is not None:
+            data, kind = _compression.compress(data, self._compression)
+            headers = {**(headers or {}), "compression": kind}
+        self._done = (data, content_type, content_encoding, headers or None)
+        return self._done
+
+
+def check_publish_args(
+    producer: Producer,
+    routing_key: str | None,
+    exchange: Exchange | str | None,
+    delivery_mode: DeliveryMode | None,
+    immediate: bool,
+    priority: int,
+    serializer: str | None,
+    compression: str | None,
+    declare: Sequence[Exchange | Queue] | None,
+    expiration: float | None,
+    properties: dict[str, Any],
+) -> tuple[list[Exchange | Queue], Codec, str | None, str, str, int]:
+    """Check a publish's arguments before any I/O; resolve the defaults.
+
+    Returns ``(entities to declare, codec, compression, exchange name,
+    routing key, delivery mode)``; adds ``expiration`` to ``properties``.
+    """
+    if immediate:
+        raise immediate_error()
+    if properties and not _EXTRA_PROPERTIES.issuperset(properties):
+        unknown = min(set(properties) - _EXTRA_PROPERTIES)
+        raise ConfigurationError(
+            f"unknown message property {unknown!r}; known properties: "
+            f"{', '.join(sorted(_EXTRA_PROPERTIES))}"
+        )
+    if routing_key is None:
+        routing_key = producer.routing_key
+    elif not isinstance(routing_key, str):
+        raise ConfigurationError(
+            f"routing_key must be a str, not {type(routing_key).__name__}"
+        )
+    own = producer.exchange
+    if exchange is None:
+        exchange_name, exchange_mode = own.name, own.delivery_mode
+    elif isinstance(exchange, Exchange):
+        exchange_name, exchange_mode = exchange.name, exchange.delivery_mode
+    elif isinstance(exchange, str):
+        exchange_name, exchange_mode = exchange, own.delivery_mode
+    else:
+        raise ConfigurationError(
+            f"exchange must be an Exchange or a name, not {type(exchange).__name__}"
+        )
+    if delivery_mode is None:
+        mode = exchange_mode or 2
+    else:
+        mode = maybe_delivery_mode(delivery_mode) or 2
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not (0 <= priority <= 255)
+    ):
+        raise ConfigurationError(
+            f"priority must be an int from 0 to 255, not {priority!r}"
+        )
+    if expiration is not None:
+        properties["expiration"] = expiration_ms(expiration)
+    codec = (
+        producer._codec if serializer is None else _serializers.encoder_for(serializer)
+    )
+    method = producer.compression if compression is None else compression
+    if method is not None:
+        _compression.get_encoder(method)
+    entities = list(declare) if declare else []
+    for entity in entities:
+        if not isinstance(entity, Exchange | Queue):
+            raise ConfigurationError(
+                f"declare must list Exchange or Queue objects, "
+                f"not {type(entity).__name__}"
+            )
+    if (
+        producer.auto_declare
+        and own.name
+        and not own.no_declare
+        and own not in entities
+    ):
+        entities.append(own)
+    return entities, codec, method, exchange_name, routing_key, mode

@@ -1,0 +1,307 @@
+"""``basic.publish`` frames, encoded from cached templates and written at once.
+
+py-amqp builds each publish from scratch: it serializes the method
+arguments, walks its property list, packs three frames into a buffer and
+counts every step in Python.  Almost none of that changes from one message
+to the next on a channel.  :class:`PublishFramer` keeps, per channel:
+
+* the method frame for each ``(exchange, routing_key, mandatory)``;
+* the content-header frame for each properties object, split around the
+  8-byte body size, which is the only field patched per message;
+
+and produces the whole message (method, header and body frames) as one
+``bytes`` object.  Bodies longer than ``frame_max - 8`` are split into
+several body frames, as AMQP requires.
+
+:class:`ConnectionWriter` writes those bytes with a single call through
+py-amqp's transport.  It takes over the connection's frame writer so that
+py-amqp's own frames (other methods, heartbeats) and ours go through the
+same lock and can never interleave on the socket.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from typing import TYPE_CHECKING, Any, Final
+
+from amqp import serialization as _amqp_serialization
+
+from kombu_lite.exceptions import EncodeError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kombu_lite.transport.base import BasicProperties
+
+__all__ = ["ConnectionWriter", "PublishFramer", "encode_properties", "writer_for"]
+
+_FRAME_END: Final = b"\xce"
+#: Method frame payload start: class 60 (basic), method 40 (publish), ticket 0.
+_PUBLISH_METHOD: Final = b"\x00\x3c\x00\x28\x00\x00"
+#: Content header payload start: class 60, weight 0.
+_HEADER_CLASS: Final = b"\x00\x3c\x00\x00"
+_FRAME_HEAD = struct.Struct(">BHI").pack
+_BODY_SIZE = struct.Struct(">Q").pack
+_LONG = struct.Struct(">I").pack
+_TIMESTAMP = struct.Struct(">Q").pack
+#: Bytes around a frame's payload: type, channel, size, frame-end.
+FRAME_OVERHEAD: Final = 8
+#: Method frames kept per channel before the cache starts over (unique
+#: routing keys, such as reply queues, would otherwise grow it without end).
+_METHOD_CACHE_LIMIT: Final = 512
+#: Content headers kept per channel.  Only a properties object used again
+#: (a producer reuses one for its plain messages) gains from the cache.
+_HEADER_CACHE_LIMIT: Final = 64
+
+# The basic class's properties in wire order, each with its flag bit.
+_SHORTSTR_PROPERTIES: Final = (
+    ("correlation_id", 1 << 10),
+    ("reply_to", 1 << 9),
+    ("expiration", 1 << 8),
+    ("message_id", 1 << 7),
+)
+_TRAILING_SHORTSTRS: Final = (
+    ("type", 1 << 5),
+    ("user_id", 1 << 4),
+    ("app_id", 1 << 3),
+    ("cluster_id", 1 << 2),
+)
+
+
+def _shortstr(name: str, value: object) -> bytes:
+    if not isinstance(value, str):
+        raise EncodeError(f"{name} must be a str, not {type(value).__name__}")
+    raw = value.encode("utf-8", "surrogatepass")
+    if len(raw) > 255:
+        raise EncodeError(
+            f"{name} is {len(raw)} bytes long once encoded; AMQP short strings "
+            f"hold at most 255 bytes"
+        )
+    return bytes((len(raw),)) + raw
+
+
+def _octet(name: str, value: object) -> bytes:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise EncodeError(f"{name} must be from 0 to 255, not {value!r}")
+    return bytes((value,))
+
+
+def _table(headers: object) -> bytes:
+    # py-amqp's table encoder, so header values keep the wire types py-amqp
+    # gives them (RabbitMQ and other clients read those today).
+    try:
+        data: bytes = _amqp_serialization.dumps("F", (headers,))
+    except Exception as exc:  # py-amqp raises several kinds (struct, AMQP)
+        raise EncodeError(f"cannot encode the message headers: {exc}") from exc
+    return data
+
+
+def encode_properties(properties: BasicProperties) -> bytes:
+    """Encode the property flags and property list of a content header.
+
+    Raises:
+        EncodeError: a value does not fit its AMQP type (a string over 255
+            bytes, an octet out of range, a header value AMQP cannot carry).
+    """
+    flags = 0
+    parts: list[bytes] = []
+    if properties.content_type is not None:
+        flags |= 1 << 15
+        parts.append(_shortstr("content_type", properties.content_type))
+    if properties.content_encoding is not None:
+        flags |= 1 << 14
+        parts.append(_shortstr("content_encoding", properties.content_encoding))
+    if properties.headers is not None:
+        flags |= 1 << 13
+        parts.append(_table(properties.headers))
+    if properties.delivery_mode is not None:
+        flags |= 1 << 12
+        parts.append(_octet("delivery_mode", properties.delivery_mode))
+    if properties.priority is not None:
+        flags |= 1 << 11
+        parts.append(_octet("priority", properties.priority))
+    for name, bit in _SHORTSTR_PROPERTIES:
+        value = getattr(properties, name)
+        if value is not None:
+            flags |= bit
+            parts.append(_shortstr(name, value))
+    if properties.timestamp is not None:
+        flags |= 1 << 6
+        stamp: object = properties.timestamp
+        if (
+            isinstance(stamp, bool)
+            or not isinstance(stamp, int)
+            or not 0 <= stamp < 1 << 64
+        ):
+            raise EncodeError(
+                f"timestamp must be an int of POSIX seconds >= 0, not {stamp!r}"
+            )
+        parts.append(_TIMESTAMP(stamp))
+    for name, bit in _TRAILING_SHORTSTRS:
+        value = getattr(properties, name)
+        if value is not None:
+            flags |= bit
+            parts.append(_shortstr(name, value))
+    return flags.to_bytes(2, "big") + b"".join(parts)
+
+
+class ConnectionWriter:
+    """The one way frames reach the socket of a py-amqp connection.
+
+    Installing it replaces the connection's ``frame_writer`` with a wrapper
+    that takes :attr:`lock` around py-amqp's own writer; :meth:`write` takes
+    the same lock.  Frames from py-amqp (methods, heartbeats) and from
+    :class:`PublishFramer` therefore never interleave.  Use
+    :func:`writer_for` to get the connection's writer.
+    """
+
+    __slots__ = ("_connection", "_inner", "_write", "frame_max", "lock")
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        #: Held for every write to this connection's socket.
+        self.lock = threading.Lock()
+        self._inner: Callable[..., Any] = connection.frame_writer
+        self._write: Callable[[bytes | memoryview], None] = connection.transport.write
+        #: The negotiated frame_max (0: no limit).
+        self.frame_max = int(connection.frame_max or 0)
+        connection.frame_writer = self._locked_frame_writer
+
+    def _locked_frame_writer(self, *args: Any) -> Any:
+        with self.lock:
+            return self._inner(*args)
+
+    def write(self, data: bytes) -> None:
+        """Write whole frames with one call, under the connection's write lock.
+
+        Raises whatever the transport raises (``OSError``, ``TimeoutError``);
+        after an error part of the data may have been sent.
+        """
+        with self.lock:
+            # Large bodies go out as a view: a TLS transport slices what is
+            # left after each partial write, and bytes slices would copy.
+            self._write(data if len(data) < 65536 else memoryview(data))
+            # py-amqp counts writes; heartbeats are skipped while it grows.
+            self._connection.bytes_sent += 1
+
+
+_INSTALL_LOCK = threading.Lock()
+
+
+def writer_for(connection: Any) -> ConnectionWriter:
+    """The :class:`ConnectionWriter` of a connected py-amqp connection.
+
+    Installed on first use; two threads asking at once get the same one.
+    """
+    writer = connection.__dict__.get("_kombu_lite_writer")
+    if writer is None:
+        with _INSTALL_LOCK:
+            writer = connection.__dict__.get("_kombu_lite_writer")
+            if writer is None:
+                writer = ConnectionWriter(connection)
+                connection._kombu_lite_writer = writer
+    return writer  # type: ignore[no-any-return]  # py-amqp objects are untyped
+
+
+class PublishFramer:
+    """Builds the frames of ``basic.publish`` messages for one channel.
+
+    Not thread-safe on its own: its caches may be filled twice by two
+    threads, which is harmless (the same bytes), and they are only ever
+    replaced whole.
+    """
+
+    __slots__ = ("_body_head", "_channel", "_chunk", "_headers", "_methods")
+
+    def __init__(self, channel_id: int, frame_max: int) -> None:
+        self._channel = channel_id
+        #: The largest body frame payload (None: no limit).
+        self._chunk = frame_max - FRAME_OVERHEAD if frame_max else None
+        self._body_head = b"\x03" + channel_id.to_bytes(2, "big")
+        self._methods: dict[tuple[str, str, bool], bytes] = {}
+        # id(properties) -> (properties, header start, header end + body
+        # frame start).  The properties object is kept so its id stays
+        # unique while the entry lives.
+        self._headers: dict[int, tuple[BasicProperties, bytes, bytes]] = {}
+
+    def method_frame(self, exchange: str, routing_key: str, mandatory: bool) -> bytes:
+        """The ``basic.publish`` method frame (cached)."""
+        key = (exchange, routing_key, mandatory)
+        frame = self._methods.get(key)
+        if frame is None:
+            payload = b"".join(
+                (
+                    _PUBLISH_METHOD,
+                    _shortstr("exchange", exchange),
+                    _shortstr("routing_key", routing_key),
+                    b"\x01" if mandatory else b"\x00",
+                )
+            )
+            frame = _FRAME_HEAD(1, self._channel, len(payload)) + payload + _FRAME_END
+            if len(self._methods) >= _METHOD_CACHE_LIMIT:
+                self._methods = {}
+            self._methods[key] = frame
+        return frame
+
+    def _header(self, properties: BasicProperties) -> tuple[bytes, bytes]:
+        entry = self._headers.get(id(properties))
+        if entry is not None and entry[0] is properties:
+            return entry[1], entry[2]
+        encoded = encode_properties(properties)
+        # class + weight + body size + flags/properties
+        size = 12 + len(encoded)
+        chunk = self._chunk
+        if chunk is not None and size > chunk:
+            raise EncodeError(
+                f"the message properties take {size} bytes, more than a frame "
+                f"holds on this connection (frame_max {chunk + FRAME_OVERHEAD}): "
+                f"send fewer or smaller headers"
+            )
+        start = _FRAME_HEAD(2, self._channel, size) + _HEADER_CLASS
+        end = encoded + _FRAME_END + self._body_head
+        if len(self._headers) >= _HEADER_CACHE_LIMIT:
+            self._headers = {}
+        self._headers[id(properties)] = (properties, start, end)
+        return start, end
+
+    def encode(
+        self,
+        body: bytes,
+        properties: BasicProperties,
+        exchange: str,
+        routing_key: str,
+        mandatory: bool,
+    ) -> bytes:
+        """The frames of one message: method, content header and body.
+
+        Raises:
+            EncodeError: a name or property does not fit its AMQP type;
+                nothing was written.
+        """
+        method = self.method_frame(exchange, routing_key, mandatory)
+        start, end = self._header(properties)
+        size = len(body)
+        chunk = self._chunk
+        if chunk is None or size <= chunk:
+            if not size:
+                # No body frame for an empty body: drop the prepared start.
+                return method + start + _BODY_SIZE(0) + end[:-3]
+            return b"".join(
+                (method, start, _BODY_SIZE(size), end, _LONG(size), body, _FRAME_END)
+            )
+        view = memoryview(body)
+        parts: list[bytes | memoryview] = [
+            method,
+            start,
+            _BODY_SIZE(size),
+            end,
+            _LONG(chunk),
+            view[:chunk],
+        ]
+        head = self._body_head
+        for offset in range(chunk, size, chunk):
+            piece = view[offset : offset + chunk]
+            parts += (_FRAME_END, head, _LONG(len(piece)), piece)
+        parts.append(_FRAME_END)
+        return b"".join(parts)

@@ -1,0 +1,101 @@
+"""One connection shared by threads, and an idle connection kept alive."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import amqp
+import pytest
+
+from kombu_lite import Connection, Exchange, Queue
+from kombu_lite.exceptions import OperationalError
+
+from .conftest import bodies as _bodies
+from .proxy import FaultProxy
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.mark.parametrize("confirm", [False, True], ids=["unconfirmed", "confirmed"])
+def test_threads_sharing_a_producer_keep_every_frame_intact(
+    rabbitmq: str, unique: str, admin: amqp.Channel, confirm: bool
+) -> None:
+    conn = Connection(rabbitmq, confirm_publish=confirm)
+    queue = Queue(f"{unique}-q", Exchange(""), routing_key=f"{unique}-q")
+    queue.declare(channel=conn.default_channel)
+    producer = conn.Producer(routing_key=queue.name)
+    errors: list[BaseException] = []
+    # Bodies of several sizes, so a torn frame would show as a bad body.
+    expected = {
+        f"{w}-{n}-".encode() + b"x" * (n % 7 * 1000)
+        for w in range(4)
+        for n in range(150)
+    }
+
+    def publish(worker: int) -> None:
+        try:
+            for n in range(150):
+                body = f"{worker}-{n}-".encode() + b"x" * (n % 7 * 1000)
+                producer.publish(body, serializer="raw")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publish, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    if not confirm:
+        conn.default_channel.wire.queue_declare(
+            queue.name, passive=True
+        )  # a sync point
+
+    assert errors == []
+    assert sorted(_bodies(admin, queue.name)) == sorted(expected)
+    admin.queue_delete(queue.name)
+    conn.release()
+
+
+@pytest.mark.slow
+def test_idle_connection_with_heartbeats_survives(
+    rabbitmq: str, unique: str, admin: amqp.Channel
+) -> None:
+    # RabbitMQ closes a connection that stays silent for two heartbeat
+    # intervals; py-amqp alone never sends heartbeats, so this would die.
+    conn = Connection(rabbitmq, heartbeat=2)
+    queue = Queue(f"{unique}-q", Exchange(""), routing_key=f"{unique}-q")
+    queue.declare(channel=conn.default_channel)
+    producer = conn.Producer(routing_key=queue.name)
+    producer.publish(b"before", serializer="raw")
+    wire_before = conn.connection
+
+    time.sleep(7)
+    producer.publish(b"after", serializer="raw")  # no retry: must not need one
+    conn.default_channel.wire.queue_declare(queue.name, passive=True)
+
+    assert conn.connection is wire_before
+    assert _bodies(admin, queue.name) == [b"before", b"after"]
+    admin.queue_delete(queue.name)
+    conn.release()
+
+
+def test_heartbeat_is_on_by_default(rabbitmq: str) -> None:
+    with Connection(rabbitmq) as conn:
+        conn.connect()
+        assert conn.connection.heartbeat == 60
+
+
+def test_a_silent_broker_fails_a_waiting_call_instead_of_hanging(
+    proxy: FaultProxy,
+) -> None:
+    conn = Connection(proxy.url, heartbeat=1)
+    channel = conn.default_channel
+    proxy.hold_replies()  # the broker goes silent: no replies, no heartbeats
+
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        channel.wire.queue_declare("amq.rabbitmq.reply-to", passive=True)
+
+    assert time.monotonic() - started < 10
+    conn.release()
