@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 
+from kombu_lite import pools as pools
 from kombu_lite._version import __version__ as __version__
 from kombu_lite.channel import Channel as Channel
 from kombu_lite.common import uuid as uuid
 from kombu_lite.connection import Connection as Connection
+from kombu_lite.consumer import Consumer as Consumer
 from kombu_lite.entity import Binding as Binding
 from kombu_lite.entity import Exchange as Exchange
 from kombu_lite.entity import Queue as Queue
@@ -31,22 +33,28 @@ from kombu_lite.serialization import (
 from kombu_lite.serialization import (
     enable_insecure_serializers as enable_insecure_serializers,
 )
+from kombu_lite.simple import SimpleBuffer as SimpleBuffer
+from kombu_lite.simple import SimpleQueue as SimpleQueue
 
 __all__ = [
     "Binding",
     "BrokerConnection",
     "Channel",
     "Connection",
+    "Consumer",
     "Exchange",
     "KombuError",
     "Message",
     "Producer",
     "Queue",
     "RetryPolicy",
+    "SimpleBuffer",
+    "SimpleQueue",
     "__version__",
     "binding",
     "disable_insecure_serializers",
     "enable_insecure_serializers",
+    "pools",
     "retry_over_time",
     "uuid",
 ]
@@ -58,12 +66,15 @@ for _cls in (
     Binding,
     Channel,
     Connection,
+    Consumer,
     Exchange,
     KombuError,
     Message,
     Producer,
     Queue,
     RetryPolicy,
+    SimpleBuffer,
+    SimpleQueue,
 ):
     _cls.__module__ = "kombu_lite"
 del _cls

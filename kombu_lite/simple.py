@@ -1,0 +1,411 @@
+"""SimpleQueue and SimpleBuffer: a broker queue used like :class:`queue.Queue`.
+
+``put`` publishes, ``get`` waits for the next message, ``get_nowait`` asks
+the broker once (``basic.get``).  Once ``get`` has been called the queue is
+consumed: the broker pushes messages as they come and they wait in a local
+buffer until ``get`` takes them.  :meth:`SimpleQueue.qsize` and
+:meth:`SimpleQueue.clear` count that buffer too (kombu only counts what is
+still on the broker), and :meth:`SimpleQueue.close` gives the buffered
+messages back to the broker (kombu keeps them unacknowledged until the
+channel closes).
+
+Use :class:`SimpleQueue` for durable work queues (acknowledge each message);
+:class:`SimpleBuffer` for throw-away, exclusive, auto-acknowledged queues.
+"""
+
+from __future__ import annotations
+
+import inspect
+import queue as _queue
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from kombu_lite.channel import Channel
+from kombu_lite.connection import Connection
+from kombu_lite.consumer import DECODE_ERRORS, Consumer, _settle_undecodable
+from kombu_lite.entity import Exchange, Queue
+from kombu_lite.exceptions import ConfigurationError, KombuError
+from kombu_lite.messaging import Producer
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Self
+
+    from kombu_lite.message import Message
+
+__all__ = ["Empty", "SimpleBuffer", "SimpleQueue"]
+
+# The keyword options each entity takes (everything but what SimpleQueue sets).
+_QUEUE_OPTIONS: Final = frozenset(inspect.signature(Queue).parameters) - {
+    "name",
+    "exchange",
+    "routing_key",
+    "channel",
+}
+#: The most deliveries qsize() and get_nowait() dispatch without waiting.
+_MAX_READY_EVENTS: Final = 10_000
+_EXCHANGE_OPTIONS: Final = frozenset(inspect.signature(Exchange).parameters) - {
+    "name",
+    "channel",
+}
+
+
+class Empty(_queue.Empty, KombuError):
+    """No message arrived in time (``get``), or none was ready (``get_nowait``).
+
+    A :class:`queue.Empty`, so code written for :mod:`queue` catches it.
+    """
+
+
+# Inside SimpleQueue, ``Empty`` names the class attribute.
+_EmptyError = Empty
+
+
+class SimpleQueue:
+    """A named, durable queue with ``put`` and ``get``.
+
+    Args:
+        channel: A :class:`~kombu_lite.channel.Channel` or a
+            :class:`~kombu_lite.Connection` (its default channel).
+        name: The queue name (a direct exchange and a routing key of the
+            same name are used), or a :class:`~kombu_lite.Queue` to use as
+            it is.
+        no_ack: Messages need no acknowledgement (default False).
+        queue_opts: Keyword options for the :class:`~kombu_lite.Queue`
+            (``durable``, ``max_length``...).
+        queue_args: ``queue.declare`` arguments (``x-...``).
+        exchange_opts: Keyword options for the :class:`~kombu_lite.Exchange`.
+        serializer, compression: Defaults for :meth:`put`.
+        accept: Serializers :meth:`get` decodes (default: json only).
+
+    The queue is declared when the object is created.  ``queue_opts``,
+    ``queue_args`` and ``exchange_opts`` only apply to a queue given by
+    name; an unknown option raises before anything is sent.
+
+    Raises:
+        ConfigurationError: a bad argument or option.
+        SerializerNotInstalled: an unknown serializer.
+        CompressionNotInstalled: an unknown compression.
+    """
+
+    #: The error ``get`` and ``get_nowait`` raise (a :class:`queue.Empty`).
+    Empty: ClassVar[type[Empty]] = Empty
+
+    no_ack: bool = False
+    queue_opts: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    exchange_opts: ClassVar[Mapping[str, Any]] = MappingProxyType({"type": "direct"})
+
+    def __init__(
+        self,
+        channel: Channel | Connection,
+        name: str | Queue,
+        no_ack: bool | None = None,
+        queue_opts: Mapping[str, Any] | None = None,
+        queue_args: Mapping[str, object] | None = None,
+        exchange_opts: Mapping[str, Any] | None = None,
+        serializer: str | None = None,
+        compression: str | None = None,
+        accept: Iterable[str] | str | None = None,
+    ) -> None:
+        if not isinstance(channel, Channel | Connection):
+            raise ConfigurationError(
+                f"{type(self).__name__} needs a Channel or a Connection, "
+                f"not {type(channel).__name__}"
+            )
+        if no_ack is not None and not isinstance(no_ack, bool):
+            raise ConfigurationError(
+                f"no_ack must be True, False or None, not {no_ack!r}"
+            )
+        if isinstance(name, Queue):
+            if queue_opts or queue_args or exchange_opts:
+                raise ConfigurationError(
+                    "queue_opts, queue_args and exchange_opts apply only to a "
+                    "queue given by name; set them on the Queue instead"
+                )
+            queue = name
+            exchange = queue.exchange
+        elif isinstance(name, str):
+            exchange = Exchange(
+                name, **_options("exchange_opts", self.exchange_opts, exchange_opts)
+            )
+            opts = _options("queue_opts", self.queue_opts, queue_opts)
+            if queue_args:
+                opts["queue_arguments"] = {
+                    **(opts.get("queue_arguments") or {}),
+                    **queue_args,
+                }
+            queue = Queue(name, exchange, name, **opts)
+        else:
+            raise ConfigurationError(
+                f"name must be a queue name or a Queue, not {type(name).__name__}"
+            )
+        if exchange is None or not exchange.name:
+            # The default exchange routes by queue name.
+            routing_key = queue.name
+        else:
+            routing_key = queue.routing_key
+        self.no_ack = self.no_ack if no_ack is None else no_ack
+        #: The :class:`~kombu_lite.Producer` behind :meth:`put`.
+        self.producer = Producer(
+            channel,
+            exchange,
+            routing_key=routing_key,
+            serializer=serializer,
+            compression=compression,
+        )
+        #: The :class:`~kombu_lite.Consumer` behind :meth:`get`.
+        self.consumer = Consumer(
+            channel,
+            queue,
+            no_ack=self.no_ack,
+            callbacks=[self._receive],
+            accept=accept,
+        )
+        #: The queue, bound to :attr:`channel`.
+        self.queue = self.consumer.queues[0]
+        #: Messages delivered by the broker and not taken by ``get`` yet.
+        self.buffer: deque[Message] = deque()
+        self._consuming = False
+
+    @property
+    def channel(self) -> Channel:
+        """The channel the queue is consumed on."""
+        return self.consumer.channel
+
+    @property
+    def name(self) -> str:
+        """The queue name."""
+        return self.queue.name
+
+    # -- putting -------------------------------------------------------------------
+
+    def put(
+        self,
+        message: Any,
+        serializer: str | None = None,
+        headers: Mapping[str, object] | None = None,
+        compression: str | None = None,
+        routing_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Publish ``message`` to the queue.
+
+        Other keyword arguments are those of
+        :meth:`Producer.publish <kombu_lite.Producer.publish>` (``priority``,
+        ``expiration``, ``retry``...); unknown ones raise.
+        """
+        self.producer.publish(
+            message,
+            serializer=serializer,
+            headers=headers,
+            compression=compression,
+            routing_key=routing_key,
+            **kwargs,
+        )
+
+    # -- getting -------------------------------------------------------------------
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Message:
+        """Return the next message, waiting up to ``timeout`` seconds.
+
+        ``timeout=None`` waits as long as it takes; ``block=False`` is
+        :meth:`get_nowait`.  The first call starts consuming the queue.
+        Unless ``no_ack``, acknowledge each message (``message.ack()``).
+        While waiting, deliveries for other consumers of the same
+        connection are dispatched too.
+
+        Raises:
+            Empty: no message within ``timeout``.
+        """
+        if not block:
+            return self.get_nowait()
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or timeout < 0
+        ):
+            raise ConfigurationError(
+                f"timeout must be None or a number of seconds >= 0, not {timeout!r}"
+            )
+        buffer = self.buffer
+        if buffer:
+            return buffer.popleft()
+        self._consume()
+        connection = self.channel.connection
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not buffer:
+            remaining = (
+                None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            )
+            try:
+                connection.drain_events(timeout=remaining)
+            except TimeoutError:
+                raise self._empty(timeout) from None
+            if not buffer and remaining == 0.0:
+                raise self._empty(timeout)
+        return buffer.popleft()
+
+    def get_nowait(self) -> Message:
+        """Return a message that is ready now, without waiting.
+
+        Once :meth:`get` has started consuming, a message already
+        delivered comes first; otherwise the broker is asked once
+        (``basic.get``).
+
+        Raises:
+            Empty: no message is ready.
+        """
+        buffer = self.buffer
+        if not buffer:
+            self._drain_ready(until_buffered=True)
+        if buffer:
+            return buffer.popleft()
+        consumer = self.consumer
+        while True:
+            message = self.queue.get(
+                no_ack=self.no_ack, accept=consumer.accept, channel=self.channel
+            )
+            if message is None:
+                raise self._empty(None)
+            try:
+                message.decode()
+            except DECODE_ERRORS as exc:
+                _settle_undecodable(message, exc, consumer.on_decode_error)
+                continue
+            return message
+
+    def _empty(self, timeout: float | None) -> _EmptyError:
+        if timeout is None:
+            return self.Empty(f"no message ready in queue {self.name!r}")
+        return self.Empty(f"no message in queue {self.name!r} within {timeout} s")
+
+    def _receive(self, body: Any, message: Message) -> None:
+        del body  # decoded already: message.payload has it
+        self.buffer.append(message)
+
+    def _drain_ready(self, *, until_buffered: bool) -> None:
+        # Dispatch the deliveries that have arrived already, without
+        # waiting: they belong in the buffer (and in qsize).  Bounded, so a
+        # steady stream of messages cannot keep this going.
+        if not self._consuming:
+            return
+        connection = self.channel.connection
+        for _ in range(_MAX_READY_EVENTS):
+            if until_buffered and self.buffer:
+                return
+            try:
+                connection.drain_events(timeout=0)
+            except TimeoutError:
+                return
+
+    def _consume(self) -> None:
+        if not self._consuming:
+            self.consumer.consume(no_ack=self.no_ack)
+            self._consuming = True
+
+    # -- size ----------------------------------------------------------------------
+
+    def qsize(self) -> int:
+        """The messages ready on the broker plus those delivered here.
+
+        Messages still travelling from the broker are counted by neither,
+        so while the queue is consumed the figure is a snapshot.
+        """
+        self._drain_ready(until_buffered=False)
+        ready = self.queue.queue_declare(passive=True, channel=self.channel)
+        return ready.message_count + len(self.buffer)
+
+    def __len__(self) -> int:
+        return self.qsize()
+
+    def __bool__(self) -> bool:
+        # An empty queue is still a queue (len() would ask the broker).
+        return True
+
+    def clear(self) -> int:
+        """Drop every ready and buffered message; return how many.
+
+        Buffered messages are rejected (dead-lettered if the queue has a
+        dead-letter exchange).  Messages handed out by ``get`` and not
+        acknowledged are not touched.
+        """
+        dropped = self.consumer.purge()
+        buffered = list(self.buffer)
+        self.buffer.clear()
+        for message in buffered:
+            message.reject(requeue=False)
+        return dropped + len(buffered)
+
+    # -- closing -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop consuming and give the buffered messages back to the broker.
+
+        With ``no_ack`` the buffered messages are lost: the broker forgot
+        them when it sent them.  The channel stays open.
+        """
+        self.consumer.cancel()
+        self._consuming = False
+        buffered = list(self.buffer)
+        self.buffer.clear()
+        if not self.channel.is_open:
+            return  # the broker requeued them when the channel closed
+        for message in buffered:
+            message.requeue()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        channel_id = self.channel.channel_id
+        return f"<{type(self).__name__} {self.name!r} on channel {channel_id}>"
+
+
+class SimpleBuffer(SimpleQueue):
+    """A throw-away queue: exclusive, auto-deleted, no acknowledgements.
+
+    The queue and its exchange are not durable and are deleted when the
+    connection closes; messages are transient and need no ``ack``.  Takes
+    the same arguments as :class:`SimpleQueue`.
+    """
+
+    no_ack = True
+    queue_opts: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"durable": False, "auto_delete": True, "exclusive": True}
+    )
+    exchange_opts: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {
+            "type": "direct",
+            "durable": False,
+            "auto_delete": True,
+            "delivery_mode": "transient",
+        }
+    )
+
+
+def _options(
+    name: str, defaults: Mapping[str, Any], given: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    known = _QUEUE_OPTIONS if name == "queue_opts" else _EXCHANGE_OPTIONS
+    if given is not None and not isinstance(given, Mapping):
+        raise ConfigurationError(
+            f"{name} must be a mapping, not {type(given).__name__}"
+        )
+    unknown = set(given or ()) - known
+    if unknown:
+        raise ConfigurationError(
+            f"unknown option {min(unknown)!r} in {name}; known options: "
+            f"{', '.join(sorted(known))}"
+        )
+    return {**defaults, **(given or {})}

@@ -1,0 +1,521 @@
+"""Consumer behaviour, the same on memory:// and RabbitMQ."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kombu_lite import Connection, Consumer, Exchange, Message, Producer, Queue
+from kombu_lite.exceptions import ContentDisallowed, DecodeError, MessageStateError
+
+from .conftest import RawMessage
+
+Cleanup = Callable[[Exchange | Queue], None]
+RawGet = Callable[[str], RawMessage | None]
+
+
+@pytest.fixture
+def queue(connection: Connection, unique: str, cleanup: Cleanup) -> Queue:
+    """A declared queue bound to its own direct exchange with key 'rk'."""
+    q = Queue(f"{unique}-q", Exchange(f"{unique}-x"), routing_key="rk")
+    cleanup(q)
+    q.declare(channel=connection.default_channel)
+    return q
+
+
+@pytest.fixture
+def producer(connection: Connection, queue: Queue) -> Producer:
+    assert queue.exchange is not None
+    return Producer(connection, exchange=queue.exchange, routing_key="rk")
+
+
+def drain_until(
+    connection: Connection, done: Callable[[], bool], timeout: float = 5.0
+) -> None:
+    """Drain events until ``done()``; fail if an event takes over ``timeout``."""
+    while not done():
+        connection.drain_events(timeout=timeout)
+
+
+def drain_quietly(connection: Connection, window: float = 0.3) -> None:
+    """Drain whatever arrives within ``window`` seconds of silence."""
+    try:
+        while True:
+            connection.drain_events(timeout=window)
+    except TimeoutError:
+        return
+
+
+class Inbox:
+    """A callback that keeps what it receives."""
+
+    def __init__(self, ack: bool = False) -> None:
+        self.bodies: list[Any] = []
+        self.messages: list[Message] = []
+        self._ack = ack
+
+    def __call__(self, body: Any, message: Message) -> None:
+        self.bodies.append(body)
+        self.messages.append(message)
+        if self._ack:
+            message.ack()
+
+
+# -- delivery --------------------------------------------------------------------------
+
+
+def test_callbacks_get_the_decoded_body_and_the_message(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox(ack=True)
+    producer.publish({"n": 1}, headers={"h": "v"}, correlation_id="c-1")
+
+    with Consumer(connection, queue, callbacks=[inbox]):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+
+    assert inbox.bodies == [{"n": 1}]
+    message = inbox.messages[0]
+    assert message.headers == {"h": "v"}
+    assert message.correlation_id == "c-1"
+    assert message.delivery_info["routing_key"] == "rk"
+
+
+def test_every_callback_is_called_in_order(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    calls: list[str] = []
+    producer.publish({"n": 1})
+    consumer = Consumer(
+        connection,
+        queue,
+        callbacks=[lambda body, m: calls.append("first")],
+        no_ack=True,
+    )
+    consumer.register_callback(lambda body, m: calls.append("second"))
+
+    with consumer:
+        drain_until(connection, lambda: len(calls) == 2)
+
+    assert calls == ["first", "second"]
+
+
+def test_on_message_replaces_the_callbacks_and_skips_decoding(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    received: list[Message] = []
+    callbacks = Inbox()
+    producer.publish(b"not json", content_type="application/json")
+
+    with Consumer(connection, queue, callbacks=[callbacks], on_message=received.append):
+        drain_until(connection, lambda: len(received) == 1)
+
+    assert received[0].body == b"not json"
+    assert callbacks.bodies == []
+    received[0].ack()
+
+
+def test_drain_events_timeout_raises_socket_timeout(
+    connection: Connection, queue: Queue
+) -> None:
+    with (
+        Consumer(connection, queue, callbacks=[Inbox()]),
+        pytest.raises(socket.timeout),
+    ):
+        connection.drain_events(timeout=0.05)
+
+
+def test_connection_consumer_factory_consumes_on_the_default_channel(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox(ack=True)
+    producer.publish({"n": 2})
+
+    with connection.Consumer(queue, callbacks=[inbox]) as consumer:
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+
+    assert consumer.channel is connection.default_channel
+    assert inbox.bodies == [{"n": 2}]
+
+
+def test_a_queue_name_is_consumed_without_being_declared(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox(ack=True)
+    producer.publish({"n": 3})
+
+    with Consumer(connection, queue.name, callbacks=[inbox]):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+
+    assert inbox.bodies == [{"n": 3}]
+
+
+def test_a_server_named_queue_gets_its_name_when_declared(
+    connection: Connection,
+) -> None:
+    consumer = Consumer(connection, Queue("", exclusive=True), callbacks=[Inbox()])
+
+    assert consumer.queues[0].name.startswith("amq.gen-")
+
+
+def test_tag_prefix_starts_the_consumer_tag(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox(ack=True)
+    producer.publish({"n": 1})
+
+    with Consumer(connection, queue, callbacks=[inbox], tag_prefix="worker-7."):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+
+    tag = inbox.messages[0].delivery_info["consumer_tag"]
+    assert isinstance(tag, str)
+    assert tag.startswith("worker-7.")
+
+
+# -- acknowledgement -------------------------------------------------------------------
+
+
+def test_an_acked_message_is_gone_from_the_queue(
+    connection: Connection, queue: Queue, producer: Producer, raw_get: RawGet
+) -> None:
+    inbox = Inbox(ack=True)
+    producer.publish({"n": 1})
+    channel = connection.channel()
+
+    with Consumer(channel, queue, callbacks=[inbox]):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+    channel.close()
+
+    assert inbox.messages[0].acknowledged
+    assert raw_get(queue.name) is None
+
+
+def test_acking_twice_raises_message_state_error(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox(ack=True)
+    producer.publish({"n": 1})
+
+    with Consumer(connection, queue, callbacks=[inbox]):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+
+    with pytest.raises(MessageStateError, match="already acked"):
+        inbox.messages[0].ack()
+
+
+def test_a_rejected_message_is_dropped(
+    connection: Connection, queue: Queue, producer: Producer, raw_get: RawGet
+) -> None:
+    inbox = Inbox()
+    producer.publish({"n": 1})
+    channel = connection.channel()
+
+    with Consumer(channel, queue, callbacks=[inbox]):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+        inbox.messages[0].reject()
+    channel.close()
+
+    assert raw_get(queue.name) is None
+
+
+def test_a_requeued_message_comes_back_marked_redelivered(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox()
+    producer.publish({"n": 1})
+
+    with Consumer(connection, queue, callbacks=[inbox]):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+        inbox.messages[0].requeue()
+        drain_until(connection, lambda: len(inbox.bodies) == 2)
+        inbox.messages[1].ack()
+
+    assert inbox.bodies == [{"n": 1}, {"n": 1}]
+    assert not inbox.messages[0].redelivered
+    assert inbox.messages[1].redelivered
+
+
+def test_unacked_messages_are_redelivered_after_the_channel_closes(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    first, second = Inbox(), Inbox(ack=True)
+    producer.publish({"n": 1})
+    channel = connection.channel()
+    with Consumer(channel, queue, callbacks=[first]):
+        drain_until(connection, lambda: len(first.bodies) == 1)
+    channel.close()
+
+    with Consumer(connection, queue, callbacks=[second]):
+        drain_until(connection, lambda: len(second.bodies) == 1)
+
+    assert second.bodies == [{"n": 1}]
+    assert second.messages[0].redelivered
+
+
+def test_no_ack_messages_leave_the_queue_without_an_ack(
+    connection: Connection, queue: Queue, producer: Producer, raw_get: RawGet
+) -> None:
+    inbox = Inbox()
+    producer.publish({"n": 1})
+    channel = connection.channel()
+
+    with Consumer(channel, queue, callbacks=[inbox], no_ack=True):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+    channel.close()
+
+    assert raw_get(queue.name) is None
+
+
+def test_recover_redelivers_the_unacked_messages(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox()
+    producer.publish({"n": 1})
+
+    with Consumer(connection, queue, callbacks=[inbox]) as consumer:
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+        consumer.recover(requeue=True)
+        drain_until(connection, lambda: len(inbox.bodies) == 2)
+        inbox.messages[1].ack()
+
+    assert inbox.messages[1].redelivered
+
+
+# -- prefetch --------------------------------------------------------------------------
+
+
+def test_prefetch_count_caps_the_unacked_deliveries(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox()
+    for n in range(5):
+        producer.publish({"n": n})
+
+    with Consumer(connection, queue, callbacks=[inbox], prefetch_count=2):
+        drain_quietly(connection)
+        assert inbox.bodies == [{"n": 0}, {"n": 1}]
+        inbox.messages[0].ack()
+        drain_until(connection, lambda: len(inbox.bodies) == 3)
+        for message in inbox.messages[1:]:
+            message.ack()
+
+    assert inbox.bodies[2] == {"n": 2}
+
+
+def test_qos_sets_the_prefetch_for_later_consumers(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox()
+    for n in range(3):
+        producer.publish({"n": n})
+    consumer = Consumer(connection, queue, callbacks=[inbox])
+    consumer.qos(prefetch_count=1)
+
+    with consumer:
+        drain_quietly(connection)
+        received = list(inbox.bodies)
+        inbox.messages[0].ack()
+
+    assert received == [{"n": 0}]
+
+
+# -- decode errors ---------------------------------------------------------------------
+
+
+def test_an_undecodable_message_goes_to_on_decode_error(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    failures: list[tuple[Message, Exception]] = []
+    producer.publish(b"{not json", content_type="application/json")
+
+    with Consumer(
+        connection,
+        queue,
+        callbacks=[Inbox()],
+        on_decode_error=lambda m, exc: failures.append((m, exc)),
+    ):
+        drain_until(connection, lambda: len(failures) == 1)
+        message, exc = failures[0]
+        message.ack()
+
+    assert isinstance(exc, DecodeError)
+    assert message.body == b"{not json"
+
+
+def test_a_content_type_outside_accept_goes_to_on_decode_error(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    failures: list[Exception] = []
+    producer.publish({"n": 1}, serializer="yaml")
+
+    with Consumer(
+        connection,
+        queue,
+        callbacks=[Inbox()],
+        on_decode_error=lambda m, exc: (failures.append(exc), m.ack()),
+    ):
+        drain_until(connection, lambda: len(failures) == 1)
+
+    assert isinstance(failures[0], ContentDisallowed)
+
+
+def test_accept_lets_other_serializers_through(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox(ack=True)
+    producer.publish({"n": 1}, serializer="yaml")
+
+    with Consumer(connection, queue, callbacks=[inbox], accept=["json", "yaml"]):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+
+    assert inbox.bodies == [{"n": 1}]
+
+
+def test_an_undecodable_message_is_rejected_and_logged_and_the_loop_goes_on(
+    connection: Connection,
+    queue: Queue,
+    producer: Producer,
+    raw_get: RawGet,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inbox = Inbox(ack=True)
+    producer.publish(b"{not json", content_type="application/json")
+    producer.publish({"n": 2})
+    channel = connection.channel()
+
+    with (
+        caplog.at_level(logging.ERROR, logger="kombu_lite.consumer"),
+        Consumer(channel, queue, callbacks=[inbox]),
+    ):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+    channel.close()
+
+    assert inbox.bodies == [{"n": 2}]
+    assert "cannot be decoded" in caplog.text
+    assert raw_get(queue.name) is None
+
+
+# -- cancelling ------------------------------------------------------------------------
+
+
+def test_leaving_the_with_block_stops_consuming(
+    connection: Connection, queue: Queue, producer: Producer, raw_get: RawGet
+) -> None:
+    inbox = Inbox(ack=True)
+    with Consumer(connection, queue, callbacks=[inbox]) as consumer:
+        assert consumer.consuming_from(queue)
+
+    producer.publish({"n": 1})
+    drain_quietly(connection, 0.1)
+
+    assert not consumer.consuming_from(queue)
+    assert inbox.bodies == []
+    assert raw_get(queue.name) is not None
+
+
+def test_cancel_by_queue_stops_only_that_queue(
+    connection: Connection,
+    queue: Queue,
+    producer: Producer,
+    unique: str,
+    cleanup: Cleanup,
+) -> None:
+    other = Queue(f"{unique}-other", queue.exchange, routing_key="rk")
+    cleanup(other)
+    inbox = Inbox(ack=True)
+
+    with Consumer(connection, [queue, other], callbacks=[inbox]) as consumer:
+        consumer.cancel_by_queue(other.name)
+        producer.publish({"n": 1})
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+        drain_quietly(connection, 0.1)
+
+    assert inbox.bodies == [{"n": 1}]
+    assert [q.name for q in consumer.queues] == [queue.name]
+
+
+def test_add_queue_declares_and_the_next_consume_consumes_it(
+    connection: Connection,
+    queue: Queue,
+    unique: str,
+    cleanup: Cleanup,
+) -> None:
+    extra = Queue(f"{unique}-extra")
+    cleanup(extra)
+    inbox = Inbox(ack=True)
+
+    with Consumer(connection, queue, callbacks=[inbox]) as consumer:
+        consumer.add_queue(extra)
+        assert not consumer.consuming_from(extra)
+        connection.Producer().publish({"n": 9}, routing_key=extra.name)
+        consumer.consume()
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+
+    assert inbox.bodies == [{"n": 9}]
+
+
+def test_a_deleted_queue_cancels_the_consumer_through_on_cancel(
+    connection: Connection, queue: Queue
+) -> None:
+    cancelled: list[Queue] = []
+
+    with Consumer(
+        connection, queue, callbacks=[Inbox()], on_cancel=cancelled.append
+    ) as consumer:
+        with connection.channel() as other:
+            queue.delete(channel=other)
+        drain_until(connection, lambda: len(cancelled) == 1)
+
+    assert cancelled[0].name == queue.name
+    assert not consumer.consuming_from(queue)
+    assert connection.connected
+
+
+def test_a_broker_cancel_without_on_cancel_is_logged_not_raised(
+    connection: Connection, queue: Queue, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="kombu_lite.consumer"),
+        Consumer(connection, queue, callbacks=[Inbox()]) as consumer,
+    ):
+        with connection.channel() as other:
+            queue.delete(channel=other)
+        drain_until(connection, lambda: not consumer.consuming_from(queue))
+
+    assert "cancelled consumer" in caplog.text
+    assert connection.default_channel.is_open
+
+
+# -- queue operations ------------------------------------------------------------------
+
+
+def test_purge_drops_the_ready_messages_and_counts_them(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    for n in range(3):
+        producer.publish({"n": n})
+    consumer = Consumer(connection, queue, callbacks=[Inbox()])
+
+    assert consumer.purge() == 3
+
+
+def test_revive_moves_the_consumer_to_a_new_channel(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox(ack=True)
+    old = connection.channel()
+    consumer = Consumer(old, queue, callbacks=[inbox])
+    consumer.consume()
+    old.close()
+    new = connection.channel()
+
+    consumer.revive(new)
+    producer.publish({"n": 1})
+    drain_until(connection, lambda: len(inbox.bodies) == 1)
+
+    assert consumer.channel is new
+    assert inbox.messages[0].channel is new
+    consumer.cancel()

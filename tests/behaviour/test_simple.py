@@ -1,0 +1,203 @@
+"""SimpleQueue and SimpleBuffer behaviour, the same on memory:// and RabbitMQ."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from kombu_lite import Connection, Exchange, Queue, SimpleBuffer, SimpleQueue
+from kombu_lite.exceptions import NotFound
+
+Cleanup = Callable[[Exchange | Queue], None]
+
+
+@pytest.fixture
+def name(unique: str, cleanup: Cleanup) -> str:
+    """A queue name; the queue and its exchange of the same name are deleted."""
+    qname = f"{unique}-simple"
+    cleanup(Queue(qname, Exchange(qname)))
+    return qname
+
+
+@pytest.fixture
+def simple(connection: Connection, name: str) -> Iterator[SimpleQueue]:
+    sq = connection.SimpleQueue(name)
+    yield sq
+    sq.close()
+
+
+def settled_size(simple: SimpleQueue, expected: int, within: float = 5.0) -> int:
+    """``qsize()`` once it reaches ``expected`` or ``within`` seconds pass.
+
+    RabbitMQ takes unconfirmed publishes asynchronously, so a count taken right
+    after ``put`` may not include the last messages yet.
+    """
+    deadline = time.monotonic() + within
+    size = simple.qsize()
+    while size != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+        size = simple.qsize()
+    return size
+
+
+def test_get_returns_what_put_sent(simple: SimpleQueue) -> None:
+    simple.put({"n": 1}, headers={"h": "v"}, priority=3)
+
+    message = simple.get(timeout=5)
+    message.ack()
+
+    assert message.payload == {"n": 1}
+    assert message.headers == {"h": "v"}
+    assert message.priority == 3
+
+
+def test_messages_come_out_in_order(simple: SimpleQueue) -> None:
+    for n in range(3):
+        simple.put({"n": n})
+
+    bodies = []
+    for _ in range(3):
+        message = simple.get(timeout=5)
+        bodies.append(message.payload)
+        message.ack()
+
+    assert bodies == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def test_get_on_an_empty_queue_raises_empty_after_the_timeout(
+    simple: SimpleQueue,
+) -> None:
+    start = time.monotonic()
+
+    with pytest.raises(SimpleQueue.Empty, match=r"within 0\.1 s"):
+        simple.get(timeout=0.1)
+
+    assert time.monotonic() - start >= 0.1
+
+
+def test_empty_is_a_queue_empty(simple: SimpleQueue) -> None:
+    with pytest.raises(queue.Empty):
+        simple.get(block=False)
+
+
+def test_get_nowait_returns_a_ready_message(simple: SimpleQueue) -> None:
+    simple.put({"n": 1})
+    simple.qsize()  # a round trip: the message is enqueued now
+
+    message = simple.get_nowait()
+    message.ack()
+
+    assert message.payload == {"n": 1}
+
+
+def test_get_nowait_on_an_empty_queue_raises_empty(simple: SimpleQueue) -> None:
+    with pytest.raises(SimpleQueue.Empty, match="no message ready"):
+        simple.get_nowait()
+
+
+def test_qsize_and_len_count_the_ready_messages(simple: SimpleQueue) -> None:
+    for n in range(3):
+        simple.put({"n": n})
+
+    assert settled_size(simple, 3) == 3
+    assert len(simple) == 3
+
+
+def test_clear_drops_the_messages_and_counts_them(simple: SimpleQueue) -> None:
+    for n in range(2):
+        simple.put({"n": n})
+    settled_size(simple, 2)
+
+    assert simple.clear() == 2
+    assert simple.qsize() == 0
+
+
+def test_close_gives_buffered_messages_back(connection: Connection, name: str) -> None:
+    simple = connection.SimpleQueue(name)
+    for n in range(2):
+        simple.put({"n": n})
+    first = simple.get(timeout=5)
+
+    simple.close()
+    first.ack()
+
+    assert simple.qsize() == 1
+
+
+def test_an_unacked_message_is_redelivered_after_the_channel_closes(
+    connection: Connection, name: str
+) -> None:
+    channel = connection.channel()
+    simple = SimpleQueue(channel, name)
+    simple.put({"n": 1})
+    assert simple.get(timeout=5).payload == {"n": 1}
+    channel.close()
+
+    again = connection.SimpleQueue(name)
+    message = again.get(timeout=5)
+    message.ack()
+    again.close()
+
+    assert message.redelivered
+
+
+def test_the_with_block_closes_the_queue(connection: Connection, name: str) -> None:
+    with connection.SimpleQueue(name) as simple:
+        simple.put({"n": 1})
+        simple.get(timeout=5).ack()
+
+    assert not simple.consumer.consuming_from(name)
+
+
+def test_a_queue_object_is_used_as_given(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    given = Queue(f"{unique}-given", max_length=5)
+    cleanup(given)
+
+    with connection.SimpleQueue(given) as simple:
+        simple.put({"n": 1})
+        message = simple.get(timeout=5)
+        message.ack()
+
+    assert message.payload == {"n": 1}
+    assert message.delivery_info["routing_key"] == given.name
+
+
+def test_queue_opts_and_args_reach_the_broker(
+    connection: Connection, name: str
+) -> None:
+    with connection.SimpleQueue(
+        name, queue_opts={"max_length": 1}, queue_args={"x-overflow": "drop-head"}
+    ) as simple:
+        simple.put({"n": 1})
+        simple.put({"n": 2})
+
+        assert simple.qsize() == 1
+        message = simple.get(timeout=5)
+        message.ack()
+
+    assert message.payload == {"n": 2}
+
+
+def test_simple_buffer_needs_no_ack(connection: Connection, name: str) -> None:
+    with connection.SimpleBuffer(name) as buffer:
+        buffer.put({"n": 1})
+        message = buffer.get(timeout=5)
+
+        assert message.payload == {"n": 1}
+        assert message.delivery_mode == 1
+        assert buffer.qsize() == 0
+
+
+def test_simple_buffer_queue_goes_away_with_its_connection(
+    connection: Connection, url: str, name: str
+) -> None:
+    with Connection(url) as own:
+        SimpleBuffer(own, name).put({"n": 1})
+
+    with pytest.raises(NotFound):
+        Queue(name).queue_declare(passive=True, channel=connection.channel())
