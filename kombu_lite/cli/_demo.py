@@ -1,33 +1,22 @@
-"""The ``kombu-lite`` command line (also ``python -m kombu_lite``).
+"""``kombu-lite demo``: the producers guide, run against a broker.
 
-Subcommands:
-
-``demo``
-    Walk the producers guide (declare, publish with retry, the anon
-    exchange, pickle) on ``memory://`` by default, or on ``--url``, and
-    print what was published and what was read back.
-
-Errors are one line on stderr and a non-zero exit code, never a traceback
-and never a password.
+It declares, publishes with and without retry, uses the anon exchange and
+pickle, reads every message back and deletes what it made, reporting each
+step through a ``say`` callback.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from typing import TYPE_CHECKING
 
-from kombu_lite._url import mask_url
 from kombu_lite.connection import Connection
 from kombu_lite.entity import Exchange, Queue
-from kombu_lite.exceptions import KombuError
 from kombu_lite.messaging import Producer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
-__all__ = ["main", "run_demo"]
+__all__ = ["run_demo"]
 
 _PREFIX = "kombu_lite.demo"
 
@@ -113,34 +102,3 @@ def run_demo(url: str, say: Callable[[str], object] = print) -> None:
                     queue.delete(channel=channel)
                     if queue.exchange is not None:
                         queue.exchange.delete(channel=channel)
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kombu-lite", description="kombu_lite: an AMQP 0-9-1 client."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser(
-        "demo", help="walk the producers guide and print what happens"
-    )
-    demo.add_argument(
-        "--url",
-        default=os.environ.get("KOMBU_LITE_DEMO_URL", "memory://"),
-        help="broker URL (default: memory://, an in-process broker)",
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    args = _build_parser().parse_args(argv)
-    try:
-        if args.command == "demo":
-            run_demo(args.url)
-    except KombuError as exc:
-        print(f"kombu-lite: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as exc:
-        print(f"kombu-lite: error: {mask_url(str(exc))}", file=sys.stderr)
-        return 1
-    return 0
