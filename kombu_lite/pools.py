@@ -97,13 +97,23 @@ class PooledConnection(Connection):
     ) -> None:
         self._pool.release(self, failed=exc is not None)
 
+    @property
+    def _broken(self) -> bool:
+        # Opened once, and found broken since (closed by the broker, or the
+        # socket dropped).  A break nobody has noticed yet cannot be seen.
+        wire = self._wire
+        return wire is not None and not wire.is_connected
+
 
 class ConnectionPool(Resource[PooledConnection]):
     """Up to ``limit`` connections with the settings of ``connection``.
 
     Connections are clones of ``connection``, made when first needed and
-    opened on first use.  One given back unconnected (closed, or dropped by
-    the broker) is replaced by a new one.
+    opened on first use.  One given back after an error, or found broken
+    (closed by the broker, or its socket dropped), is closed and replaced
+    by a new one.  A break is found by the first call that needs the
+    broker, so a connection broken while idle is lent once more, fails on
+    first use, and is then replaced.
     """
 
     LimitExceeded: ClassVar[type[LimitExceeded]] = ConnectionLimitExceeded
@@ -130,8 +140,12 @@ class ConnectionPool(Resource[PooledConnection]):
         return pooled
 
     def is_usable(self, item: PooledConnection) -> bool:
-        """Only a connection that is still connected goes back to the pool."""
-        return item.connected
+        """A broken connection is replaced; an open or unopened one is kept.
+
+        A connection never opened (or closed by the pool) opens on first
+        use, so it is as good as a new one.
+        """
+        return not item._broken
 
     def close_resource(self, item: PooledConnection) -> None:
         """Close the connection for good."""
