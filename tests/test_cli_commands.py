@@ -12,13 +12,13 @@ import datetime
 import decimal
 import io
 import json
+import os
 import pickle
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -768,11 +768,11 @@ def test_interrupted_consume_exits_130_and_leaves_the_messages(
         text=True,
     )
     try:
-        with Connection(rabbitmq) as conn:
-            deadline = time.monotonic() + 20
-            while queue.queue_declare(channel=conn.default_channel).consumer_count < 1:
-                assert time.monotonic() < deadline, "the consumer never started"
-                time.sleep(0.02)
+        # The printed message shows the consumer is in its receive loop; a
+        # signal that lands while py-amqp is still half-way through
+        # basic.consume is another story (the channel may not close cleanly).
+        assert process.stdout is not None
+        first = process.stdout.readline()
         process.send_signal(signal.SIGINT)
         _out, err = process.communicate(timeout=20)
     finally:
@@ -780,7 +780,163 @@ def test_interrupted_consume_exits_130_and_leaves_the_messages(
             process.kill()
             process.wait()
 
-    assert process.returncode == 130
+    assert first.startswith(f"message 1 from '{broker_queue}'")
+    assert process.returncode == 130, err
     assert err == "kombu-lite consume: interrupted\n"
     with Connection(rabbitmq) as conn:
         assert queue.queue_declare(channel=conn.default_channel).message_count == 1
+
+
+# -- where the URL comes from, and how failures read, in a subprocess -----------
+
+
+def run_cli(
+    *argv: str, url_variable: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m kombu_lite``; ``KOMBU_LITE_URL`` set only when given."""
+    env = {k: v for k, v in os.environ.items() if k != "KOMBU_LITE_URL"}
+    if url_variable is not None:
+        env["KOMBU_LITE_URL"] = url_variable
+    return subprocess.run(
+        cli(*argv), capture_output=True, text=True, timeout=30, check=False, env=env
+    )
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_url_comes_from_the_environment_in_a_subprocess() -> None:
+    result = run_cli("declare", "queue", "-v", "q", url_variable="memory://")
+
+    assert result.returncode == 0, result.stderr
+    assert "connected to memory://" in result.stderr
+
+
+def test_url_option_wins_over_the_environment() -> None:
+    elsewhere = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+
+    result = run_cli("declare", "queue", *MEMORY, "q", url_variable=elsewhere)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_unreachable_port_is_one_line_without_the_password() -> None:
+    url = f"amqp://guest:hunter22@127.0.0.1:{free_port()}//"
+
+    result = run_cli("purge", "--url", url, "q")
+
+    assert_one_line_failure(result)
+    assert "OperationalError" in result.stderr
+    assert "hunter22" not in result.stderr
+
+
+@pytest.mark.broker
+def test_wrong_password_on_rabbitmq_is_one_line_without_it(rabbitmq: str) -> None:
+    url = rabbitmq.replace("guest:guest@", "guest:not-the-password@")
+
+    result = run_cli("get", "--url", url, "q")
+
+    assert_one_line_failure(result)
+    assert "AccessRefused" in result.stderr
+    assert "not-the-password" not in result.stderr
+
+
+@pytest.mark.broker
+def test_without_url_or_environment_the_local_rabbitmq_is_used(
+    rabbitmq: str, broker_queue: str
+) -> None:
+    result = run_cli("declare", "queue", "--no-durable", broker_queue)
+
+    assert result.returncode == 0, result.stderr
+    with Connection(rabbitmq) as conn:
+        declared = Queue(broker_queue).queue_declare(
+            passive=True, channel=conn.default_channel
+        )
+    assert declared.queue == broker_queue
+
+
+# -- declare, purge and delete on RabbitMQ ---------------------------------------
+
+
+@pytest.fixture
+def broker_exchange(rabbitmq: str, unique: str) -> Iterator[str]:
+    """An exchange name unique to the test; the exchange is deleted afterwards."""
+    name = f"{unique}-x"
+    yield name
+    with Connection(rabbitmq) as conn:
+        Exchange(name).delete(channel=conn.default_channel)
+
+
+def message_count(url: str, queue: str) -> int:
+    with Connection(url) as conn:
+        declared = Queue(queue).queue_declare(
+            passive=True, channel=conn.default_channel
+        )
+    return declared.message_count
+
+
+@pytest.mark.broker
+def test_declared_queue_is_bound_to_the_declared_exchange_on_rabbitmq(
+    rabbitmq: str, broker_queue: str, broker_exchange: str
+) -> None:
+    url = ["--url", rabbitmq]
+    made_exchange = run_cli("declare", "exchange", *url, "-t", "topic", broker_exchange)
+    made_queue = run_cli(
+        "declare", "queue", *url, broker_queue, "-e", broker_exchange, "-r", "log.*"
+    )
+    with Connection(rabbitmq, confirm_publish=True) as conn:
+        conn.Producer().publish(1, exchange=broker_exchange, routing_key="log.error")
+
+    assert (made_exchange.returncode, made_queue.returncode) == (0, 0), (
+        made_exchange.stderr + made_queue.stderr
+    )
+    assert message_count(rabbitmq, broker_queue) == 1
+
+
+@pytest.mark.broker
+def test_purge_on_rabbitmq_reports_the_messages_dropped(
+    rabbitmq: str, broker_queue: str
+) -> None:
+    with Connection(rabbitmq, confirm_publish=True) as conn:
+        producer = conn.Producer(routing_key=broker_queue)
+        producer.publish(1, declare=[Queue(broker_queue)])
+        producer.publish(2)
+
+    result = run_cli("purge", "--url", rabbitmq, "--json", broker_queue)
+
+    assert json.loads(result.stdout) == {"purged": 2, "queue": broker_queue}
+    assert message_count(rabbitmq, broker_queue) == 0
+
+
+@pytest.mark.broker
+def test_delete_queue_on_rabbitmq_removes_it(rabbitmq: str, broker_queue: str) -> None:
+    with Connection(rabbitmq) as conn:
+        Queue(broker_queue).declare(channel=conn.default_channel)
+
+    result = run_cli("delete", "queue", "--url", rabbitmq, broker_queue)
+    gone = run_cli("declare", "queue", "--url", rabbitmq, "--passive", broker_queue)
+
+    assert result.returncode == 0, result.stderr
+    assert_one_line_failure(gone)
+    assert "NotFound" in gone.stderr
+
+
+@pytest.mark.broker
+def test_delete_exchange_on_rabbitmq_removes_it(
+    rabbitmq: str, broker_exchange: str
+) -> None:
+    with Connection(rabbitmq) as conn:
+        Exchange(broker_exchange, "fanout").declare(channel=conn.default_channel)
+
+    result = run_cli("delete", "exchange", "--url", rabbitmq, broker_exchange)
+    gone = run_cli(
+        "declare", "exchange", "--url", rabbitmq, "--passive", broker_exchange
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert_one_line_failure(gone)
+    assert "NotFound" in gone.stderr
