@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from kombu_lite._entity_base import (
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 __all__ = ["Binding", "Exchange", "binding"]
 
 _EXCHANGE_TYPES = ("direct", "topic", "fanout", "headers")
+
+# Named after the public module: users configure ``kombu_lite.entity``, not
+# a private file name.
+logger = logging.getLogger("kombu_lite.entity")
 
 
 class Exchange(Bindable):
@@ -155,14 +160,21 @@ class Exchange(Bindable):
         del nowait
         if self.no_declare or not self.name or self.name.startswith("amq."):
             return
+        passive = self.passive if passive is None else passive
         self._resolve(channel).wire.exchange_declare(
             self.name,
             self.type,
-            passive=self.passive if passive is None else passive,
+            passive=passive,
             durable=self.durable,
             auto_delete=self.auto_delete,
             internal=self.internal,
             arguments=self.arguments,
+        )
+        logger.debug(
+            "%s exchange %r (%s)",
+            "checked" if passive else "declared",
+            self.name,
+            self.type,
         )
 
     def delete(
@@ -174,6 +186,7 @@ class Exchange(Bindable):
         """Delete the exchange on the broker."""
         del nowait
         self._resolve(channel).wire.exchange_delete(self.name, if_unused=if_unused)
+        logger.debug("deleted exchange %r", self.name)
 
     def bind_to(
         self,
@@ -188,6 +201,12 @@ class Exchange(Bindable):
         source = exchange.name if isinstance(exchange, Exchange) else exchange
         self._resolve(channel).wire.exchange_bind(
             self.name, source, routing_key, arguments
+        )
+        logger.debug(
+            "bound exchange %r to exchange %r with key %r",
+            self.name,
+            source,
+            routing_key,
         )
 
     def unbind_from(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["Queue"]
 
 OnDeclared = Callable[[str, int, int], object]
+
+logger = logging.getLogger("kombu_lite.entity")
 
 
 def _seconds_to_ms(name: str, value: float | None) -> int | None:
@@ -265,6 +268,13 @@ class Queue(Bindable):
         )
         if not self.name:
             self.name = result.queue
+        logger.debug(
+            "%s queue %r: %d messages, %d consumers",
+            "checked" if passive else "declared",
+            result.queue,
+            result.message_count,
+            result.consumer_count,
+        )
         if self.on_declared is not None:
             self.on_declared(*result)
         return result
@@ -291,6 +301,9 @@ class Queue(Bindable):
         del nowait
         name = exchange.name if isinstance(exchange, Exchange) else exchange
         self._resolve(channel).wire.queue_bind(self.name, name, routing_key, arguments)
+        logger.debug(
+            "bound queue %r to exchange %r with key %r", self.name, name, routing_key
+        )
 
     def queue_unbind(
         self,

@@ -540,6 +540,12 @@ class Connection(ConsumerFactories):
             exc: BaseException, intervals: Iterable[float], retries: int
         ) -> float:
             interval = next(iter(intervals))
+            logger.debug(
+                "connecting failed (retry %d, sleeping %.2fs): %s",
+                retries + 1,
+                interval,
+                exc,
+            )
             if errback is not None:
                 errback(exc, interval)
             self._next_host()
