@@ -167,12 +167,15 @@ def test_a_queue_object_is_used_as_given(
     assert message.delivery_info["routing_key"] == given.name
 
 
-def test_queue_opts_and_args_reach_the_broker(
-    connection: Connection, name: str
-) -> None:
-    with connection.SimpleQueue(
-        name, queue_opts={"max_length": 1}, queue_args={"x-overflow": "drop-head"}
-    ) as simple:
+def test_queue_opts_and_args_reach_the_broker(url: str, name: str) -> None:
+    # Confirmed publishes are in the queue when put() returns, so the count
+    # below sees both of them.
+    with (
+        Connection(url, confirm_publish=True) as confirming,
+        confirming.SimpleQueue(
+            name, queue_opts={"max_length": 1}, queue_args={"x-overflow": "drop-head"}
+        ) as simple,
+    ):
         simple.put({"n": 1})
         simple.put({"n": 2})
 
