@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import select
 import socket
@@ -470,6 +471,11 @@ def _lower(ours: int | None, theirs: int) -> int:
 
 
 def _looks_like_eof(exc: OSError) -> bool:
+    if exc.errno == errno.EINVAL:
+        # Linux refuses py-amqp's TCP setsockopt calls with EINVAL once the
+        # peer has already reset the new connection (it accepted, then hung
+        # up, as a non-AMQP server does).
+        return True
     text = str(exc).lower()
     return "closed" in text or isinstance(exc, ConnectionResetError)
 
