@@ -14,20 +14,34 @@ them:
   ``connection.blocked``) into the broker-to-client streams.
 * :meth:`FaultProxy.cut` closes every open connection at once, as a dying
   broker or network would.
+* :meth:`FaultProxy.cut_on_reply` closes the connection instead of passing
+  on the broker's n-th frame of a given AMQP method (a lost ``basic.ack``).
+* :meth:`FaultProxy.cut_after_upload` closes the connection once clients
+  have sent a given number of bytes more (a cut in the middle of a body).
+* :meth:`FaultProxy.delay_replies` holds every broker frame back for a
+  while before passing it on (latency).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import select
 import socket
 import ssl
 import struct
 import threading
+import time
 
-__all__ = ["FaultProxy", "blocked_frame", "unblocked_frame"]
+__all__ = ["BASIC_ACK", "FaultProxy", "blocked_frame", "unblocked_frame"]
 
 _LOOPBACK = "127.0.0.1"
+
+#: ``(class id, method id)`` of ``basic.ack``.
+BASIC_ACK = (60, 80)
+
+_FRAME_HEADER = struct.Struct(">BHI")
+_METHOD_FRAME = 1
 
 
 def _connection_method(method_id: int, arguments: bytes = b"") -> bytes:
@@ -44,6 +58,41 @@ def blocked_frame(reason: str) -> bytes:
 def unblocked_frame() -> bytes:
     """A ``connection.unblocked`` method frame."""
     return _connection_method(61)
+
+
+class _Frames:
+    """Cuts a byte stream of AMQP frames into whole frames."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add ``data``; return the frames it completed, in order."""
+        self._buffer += data
+        frames = []
+        while len(self._buffer) >= _FRAME_HEADER.size:
+            _, _, size = _FRAME_HEADER.unpack_from(self._buffer)
+            end = _FRAME_HEADER.size + size + 1
+            if len(self._buffer) < end:
+                break
+            frames.append(bytes(self._buffer[:end]))
+            del self._buffer[:end]
+        return frames
+
+
+def _method_of(frame: bytes) -> tuple[int, int] | None:
+    if frame[0] != _METHOD_FRAME or len(frame) < _FRAME_HEADER.size + 4:
+        return None
+    class_id, method_id = struct.unpack_from(">HH", frame, _FRAME_HEADER.size)
+    return class_id, method_id
+
+
+@dataclasses.dataclass
+class _ReplyCut:
+    """An armed :meth:`FaultProxy.cut_on_reply`."""
+
+    method: tuple[int, int]
+    let_through: int
 
 
 class _Link:
@@ -85,6 +134,13 @@ class FaultProxy:
         self._uploads_flowing.set()
         self._stopped = threading.Event()
         self.accepted = 0
+        self._reply_cut: _ReplyCut | None = None
+        #: Upload bytes still allowed through before a cut, when armed.
+        self._upload_budget: int | None = None
+        self._reply_delay = 0.0
+        #: How many connections :meth:`cut_on_reply` and
+        #: :meth:`cut_after_upload` have closed.
+        self.cuts = 0
         self._acceptor = threading.Thread(
             target=self._accept_loop, name="fault-proxy-accept", daemon=True
         )
@@ -125,6 +181,28 @@ class FaultProxy:
         for link in links:
             with link.to_client:
                 link.client.sendall(frame)
+
+    def cut_on_reply(self, method: tuple[int, int], *, after: int = 0) -> None:
+        """Cut the connection instead of passing on a broker frame of ``method``.
+
+        The first ``after`` such frames pass; the next one is dropped and its
+        connection closed.  The switch then disarms itself.
+        """
+        with self._lock:
+            self._reply_cut = _ReplyCut(method, after)
+
+    def cut_after_upload(self, size: int) -> None:
+        """Cut the connection once clients have sent ``size`` more bytes.
+
+        The bytes up to ``size`` reach the broker; the rest of that chunk does
+        not.  The switch then disarms itself.
+        """
+        with self._lock:
+            self._upload_budget = size
+
+    def delay_replies(self, seconds: float) -> None:
+        """Hold each chunk from the broker back for ``seconds`` (0: none)."""
+        self._reply_delay = seconds
 
     def cut(self) -> None:
         """Close every open connection, both sides, at once."""
@@ -189,6 +267,36 @@ class FaultProxy:
                     daemon=True,
                 ).start()
 
+    def _filter_reply(self, frames: _Frames, data: bytes) -> tuple[bytes, bool]:
+        """Pass whole broker frames on, dropping the one a cut is armed for.
+
+        Returns the bytes to forward and whether to cut after them.  The
+        broker sends no protocol header, so its stream is frames from the
+        first byte; a frame split across reads waits for its tail.
+        """
+        out = bytearray()
+        for frame in frames.feed(data):
+            with self._lock:
+                armed = self._reply_cut
+                if armed is not None and _method_of(frame) == armed.method:
+                    if armed.let_through == 0:
+                        self._reply_cut = None
+                        return bytes(out), True
+                    armed.let_through -= 1
+            out += frame
+        return bytes(out), False
+
+    def _filter_upload(self, data: bytes) -> tuple[bytes, bool]:
+        with self._lock:
+            budget = self._upload_budget
+            if budget is None:
+                return data, False
+            if len(data) < budget:
+                self._upload_budget = budget - len(data)
+                return data, False
+            self._upload_budget = None
+        return data[:budget], True
+
     def _pump(
         self,
         link: _Link,
@@ -196,7 +304,9 @@ class FaultProxy:
         dst: socket.socket,
         gate: threading.Event,
     ) -> None:
-        lock = link.to_client if dst is link.client else threading.Lock()
+        replies = dst is link.client
+        lock = link.to_client if replies else threading.Lock()
+        frames = _Frames()
         try:
             while not link.closed.is_set():
                 if not gate.wait(0.1):
@@ -211,8 +321,18 @@ class FaultProxy:
                 while not gate.wait(0.1):
                     if link.closed.is_set():
                         return
+                data, cut = (
+                    self._filter_reply(frames, data)
+                    if replies
+                    else self._filter_upload(data)
+                )
+                if replies and self._reply_delay:
+                    time.sleep(self._reply_delay)
                 with lock:
                     dst.sendall(data)
+                if cut:
+                    self.cuts += 1
+                    break
         except (OSError, ValueError):
             pass  # the link is going down; close both sides
         finally:

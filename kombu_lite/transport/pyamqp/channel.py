@@ -399,6 +399,7 @@ class PyAmqpChannel:
         """Wait for the broker's ack or nack of ``delivery_tag``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         outcomes = self._outcomes
+        blocked_since: float | None = None
         while delivery_tag not in outcomes:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
@@ -408,6 +409,15 @@ class PyAmqpChannel:
                     f"(the broker may or may not have enqueued it)",
                     delivery_tag=delivery_tag,
                 )
+            # A blocked broker reads nothing: the wait is bounded by
+            # blocked_connection_timeout as well.
+            blocked_since, blocked_left = self._conn.blocked_during_confirm(
+                blocked_since, delivery_tag
+            )
+            if blocked_left is not None and (
+                remaining is None or blocked_left < remaining
+            ):
+                remaining = blocked_left
             self._check()
             self._conn.wait_for_event(remaining, self)
         acked = outcomes.pop(delivery_tag)

@@ -262,6 +262,39 @@ class PyAmqpConnection:
                 )
             self.wait_for_event(remaining, None)
 
+    def blocked_during_confirm(
+        self, since: float | None, delivery_tag: int
+    ) -> tuple[float | None, float | None]:
+        """Bound a confirm wait by ``blocked_connection_timeout``.
+
+        A broker that blocks the connection stops reading it: a message
+        written just before the block waits, unread, for the unblock, and so
+        does its confirm.  ``since`` is when this wait first saw the block
+        (None: not yet).  Returns the new ``since`` and how long the wait may
+        go on before the limit (None: no limit now).
+
+        Raises:
+            ConnectionBlocked: blocked for the whole timeout; the outcome of
+                the message is unknown, so it must not be sent again.
+        """
+        if self.blocked_reason is None:
+            return None, None
+        now = time.monotonic()
+        since = now if since is None else since
+        limit = self._blocked_timeout
+        if limit is None:
+            return since, None
+        left = since + limit - now
+        if left <= 0:
+            raise ConnectionBlocked(
+                f"{self.where} blocks publishing ({self.blocked_reason}) and did "
+                f"not unblock within {limit}s while message {delivery_tag} awaited "
+                f"its confirm: the outcome is unknown (the broker holds it unread "
+                f"and may enqueue it once unblocked), so it is not retried",
+                reply_text=self.blocked_reason,
+            )
+        return since, left
+
     def write_stalled(self, exc: OSError) -> OperationalError:
         """The error for a write that timed out: the connection is dropped.
 

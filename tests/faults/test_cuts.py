@@ -1,0 +1,199 @@
+"""Connections cut under a publisher: lost acks, cut bodies, slow links.
+
+The proxy cuts at an exact point in the AMQP stream, so each test knows
+whether the broker had the message when the connection died, and can say
+how many copies a retrying publisher must leave behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+
+import amqp
+import pytest
+
+from kombu_lite import Connection, Exchange, Producer, Queue
+from kombu_lite.exceptions import ConfirmTimeout, OperationalError
+
+from .conftest import bodies as _bodies
+from .proxy import BASIC_ACK, FaultProxy
+
+pytestmark = pytest.mark.broker
+
+#: Reconnect at once, and give up after a few tries.
+QUICK_RETRY = {
+    "max_retries": 5,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.2,
+}
+
+
+@pytest.fixture
+def queue(unique: str, admin: amqp.Channel) -> Iterator[Queue]:
+    """A transient queue on the default exchange, deleted afterwards."""
+    name = f"{unique}-cuts"
+    q = Queue(name, Exchange(""), routing_key=name, durable=False)
+    yield q
+    admin.queue_delete(q.name)
+
+
+@pytest.fixture
+def confirming(proxy: FaultProxy) -> Iterator[Connection]:
+    """A confirming connection through the proxy, without heartbeats."""
+    conn = Connection(proxy.url, confirm_publish=True, heartbeat=0)
+    yield conn
+    conn.release()
+
+
+def _messages(admin: amqp.Channel, name: str) -> list[amqp.Message]:
+    taken = []
+    while (message := admin.basic_get(name, no_ack=True)) is not None:
+        taken.append(message)
+    return taken
+
+
+def _ready(producer: Producer, queue: Queue) -> None:
+    """Declare ``queue`` and publish nothing: the link is up and idle."""
+    queue.declare(channel=producer.channel)
+
+
+def test_a_stream_with_a_cut_every_100_loses_nothing(
+    proxy: FaultProxy,
+    confirming: Connection,
+    queue: Queue,
+    admin: amqp.Channel,
+    record_property: pytest.RecordProperty,
+) -> None:
+    producer = confirming.Producer(routing_key=queue.name)
+    for n in range(1000):
+        if n % 100 == 50:
+            proxy.cut_on_reply(BASIC_ACK)  # the confirm of message n is lost
+        producer.publish(
+            {"n": n}, declare=[queue], retry=True, retry_policy=QUICK_RETRY
+        )
+
+    received = [json.loads(m.body) for m in _messages(admin, queue.name)]
+    numbers = [body["n"] for body in received]
+    duplicates = len(numbers) - len(set(numbers))
+    record_property("cuts", proxy.cuts)
+    record_property("duplicates", duplicates)
+    assert set(numbers) == set(range(1000))
+    assert proxy.cuts == 10
+    # Each cut lost the confirm of a message the broker had already taken:
+    # at-least-once sends it again, so each cut leaves exactly one duplicate.
+    assert duplicates == proxy.cuts
+
+
+def test_a_lost_ack_leaves_a_duplicate_with_the_same_message_id(
+    proxy: FaultProxy, confirming: Connection, queue: Queue, admin: amqp.Channel
+) -> None:
+    producer = confirming.Producer(routing_key=queue.name)
+    _ready(producer, queue)
+    proxy.cut_on_reply(BASIC_ACK)
+
+    producer.publish(b"once", serializer="raw", retry=True, retry_policy=QUICK_RETRY)
+
+    copies = _messages(admin, queue.name)
+    assert [bytes(m.body) for m in copies] == [b"once", b"once"]
+    ids = {m.properties["message_id"] for m in copies}
+    assert len(ids) == 1  # the consumer can tell it is the same message
+
+
+def test_a_lost_ack_without_retry_raises_a_recoverable_error(
+    proxy: FaultProxy, confirming: Connection, queue: Queue, admin: amqp.Channel
+) -> None:
+    producer = confirming.Producer(routing_key=queue.name)
+    _ready(producer, queue)
+    proxy.cut_on_reply(BASIC_ACK)
+
+    with pytest.raises(OperationalError) as caught:
+        producer.publish(b"maybe", serializer="raw")
+
+    assert caught.value.recoverable
+    assert _bodies(admin, queue.name) == [b"maybe"]  # it did arrive
+
+
+def test_a_cut_in_the_middle_of_a_body_is_sent_again_whole(
+    proxy: FaultProxy, confirming: Connection, queue: Queue, admin: amqp.Channel
+) -> None:
+    producer = confirming.Producer(routing_key=queue.name)
+    _ready(producer, queue)
+    body = bytes(range(256)) * 1200  # 300 KiB: three body frames
+    proxy.cut_after_upload(100_000)
+
+    producer.publish(body, serializer="raw", retry=True, retry_policy=QUICK_RETRY)
+
+    copies = _bodies(admin, queue.name)
+    assert proxy.cuts == 1
+    assert [hashlib.sha256(c).hexdigest() for c in copies] == [
+        hashlib.sha256(body).hexdigest()
+    ]
+
+
+def test_a_cut_in_the_middle_of_a_body_leaves_nothing_half_sent(
+    proxy: FaultProxy, confirming: Connection, queue: Queue, admin: amqp.Channel
+) -> None:
+    producer = confirming.Producer(routing_key=queue.name)
+    _ready(producer, queue)
+    proxy.cut_after_upload(100_000)
+
+    with pytest.raises(OperationalError):
+        producer.publish(b"y" * 300_000, serializer="raw")
+
+    assert _bodies(admin, queue.name) == []
+
+
+def test_a_confirm_slower_than_the_timeout_has_an_unknown_outcome(
+    proxy: FaultProxy, confirming: Connection, queue: Queue, admin: amqp.Channel
+) -> None:
+    producer = confirming.Producer(routing_key=queue.name)
+    _ready(producer, queue)
+    proxy.delay_replies(1.0)
+
+    with pytest.raises(ConfirmTimeout, match="outcome is unknown"):
+        producer.publish(b"slow", serializer="raw", confirm_timeout=0.2)
+
+    # Unknown, not failed: the broker took it.
+    assert _bodies(admin, queue.name) == [b"slow"]
+
+
+def test_a_broker_gone_for_good_fails_within_the_retry_policy(
+    proxy: FaultProxy, confirming: Connection, queue: Queue
+) -> None:
+    producer = confirming.Producer(routing_key=queue.name)
+    _ready(producer, queue)
+    proxy.close()  # cut, and refuse every new connection
+
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        producer.publish(
+            b"lost?",
+            serializer="raw",
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.1},
+        )
+
+    assert time.monotonic() - started < 5
+
+
+def test_a_broker_gone_for_good_fails_by_the_policy_timeout(
+    proxy: FaultProxy, confirming: Connection, queue: Queue
+) -> None:
+    producer = confirming.Producer(routing_key=queue.name)
+    _ready(producer, queue)
+    proxy.close()
+
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        producer.publish(
+            b"lost?",
+            serializer="raw",
+            retry=True,
+            retry_policy={"max_retries": None, "interval_start": 0.2, "timeout": 1},
+        )
+
+    assert time.monotonic() - started < 3
