@@ -1,0 +1,449 @@
+"""Cases measured against RabbitMQ on 127.0.0.1:5672.
+
+Each function opens its own connection and queue, times only the section's
+work, then deletes the queue and closes.  Unconfirmed publishes end their
+timing with one synchronous call on the same channel (a passive
+``queue.declare``): the broker handles a channel's frames in order, so the
+clock stops once the broker has taken every message, not when the last
+bytes reached the kernel's buffer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness import Metrics
+
+HOST = "127.0.0.1"
+PORT = 5672
+URL = f"amqp://guest:guest@{HOST}:{PORT}//"
+
+#: The message body: a JSON object of about 150 bytes once encoded.
+BODY = {
+    "id": "3b0c5e52-6f6c-4d0c-9d2e-6f1f3c0f8a11",
+    "task": "orders.process",
+    "args": [12345, "express"],
+    "kwargs": {"priority": 5, "retries": 0, "eta": None},
+    "origin": "web-1",
+}
+#: Batch size of the captured-frames ceiling.
+_CEILING_BATCH = 1000
+
+
+def _name() -> str:
+    return f"bench-{uuid.uuid4().hex[:10]}"
+
+
+def _rate(count: int, seconds: float) -> Metrics:
+    return {"msg/s": count / seconds}
+
+
+# -- raw py-amqp -----------------------------------------------------------------------
+
+
+def _amqp_channel() -> tuple[Any, Any]:
+    import amqp
+
+    conn = amqp.Connection(f"{HOST}:{PORT}", userid="guest", password="guest")
+    conn.connect()
+    return conn, conn.channel()
+
+
+def _amqp_message() -> Any:
+    import amqp
+
+    return amqp.Message(
+        json.dumps(BODY),
+        content_type="application/json",
+        content_encoding="utf-8",
+        delivery_mode=2,
+    )
+
+
+def raw_publish(count: int) -> Metrics:
+    """py-amqp ``basic_publish`` of a freshly encoded message."""
+    import amqp
+
+    conn, channel = _amqp_channel()
+    name = _name()
+    channel.queue_declare(name)
+    try:
+        publish = channel.basic_publish
+        started = time.perf_counter()
+        for _ in range(count):
+            message = amqp.Message(
+                json.dumps(BODY),
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+            )
+            publish(message, exchange="", routing_key=name)
+        channel.queue_declare(name, passive=True)
+        elapsed = time.perf_counter() - started
+    finally:
+        channel.queue_delete(name)
+        conn.close()
+    return _rate(count, elapsed)
+
+
+def wire_ceiling(count: int) -> Metrics:
+    """The bytes of one py-amqp publish, captured, written in big batches."""
+    from amqp import spec
+    from amqp.method_framing import frame_writer
+    from amqp.serialization import dumps
+
+    conn, channel = _amqp_channel()
+    name = _name()
+    channel.queue_declare(name)
+
+    class Sink:
+        frame_max = conn.frame_max
+        bytes_sent = 0
+        data = b""
+
+        def write(self, data: bytes | memoryview) -> None:
+            self.data += bytes(data)
+
+    sink = Sink()
+    args = dumps("Bssbb", (0, "", name, False, False))
+    frame_writer(sink, sink)(
+        1, channel.channel_id, spec.Basic.Publish, args, _amqp_message()
+    )
+    batch = sink.data * _CEILING_BATCH
+    write = conn.transport.write
+    batches, rest = divmod(count, _CEILING_BATCH)
+    try:
+        started = time.perf_counter()
+        for _ in range(batches):
+            write(batch)
+        if rest:
+            write(sink.data * rest)
+        channel.queue_declare(name, passive=True)
+        elapsed = time.perf_counter() - started
+    finally:
+        channel.queue_delete(name)
+        conn.close()
+    return _rate(count, elapsed)
+
+
+def raw_confirm_each(count: int) -> Metrics:
+    """py-amqp ``basic_publish_confirm``: each message waits for its ack."""
+    conn, channel = _amqp_channel()
+    name = _name()
+    channel.queue_declare(name)
+    try:
+        publish = channel.basic_publish_confirm
+        started = time.perf_counter()
+        for _ in range(count):
+            publish(_amqp_message(), exchange="", routing_key=name)
+        elapsed = time.perf_counter() - started
+    finally:
+        channel.queue_delete(name)
+        conn.close()
+    return _rate(count, elapsed)
+
+
+def raw_pipelined(count: int) -> Metrics:
+    """py-amqp by hand: publish everything, then read acks until all came."""
+    conn, channel = _amqp_channel()
+    name = _name()
+    channel.queue_declare(name)
+    channel.confirm_select()
+    acked = [0]
+
+    def on_ack(delivery_tag: int, multiple: bool) -> None:
+        acked[0] = delivery_tag
+
+    channel.events["basic_ack"].add(on_ack)
+    try:
+        publish = channel.basic_publish
+        started = time.perf_counter()
+        for _ in range(count):
+            publish(_amqp_message(), exchange="", routing_key=name)
+        while acked[0] < count:
+            conn.drain_events(timeout=10)
+        elapsed = time.perf_counter() - started
+    finally:
+        channel.queue_delete(name)
+        conn.close()
+    return _rate(count, elapsed)
+
+
+def _fill(name: str, count: int) -> None:
+    """Put ``count`` JSON messages in queue ``name`` (not timed)."""
+    from kombu_lite import Connection
+
+    with Connection(URL) as conn:
+        producer = conn.Producer(routing_key=name)
+        for _ in range(count):
+            producer.publish(BODY)
+        channel = conn.default_channel
+        while channel.wire.queue_declare(name, passive=True).message_count < count:
+            time.sleep(0.01)
+
+
+def raw_consume(count: int) -> Metrics:
+    """py-amqp ``basic_consume`` (prefetch 1000, no_ack) and ``drain_events``."""
+    conn, channel = _amqp_channel()
+    name = _name()
+    channel.queue_declare(name)
+    _fill(name, count)
+    received = [0]
+
+    def on_message(message: Any) -> None:
+        json.loads(message.body)
+        received[0] += 1
+
+    try:
+        started = time.perf_counter()
+        channel.basic_qos(0, 1000, False)
+        tag = channel.basic_consume(name, no_ack=True, callback=on_message)
+        while received[0] < count:
+            conn.drain_events(timeout=10)
+        elapsed = time.perf_counter() - started
+        # Deleting a queue with a consumer makes the broker cancel it, and
+        # py-amqp raises that cancel: stop consuming first.
+        channel.basic_cancel(tag)
+    finally:
+        channel.queue_delete(name)
+        conn.close()
+    return _rate(count, elapsed)
+
+
+# -- kombu_lite ------------------------------------------------------------------------
+
+
+def kombu_lite_publish(count: int) -> Metrics:
+    """``Producer.publish(body, declare=[queue])``, json, no confirms."""
+    from kombu_lite import Connection, Queue
+
+    queue = Queue(_name())
+    with Connection(URL) as conn:
+        producer = conn.Producer(routing_key=queue.name)
+        producer.publish(BODY, declare=[queue])
+        publish = producer.publish
+        wire = conn.default_channel.wire
+        try:
+            started = time.perf_counter()
+            for _ in range(count):
+                publish(BODY, declare=[queue])
+            wire.queue_declare(queue.name, passive=True)
+            elapsed = time.perf_counter() - started
+        finally:
+            queue.delete(channel=conn.default_channel)
+    return _rate(count, elapsed)
+
+
+def kombu_lite_confirm_each(count: int) -> Metrics:
+    """``Producer.publish`` with ``confirm_publish=True``."""
+    from kombu_lite import Connection, Queue
+
+    queue = Queue(_name())
+    with Connection(URL, confirm_publish=True) as conn:
+        producer = conn.Producer(routing_key=queue.name)
+        producer.publish(BODY, declare=[queue])
+        publish = producer.publish
+        try:
+            started = time.perf_counter()
+            for _ in range(count):
+                publish(BODY, declare=[queue])
+            elapsed = time.perf_counter() - started
+        finally:
+            queue.delete(channel=conn.default_channel)
+    return _rate(count, elapsed)
+
+
+def kombu_lite_publish_many(count: int) -> Metrics:
+    """``Producer.publish_many``: every message confirmed, 1000 in flight."""
+    from kombu_lite import Connection, Queue
+
+    queue = Queue(_name())
+    with Connection(URL) as conn:
+        producer = conn.Producer(routing_key=queue.name)
+        producer.publish_many([BODY], declare=[queue])
+        bodies = [BODY] * count
+        try:
+            started = time.perf_counter()
+            outcomes = producer.publish_many(bodies, declare=[queue], window=1000)
+            elapsed = time.perf_counter() - started
+        finally:
+            queue.delete(channel=conn.default_channel)
+    failed = sum(not outcome.ok for outcome in outcomes)
+    if failed:
+        raise RuntimeError(f"{failed} of {count} messages not confirmed")
+    return _rate(count, elapsed)
+
+
+def kombu_lite_consume(count: int) -> Metrics:
+    """``Consumer`` (prefetch 1000, no_ack) with ``drain_events``."""
+    from kombu_lite import Connection, Consumer, Queue
+
+    queue = Queue(_name())
+    received = [0]
+
+    def on_body(body: Any, message: Any) -> None:
+        received[0] += 1
+
+    with Connection(URL) as conn:
+        queue.declare(channel=conn.default_channel)
+        _fill(queue.name, count)
+        try:
+            started = time.perf_counter()
+            with Consumer(
+                conn, [queue], callbacks=[on_body], no_ack=True, prefetch_count=1000
+            ):
+                while received[0] < count:
+                    conn.drain_events(timeout=10)
+            elapsed = time.perf_counter() - started
+        finally:
+            queue.delete(channel=conn.default_channel)
+    return _rate(count, elapsed)
+
+
+# -- kombu -----------------------------------------------------------------------------
+
+
+def kombu_publish(count: int) -> Metrics:
+    """kombu's ``Producer.publish(body, declare=[queue])``."""
+    from kombu import Connection, Queue
+
+    queue = Queue(_name())
+    with Connection(URL) as conn:
+        producer = conn.Producer(routing_key=queue.name)
+        producer.publish(BODY, declare=[queue])
+        publish = producer.publish
+        bound = queue(conn.default_channel)
+        try:
+            started = time.perf_counter()
+            for _ in range(count):
+                publish(BODY, declare=[queue])
+            bound.queue_declare(passive=True)
+            elapsed = time.perf_counter() - started
+        finally:
+            bound.delete()
+    return _rate(count, elapsed)
+
+
+def kombu_confirm_each(count: int) -> Metrics:
+    """kombu with ``confirm_publish``."""
+    from kombu import Connection, Queue
+
+    queue = Queue(_name())
+    with Connection(URL, transport_options={"confirm_publish": True}) as conn:
+        producer = conn.Producer(routing_key=queue.name)
+        producer.publish(BODY, declare=[queue])
+        publish = producer.publish
+        try:
+            started = time.perf_counter()
+            for _ in range(count):
+                publish(BODY, declare=[queue])
+            elapsed = time.perf_counter() - started
+        finally:
+            queue(conn.default_channel).delete()
+    return _rate(count, elapsed)
+
+
+def kombu_consume(count: int) -> Metrics:
+    """kombu's ``Consumer`` (prefetch 1000, no_ack) with ``drain_events``."""
+    from kombu import Connection, Consumer, Queue
+
+    queue = Queue(_name())
+    received = [0]
+
+    def on_body(body: Any, message: Any) -> None:
+        received[0] += 1
+
+    with Connection(URL) as conn:
+        queue(conn.default_channel).declare()
+        _fill(queue.name, count)
+        try:
+            started = time.perf_counter()
+            with Consumer(
+                conn, [queue], callbacks=[on_body], no_ack=True, prefetch_count=1000
+            ):
+                while received[0] < count:
+                    conn.drain_events(timeout=10)
+            elapsed = time.perf_counter() - started
+        finally:
+            queue(conn.default_channel).delete()
+    return _rate(count, elapsed)
+
+
+# -- pika ------------------------------------------------------------------------------
+
+
+def _pika_channel(confirm: bool = False) -> tuple[Any, Any]:
+    import pika
+
+    conn = pika.BlockingConnection(
+        pika.ConnectionParameters(
+            HOST, PORT, credentials=pika.PlainCredentials("guest", "guest")
+        )
+    )
+    channel = conn.channel()
+    if confirm:
+        channel.confirm_delivery()
+    return conn, channel
+
+
+def _pika_publish(count: int, confirm: bool) -> Metrics:
+    import pika
+
+    conn, channel = _pika_channel(confirm)
+    name = _name()
+    channel.queue_declare(name, durable=True)
+    try:
+        publish = channel.basic_publish
+        started = time.perf_counter()
+        for _ in range(count):
+            properties = pika.BasicProperties(
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+            )
+            publish("", name, json.dumps(BODY).encode(), properties)
+        channel.queue_declare(name, passive=True)
+        elapsed = time.perf_counter() - started
+    finally:
+        channel.queue_delete(name)
+        conn.close()
+    return _rate(count, elapsed)
+
+
+def pika_publish(count: int) -> Metrics:
+    """pika ``BlockingChannel.basic_publish``, no confirms."""
+    return _pika_publish(count, confirm=False)
+
+
+def pika_confirm_each(count: int) -> Metrics:
+    """pika with ``confirm_delivery()``: each publish waits for its ack."""
+    return _pika_publish(count, confirm=True)
+
+
+def pika_consume(count: int) -> Metrics:
+    """pika ``basic_consume`` (prefetch 1000, auto_ack)."""
+    conn, channel = _pika_channel()
+    name = _name()
+    channel.queue_declare(name, durable=True)
+    _fill(name, count)
+    received = [0]
+
+    def on_message(channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        json.loads(body)
+        received[0] += 1
+
+    try:
+        started = time.perf_counter()
+        channel.basic_qos(prefetch_count=1000)
+        channel.basic_consume(name, on_message, auto_ack=True)
+        while received[0] < count:
+            conn.process_data_events(time_limit=1)
+        elapsed = time.perf_counter() - started
+    finally:
+        channel.queue_delete(name)
+        conn.close()
+    return _rate(count, elapsed)

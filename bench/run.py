@@ -1,0 +1,238 @@
+"""kombu_lite against raw py-amqp, kombu and pika, side by side in one run.
+
+    python bench/run.py                    # every section, 5 rounds
+    python bench/run.py --smoke            # a few messages: proves it runs
+    python bench/run.py --rounds 7 --json results.json
+    python bench/run.py --only publish --only memory
+    python bench/run.py --profile publish  # cProfile one kombu_lite case
+
+Sections: ``publish`` (unconfirmed, with the captured-frames wire ceiling),
+``confirm-each``, ``pipelined``, ``consume`` (prefetch 1000, no_ack),
+``memory`` (memory:// publish + consume round trip), ``import`` and
+``import-4-names`` (fresh interpreters: time and peak RSS).  RabbitMQ must
+listen on 127.0.0.1:5672 (guest/guest) for the broker sections; without it
+they are left out.  Every queue the run creates is deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import socket
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import amqp_cases as amqp
+import local_cases as local
+from harness import Case, Run, Target, report, run_rounds
+
+#: section -> (base peer for its ratios, full-run message count)
+SECTIONS: dict[str, tuple[str, int]] = {
+    "publish": ("raw py-amqp", 20000),
+    "confirm-each": ("raw py-amqp", 2000),
+    "pipelined": ("raw py-amqp confirm-each", 20000),
+    "consume": ("raw py-amqp", 20000),
+    "memory": ("kombu", 10000),
+    "import": ("import kombu", 1),
+    "import-4-names": ("from kombu import (4 names)", 1),
+}
+
+TARGETS = [
+    Target(
+        "unconfirmed publish: kombu_lite / raw py-amqp",
+        ("publish", "kombu_lite"),
+        ("publish", "raw py-amqp"),
+        "msg/s",
+        2.0,
+    ),
+    Target(
+        "unconfirmed publish: kombu_lite / wire ceiling (reported)",
+        ("publish", "kombu_lite"),
+        ("publish", "wire ceiling (captured frames)"),
+        "msg/s",
+        None,
+    ),
+    Target(
+        "publish_many / raw py-amqp confirm-each",
+        ("pipelined", "kombu_lite publish_many"),
+        ("pipelined", "raw py-amqp confirm-each"),
+        "msg/s",
+        3.0,
+    ),
+    Target(
+        "publish_many / kombu_lite unconfirmed publish",
+        ("pipelined", "kombu_lite publish_many"),
+        ("publish", "kombu_lite"),
+        "msg/s",
+        0.7,
+    ),
+    Target(
+        "memory:// round trip: kombu_lite / kombu",
+        ("memory", "kombu_lite"),
+        ("memory", "kombu"),
+        "msg/s",
+        3.0,
+    ),
+    Target(
+        "import time: import kombu_lite / import kombu",
+        ("import", "import kombu_lite"),
+        ("import", "import kombu"),
+        "import ms",
+        0.5,
+        at_least=False,
+    ),
+    Target(
+        "import time, 4 names: kombu_lite / kombu (reported)",
+        ("import-4-names", "from kombu_lite import (4 names)"),
+        ("import-4-names", "from kombu import (4 names)"),
+        "import ms",
+        None,
+        at_least=False,
+    ),
+    Target(
+        "consume, prefetch 1000, no_ack: kombu_lite / raw py-amqp",
+        ("consume", "kombu_lite"),
+        ("consume", "raw py-amqp"),
+        "msg/s",
+        1.0,
+    ),
+]
+
+
+def _broker_up() -> bool:
+    try:
+        socket.create_connection((amqp.HOST, amqp.PORT), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def build_cases(
+    only: set[str], smoke: bool, import_repeats: int, broker: bool
+) -> list[Case]:
+    """Every case of the selected sections, peers in their listed order."""
+    peers: dict[str, list[tuple[str, Run]]] = {
+        "memory": [
+            ("kombu", local.kombu_memory),
+            ("kombu_lite", local.kombu_lite_memory),
+        ],
+        "import": [
+            (label, local.import_case(statement, import_repeats))
+            for label, statement in local.IMPORTS.items()
+            if label.startswith("import ")
+        ],
+        "import-4-names": [
+            (label, local.import_case(statement, import_repeats))
+            for label, statement in local.IMPORTS.items()
+            if label.startswith("from ")
+        ],
+    }
+    if broker:
+        peers["publish"] = [
+            ("raw py-amqp", amqp.raw_publish),
+            ("kombu_lite", amqp.kombu_lite_publish),
+            ("kombu", amqp.kombu_publish),
+            ("pika", amqp.pika_publish),
+            ("wire ceiling (captured frames)", amqp.wire_ceiling),
+        ]
+        peers["confirm-each"] = [
+            ("raw py-amqp", amqp.raw_confirm_each),
+            ("kombu_lite", amqp.kombu_lite_confirm_each),
+            ("kombu", amqp.kombu_confirm_each),
+            ("pika", amqp.pika_confirm_each),
+        ]
+        peers["pipelined"] = [
+            ("raw py-amqp confirm-each", amqp.raw_confirm_each),
+            ("kombu_lite publish_many", amqp.kombu_lite_publish_many),
+            ("raw py-amqp, acks read by hand", amqp.raw_pipelined),
+        ]
+        peers["consume"] = [
+            ("raw py-amqp", amqp.raw_consume),
+            ("kombu_lite", amqp.kombu_lite_consume),
+            ("kombu", amqp.kombu_consume),
+            ("pika", amqp.pika_consume),
+        ]
+    cases = []
+    for section, (_base, count) in SECTIONS.items():
+        if (only and section not in only) or section not in peers:
+            continue
+        if smoke:
+            count = min(count, 50)
+        cases.extend(Case(section, peer, run, count) for peer, run in peers[section])
+    return cases
+
+
+#: kombu_lite's case of each section --profile can run.
+PROFILED: dict[str, Run] = {
+    "publish": amqp.kombu_lite_publish,
+    "confirm-each": amqp.kombu_lite_confirm_each,
+    "pipelined": amqp.kombu_lite_publish_many,
+    "consume": amqp.kombu_lite_consume,
+    "memory": local.kombu_lite_memory,
+}
+
+
+def profile(section: str, count: int, top: int) -> None:
+    """Print cProfile's top lines for kombu_lite's case of ``section``."""
+    run = PROFILED[section]
+    run(min(count, 200))  # warm up imports and caches
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run(count)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    """Parse the arguments, run the rounds, print the tables and JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--scale", type=float, default=1.0, help="x message counts")
+    parser.add_argument("--import-repeats", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="tiny run, for CI")
+    parser.add_argument("--only", action="append", choices=sorted(SECTIONS))
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--profile", choices=sorted(PROFILED))
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    broker = _broker_up()
+    if args.profile:
+        base_count = SECTIONS[args.profile][1]
+        profile(args.profile, int(base_count * args.scale), args.top)
+        return
+    rounds = 1 if args.smoke else args.rounds
+    repeats = 1 if args.smoke else args.import_repeats
+    cases = build_cases(set(args.only or ()), args.smoke, repeats, broker)
+    if not args.smoke:
+        cases = [
+            Case(c.section, c.peer, c.run, max(1, int(c.count * args.scale)))
+            for c in cases
+        ]
+    if not broker:
+        print("RabbitMQ is not reachable on 127.0.0.1:5672: broker sections skipped")
+    if any(case.section.startswith("import") for case in cases):
+        local.warm_bytecode_cache()
+    print(
+        f"python {sys.version.split()[0]}, body {local.dumps_size()} bytes of JSON, "
+        f"{rounds} round(s), peers alternating"
+    )
+    results = run_rounds(cases, rounds)
+    bases = {section: base for section, (base, _count) in SECTIONS.items()}
+    figures = report(results, bases, TARGETS)
+    figures["counts"] = {case.section: case.count for case in cases}
+    figures["python"] = sys.version.split()[0]
+    text = json.dumps(figures, indent=2)
+    print("\n" + text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    if results.errors:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
