@@ -12,12 +12,13 @@ import contextlib
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from kombu_lite import Connection, Exchange, Queue, pools
+from kombu_lite import Connection, Consumer, Exchange, Message, Queue, pools
 from kombu_lite.exceptions import (
     ChannelLimitExceeded,
     ConfigurationError,
@@ -685,3 +686,70 @@ def test_the_repr_shows_the_limit_and_the_counts() -> None:
     assert repr(Connection("memory://").Pool()) == (
         "<ConnectionPool: no limit, 0 in use, 0 idle>"
     )
+
+
+# -- threads -----------------------------------------------------------------------
+
+THREADS = 8
+PUBLISHES = 1000
+
+
+@pytest.mark.slow
+def test_threads_publishing_through_the_producer_pool_deliver_each_message_once(
+    connection: Connection, queue: Queue
+) -> None:
+    pool = producers[connection]
+    held: set[int] = set()  # ids of the producers and connections lent now
+    shared: list[str] = []  # one lent to two threads at once
+    errors: list[BaseException] = []
+    guard = threading.Lock()
+    start = threading.Barrier(THREADS)
+
+    def publish_all(thread: int) -> None:
+        try:
+            start.wait()
+            for n in range(PUBLISHES):
+                with pool.acquire(block=True, timeout=SLACK) as producer:
+                    lent = {id(producer), id(producer.connection)}
+                    with guard:
+                        if held & lent:
+                            shared.append(f"{thread}/{n}")
+                        held.update(lent)
+                    producer.publish([thread, n], routing_key=queue.name)
+                    with guard:
+                        held.difference_update(lent)
+        except BaseException as exc:  # noqa: BLE001 - the main thread reports it
+            errors.append(exc)
+
+    workers = [
+        threading.Thread(target=publish_all, args=(t,), name=f"publisher-{t}")
+        for t in range(THREADS)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=40)
+    assert not any(worker.is_alive() for worker in workers)
+    assert errors == []
+    assert shared == []
+
+    received: Counter[tuple[int, int]] = Counter()
+
+    def count(body: list[int], message: Message) -> None:
+        received[(body[0], body[1])] += 1
+
+    expected = THREADS * PUBLISHES
+    with Consumer(connection, queue, callbacks=[count], no_ack=True):
+        while sum(received.values()) < expected:
+            connection.drain_events(timeout=SLACK)
+        # Anything more would be a duplicate: give it a moment to show.
+        with contextlib.suppress(TimeoutError):
+            while True:
+                connection.drain_events(timeout=0.3)
+
+    assert set(received) == {(t, n) for t in range(THREADS) for n in range(PUBLISHES)}
+    assert set(received.values()) == {1}
+    # Never more connections than the pool's limit, all given back.
+    connection_pool = connections[connection]
+    assert connection_pool.in_use == 0
+    assert connection_pool.idle <= pools.DEFAULT_LIMIT
