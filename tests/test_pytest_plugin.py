@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,43 @@ def test_the_plugin_adds_no_warnings_to_a_strict_suite(
     pytester.makepyfile("def test_plain(): assert True")
 
     run(pytester, "-W", "error").assert_outcomes(passed=1)
+
+
+# -- the testing guide's example -------------------------------------------------
+
+GUIDE_EXAMPLE = (
+    Path(__file__).resolve().parent.parent / "docs" / "examples" / "test_orders.py"
+)
+
+
+def run_in_a_subprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run pytest in a new interpreter, as a user's project would.
+
+    The example imports more of kombu_lite than the runs above do.  In
+    this process, pytester's clean-up of modules between runs can leave
+    two copies of kombu_lite's classes, which refuse each other's objects;
+    a new interpreter has one copy.
+    """
+    return pytester.runpytest_subprocess("-p", "no:hypothesispytest", *args)
+
+
+def test_the_testing_guide_example_passes_on_memory(
+    pytester: pytest.Pytester, no_broker_env: None
+) -> None:
+    pytester.makepyfile(test_orders=GUIDE_EXAMPLE.read_text())
+
+    result = run_in_a_subprocess(pytester, "-rs")
+
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines(["*no broker given*"])
+
+
+@pytest.mark.broker
+def test_the_testing_guide_example_passes_on_rabbitmq(
+    pytester: pytest.Pytester, rabbitmq: str
+) -> None:
+    pytester.makepyfile(test_orders=GUIDE_EXAMPLE.read_text())
+
+    result = run_in_a_subprocess(pytester, "--kombu-lite-broker-url", rabbitmq)
+
+    result.assert_outcomes(passed=3)
