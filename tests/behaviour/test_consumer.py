@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -255,6 +256,43 @@ def test_unacked_messages_are_redelivered_after_the_channel_closes(
     assert second.messages[0].redelivered
 
 
+def test_unacked_messages_are_redelivered_after_the_connection_closes(
+    connection: Connection, url: str, queue: Queue, producer: Producer
+) -> None:
+    first, second = Inbox(), Inbox(ack=True)
+    producer.publish({"n": 1})
+    with Connection(url) as other, Consumer(other, queue, callbacks=[first]):
+        drain_until(other, lambda: len(first.bodies) == 1)
+
+    with Consumer(connection, queue, callbacks=[second]):
+        drain_until(connection, lambda: len(second.bodies) == 1)
+
+    assert not first.messages[0].redelivered
+    assert second.bodies == [{"n": 1}]
+    assert second.messages[0].redelivered
+
+
+def test_ack_multiple_settles_the_earlier_deliveries_too(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    first, second = Inbox(), Inbox(ack=True)
+    for n in range(3):
+        producer.publish({"n": n})
+    channel = connection.channel()
+    with Consumer(channel, queue, callbacks=[first]):
+        drain_until(connection, lambda: len(first.bodies) == 3)
+        first.messages[1].ack(multiple=True)
+    channel.close()
+
+    with Consumer(connection, queue, callbacks=[second]):
+        drain_until(connection, lambda: len(second.bodies) == 1)
+        drain_quietly(connection)
+
+    # Messages 0 and 1 were settled by the one ack; only 2 comes back.
+    assert second.bodies == [{"n": 2}]
+    assert second.messages[0].redelivered
+
+
 def test_no_ack_messages_leave_the_queue_without_an_ack(
     connection: Connection, queue: Queue, producer: Producer, raw_get: RawGet
 ) -> None:
@@ -320,6 +358,127 @@ def test_qos_sets_the_prefetch_for_later_consumers(
         inbox.messages[0].ack()
 
     assert received == [{"n": 0}]
+
+
+def test_a_global_prefetch_caps_the_channels_consumers_together(
+    connection: Connection,
+    queue: Queue,
+    producer: Producer,
+    unique: str,
+    cleanup: Cleanup,
+) -> None:
+    other = Queue(f"{unique}-other")
+    cleanup(other)
+    inbox = Inbox()
+    consumer = Consumer(connection, [queue, other], callbacks=[inbox])
+    producer.publish({"n": 1})
+    producer.publish({"n": 2}, exchange="", routing_key=other.name)
+    consumer.qos(prefetch_count=1, apply_global=True)
+
+    with consumer:
+        drain_quietly(connection)
+        held = list(inbox.bodies)
+        inbox.messages[0].ack()
+        drain_until(connection, lambda: len(inbox.bodies) == 2)
+        inbox.messages[1].ack()
+
+    assert len(held) == 1
+    assert sorted(body["n"] for body in inbox.bodies) == [1, 2]
+
+
+# -- queue limits: message TTL and max length ------------------------------------------
+
+
+@pytest.fixture
+def confirming(url: str) -> Iterator[Connection]:
+    """A connection whose publishes are in their queue when publish returns."""
+    with Connection(url, confirm_publish=True) as conn:
+        yield conn
+
+
+def limited_queue(
+    connection: Connection, name: str, cleanup: Cleanup, **limits: Any
+) -> Queue:
+    queue = Queue(name, routing_key=name, **limits)
+    cleanup(queue)
+    queue.declare(channel=connection.default_channel)
+    return queue
+
+
+def test_a_message_older_than_the_queue_ttl_is_never_delivered(
+    connection: Connection, confirming: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    queue = limited_queue(connection, f"{unique}-ttl", cleanup, message_ttl=0.2)
+    producer = confirming.Producer(routing_key=queue.name)
+    inbox = Inbox()
+    producer.publish({"n": 1})
+    producer.publish({"n": 2})
+
+    # Prefetch 1: the second message waits in the queue past its TTL.
+    with Consumer(connection, queue, callbacks=[inbox], prefetch_count=1):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+        time.sleep(0.5)  # the TTL itself is what is tested: time has to pass
+        inbox.messages[0].ack()
+        drain_quietly(connection)
+
+    assert inbox.bodies == [{"n": 1}]
+
+
+def test_the_queue_ttl_argument_expires_messages_like_message_ttl(
+    connection: Connection, confirming: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    queue = limited_queue(
+        connection,
+        f"{unique}-ttl-arg",
+        cleanup,
+        queue_arguments={"x-message-ttl": 100},
+    )
+    confirming.Producer(routing_key=queue.name).publish({"n": 1})
+    time.sleep(0.4)  # the TTL itself is what is tested: time has to pass
+    inbox = Inbox()
+
+    with Consumer(connection, queue, callbacks=[inbox]):
+        drain_quietly(connection)
+
+    assert inbox.bodies == []
+
+
+def test_a_full_queue_drops_its_oldest_messages(
+    connection: Connection, confirming: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    queue = limited_queue(connection, f"{unique}-max", cleanup, max_length=2)
+    producer = confirming.Producer(routing_key=queue.name)
+    for n in range(3):
+        producer.publish({"n": n})
+    inbox = Inbox(ack=True)
+
+    with Consumer(connection, queue, callbacks=[inbox]):
+        drain_until(connection, lambda: len(inbox.bodies) == 2)
+        drain_quietly(connection)
+
+    assert inbox.bodies == [{"n": 1}, {"n": 2}]
+
+
+def test_max_length_counts_only_the_ready_messages(
+    connection: Connection, confirming: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    queue = limited_queue(connection, f"{unique}-max", cleanup, max_length=2)
+    producer = confirming.Producer(routing_key=queue.name)
+    inbox = Inbox()
+    producer.publish({"n": 0})
+
+    with Consumer(connection, queue, callbacks=[inbox], prefetch_count=1):
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+        # One delivered and unacknowledged, two ready: nothing is dropped.
+        producer.publish({"n": 1})
+        producer.publish({"n": 2})
+        inbox.messages[0].ack()
+        drain_until(connection, lambda: len(inbox.bodies) == 2)
+        inbox.messages[1].ack()
+        drain_until(connection, lambda: len(inbox.bodies) == 3)
+        inbox.messages[2].ack()
+
+    assert inbox.bodies == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
 # -- decode errors ---------------------------------------------------------------------
@@ -493,8 +652,10 @@ def test_a_broker_cancel_without_on_cancel_is_logged_not_raised(
 
 
 def test_purge_drops_the_ready_messages_and_counts_them(
-    connection: Connection, queue: Queue, producer: Producer
+    connection: Connection, queue: Queue, confirming: Connection
 ) -> None:
+    # Confirmed publishes: all three are in the queue before the purge.
+    producer = confirming.Producer(exchange=queue.exchange, routing_key="rk")
     for n in range(3):
         producer.publish({"n": n})
     consumer = Consumer(connection, queue, callbacks=[Inbox()])
