@@ -435,8 +435,7 @@ def _settle_undecodable(
         message.delivery_info.get("routing_key"),
         exc,
     )
-    if not message.acknowledged:
-        message.reject(requeue=False)
+    message.reject(requeue=False)
 
 
 # -- argument checks -------------------------------------------------------------------

@@ -6,12 +6,21 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from kombu_lite import Connection, Consumer, Exchange, Message, Producer, Queue
-from kombu_lite.exceptions import ContentDisallowed, DecodeError, MessageStateError
+from kombu_lite.exceptions import (
+    ConfigurationError,
+    ConnectionLost,
+    ContentDisallowed,
+    DecodeError,
+    MessageStateError,
+    NotFound,
+)
+from kombu_lite.transport.memory import default_broker
 
 from .conftest import RawMessage
 
@@ -32,6 +41,29 @@ def queue(connection: Connection, unique: str, cleanup: Cleanup) -> Queue:
 def producer(connection: Connection, queue: Queue) -> Producer:
     assert queue.exchange is not None
     return Producer(connection, exchange=queue.exchange, routing_key="rk")
+
+
+@dataclass
+class Breakable:
+    """A URL whose connections a test can break all at once."""
+
+    url: str
+    break_connections: Callable[[], None]
+
+
+@pytest.fixture
+def breakable(
+    transport_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Breakable]:
+    """memory:// with its broker's switch, or RabbitMQ behind a loopback proxy."""
+    if transport_kind == "memory":
+        yield Breakable("memory://", default_broker().close_all_connections)
+        return
+    from tests.faults.proxy import FaultProxy
+
+    request.getfixturevalue("rabbitmq")
+    with FaultProxy() as proxy:
+        yield Breakable(proxy.url, proxy.cut)
 
 
 def drain_until(
@@ -616,6 +648,20 @@ def test_add_queue_declares_and_the_next_consume_consumes_it(
     assert inbox.bodies == [{"n": 9}]
 
 
+def test_a_consumer_made_without_queues_consumes_those_added_later(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox(ack=True)
+    consumer = Consumer(connection, callbacks=[inbox])
+    producer.publish({"n": 5})
+
+    consumer.add_queue(queue)
+    with consumer:
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
+
+    assert inbox.bodies == [{"n": 5}]
+
+
 def test_a_deleted_queue_cancels_the_consumer_through_on_cancel(
     connection: Connection, queue: Queue
 ) -> None:
@@ -680,3 +726,168 @@ def test_revive_moves_the_consumer_to_a_new_channel(
     assert consumer.channel is new
     assert inbox.messages[0].channel is new
     consumer.cancel()
+
+
+# -- settings and argument checks --------------------------------------------------
+
+
+def test_without_auto_declare_nothing_is_declared(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    first, second = Queue(f"{unique}-undeclared"), Queue(f"{unique}-added")
+    cleanup(first)
+    cleanup(second)
+
+    consumer = Consumer(connection, first, callbacks=[Inbox()], auto_declare=False)
+    consumer.add_queue(second)
+
+    for queue in (first, second):
+        with pytest.raises(NotFound):
+            queue.queue_declare(passive=True, channel=connection.channel())
+    assert [q.name for q in consumer.queues] == [first.name, second.name]
+
+
+def test_the_consumer_belongs_to_its_channels_connection(
+    connection: Connection, queue: Queue
+) -> None:
+    channel = connection.channel()
+
+    consumer = Consumer(channel, queue, callbacks=[Inbox()])
+
+    assert consumer.connection is connection
+    assert repr(consumer) == (
+        f"<Consumer: [{queue.name!r}] on channel {channel.channel_id}>"
+    )
+
+
+def test_a_single_accept_name_is_one_serializer(
+    connection: Connection, queue: Queue
+) -> None:
+    consumer = Consumer(connection, queue, callbacks=[Inbox()], accept="json")
+
+    assert consumer.accept == frozenset({"application/json"})
+
+
+def test_cancel_on_a_closed_channel_only_forgets_the_consumers(
+    connection: Connection, queue: Queue
+) -> None:
+    channel = connection.channel()
+    consumer = Consumer(channel, queue, callbacks=[Inbox()])
+    consumer.consume()
+    channel.close()
+
+    consumer.cancel()
+
+    assert not consumer.consuming_from(queue)
+
+
+def test_cancel_by_queue_drops_a_queue_not_consumed_yet(
+    connection: Connection, queue: Queue
+) -> None:
+    consumer = Consumer(connection, queue, callbacks=[Inbox()])
+
+    consumer.cancel_by_queue(queue.name)
+
+    assert consumer.queues == []
+
+
+def test_consume_needs_somewhere_to_deliver(
+    connection: Connection, queue: Queue, raw_get: RawGet, producer: Producer
+) -> None:
+    consumer = Consumer(connection, queue)
+    producer.publish({"n": 1})
+
+    with pytest.raises(ConfigurationError, match="no callbacks"):
+        consumer.consume()
+    with pytest.raises(ConfigurationError, match="no callbacks"):
+        consumer.receive({"n": 1}, None)  # type: ignore[arg-type]
+
+    # Nothing was consumed: the message is still in the queue.
+    assert not consumer.consuming_from(queue)
+    deadline = time.monotonic() + 5
+    while (got := raw_get(queue.name)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert got is not None
+
+
+def test_qos_refuses_a_prefetch_size(connection: Connection, queue: Queue) -> None:
+    consumer = Consumer(connection, queue, callbacks=[Inbox()])
+
+    with pytest.raises(ConfigurationError, match="prefetch_size"):
+        consumer.qos(prefetch_size=1024)
+
+    assert connection.default_channel.is_open
+
+
+def test_recover_without_requeue_is_refused(
+    connection: Connection, queue: Queue
+) -> None:
+    consumer = Consumer(connection, queue, callbacks=[Inbox()])
+
+    with pytest.raises(ConfigurationError, match="requeue=True"):
+        consumer.recover()
+
+    assert connection.default_channel.is_open
+
+
+def test_leaving_the_with_block_on_a_lost_connection_raises_only_that(
+    breakable: Breakable, unique: str
+) -> None:
+    conn = Connection(breakable.url)
+    queue = Queue(f"{unique}-lost", exclusive=True)
+
+    consumer = Consumer(conn, queue, callbacks=[Inbox()])
+    consumer.consume()
+    breakable.break_connections()
+
+    # Entering consumes nothing more: every queue is consumed already.
+    with pytest.raises(ConnectionLost), consumer:
+        conn.drain_events(timeout=5)
+
+    assert not consumer.consuming_from(queue)
+    conn.release()
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"no_ack": "yes"}, "no_ack"),
+        ({"callbacks": [42]}, "callback"),
+        ({"on_message": 42}, "on_message"),
+        ({"on_decode_error": 42}, "on_decode_error"),
+        ({"on_cancel": 42}, "on_cancel"),
+        ({"prefetch_count": -1}, "prefetch_count"),
+        ({"prefetch_count": 65536}, "prefetch_count"),
+        ({"prefetch_count": True}, "prefetch_count"),
+        ({"tag_prefix": 7}, "tag_prefix"),
+        ({"queues": 7}, "queues"),
+        ({"queues": [7]}, "queues"),
+    ],
+)
+def test_a_bad_argument_is_refused_before_anything_is_sent(
+    options: dict[str, Any], match: str, unique: str
+) -> None:
+    queues = options.pop("queues", Queue(f"{unique}-never"))
+
+    with (
+        Connection("memory://") as conn,
+        pytest.raises(ConfigurationError, match=match),
+    ):
+        Consumer(conn, queues, **options)
+
+    assert default_broker().queues() == []
+    assert not conn.connected
+
+
+def test_a_consumer_needs_a_channel_or_a_connection() -> None:
+    with pytest.raises(ConfigurationError, match="Channel or a Connection"):
+        Consumer("memory://", [])  # type: ignore[arg-type]
+
+
+def test_consume_refuses_a_bad_no_ack(connection: Connection, queue: Queue) -> None:
+    consumer = Consumer(connection, queue, callbacks=[Inbox()])
+
+    with pytest.raises(ConfigurationError, match="no_ack"):
+        consumer.consume(no_ack="yes")  # type: ignore[arg-type]
+
+    assert not consumer.consuming_from(queue)
