@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import time
 from collections.abc import Callable, Iterator
@@ -9,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from kombu_lite import Connection, Exchange, Queue, SimpleBuffer, SimpleQueue
-from kombu_lite.exceptions import NotFound
+from kombu_lite.exceptions import ConfigurationError, NotFound
+from kombu_lite.transport.memory import default_broker
 
 Cleanup = Callable[[Exchange | Queue], None]
 
@@ -41,6 +43,18 @@ def settled_size(simple: SimpleQueue, expected: int, within: float = 5.0) -> int
         time.sleep(0.02)
         size = simple.qsize()
     return size
+
+
+def buffered(simple: SimpleQueue, expected: int, within: float = 5.0) -> int:
+    """How many messages wait in the local buffer once ``expected`` arrived.
+
+    ``qsize()`` moves the deliveries that have arrived into the buffer.
+    """
+    deadline = time.monotonic() + within
+    while len(simple.buffer) < expected and time.monotonic() < deadline:
+        simple.qsize()
+        time.sleep(0.01)
+    return len(simple.buffer)
 
 
 def test_get_returns_what_put_sent(simple: SimpleQueue) -> None:
@@ -205,3 +219,174 @@ def test_simple_buffer_queue_goes_away_with_its_connection(
 
     with pytest.raises(NotFound):
         Queue(name).queue_declare(passive=True, channel=connection.channel())
+
+
+# -- the local buffer --------------------------------------------------------------
+
+
+def test_messages_delivered_while_consuming_wait_in_the_buffer(
+    simple: SimpleQueue,
+) -> None:
+    for n in range(3):
+        simple.put({"n": n})
+    simple.get(timeout=5).ack()  # consuming from now on
+
+    assert buffered(simple, 2) == 2
+    assert simple.qsize() == 2
+    second = simple.get(timeout=5)
+    second.ack()
+
+    assert second.payload == {"n": 1}
+    assert len(simple.buffer) == 1
+
+
+def test_get_nowait_takes_a_message_already_delivered(simple: SimpleQueue) -> None:
+    simple.put({"n": 1})
+    simple.put({"n": 2})
+    simple.get(timeout=5).ack()  # consuming from now on
+
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            message = simple.get_nowait()
+            break
+        except SimpleQueue.Empty:
+            # On RabbitMQ the message may still be on its way to us.
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    message.ack()
+
+    assert message.payload == {"n": 2}
+
+
+def test_get_nowait_rejects_an_undecodable_message_and_takes_the_next(
+    simple: SimpleQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    simple.put(b"\x00opaque", content_type="application/x-custom")
+    simple.put({"n": 2})
+    settled_size(simple, 2)
+
+    with caplog.at_level(logging.ERROR, logger="kombu_lite.consumer"):
+        message = simple.get_nowait()
+    message.ack()
+
+    assert message.payload == {"n": 2}
+    assert "application/x-custom" in caplog.text
+    assert settled_size(simple, 0) == 0
+
+
+def test_get_lets_other_consumers_of_the_connection_receive_while_it_waits(
+    connection: Connection, simple: SimpleQueue, unique: str, cleanup: Cleanup
+) -> None:
+    other = Queue(f"{unique}-other")
+    cleanup(other)
+    received: list[object] = []
+    with connection.Consumer(
+        other, callbacks=[lambda body, message: received.append(body)], no_ack=True
+    ):
+        connection.Producer().publish({"for": "other"}, routing_key=other.name)
+
+        with pytest.raises(SimpleQueue.Empty):
+            simple.get(timeout=0.5)
+
+    assert received == [{"for": "other"}]
+
+
+def test_clear_rejects_the_buffered_messages(connection: Connection, name: str) -> None:
+    simple = connection.SimpleQueue(name)
+    for n in range(3):
+        simple.put({"n": n})
+    simple.get(timeout=5).ack()  # consuming from now on
+    buffered(simple, 2)
+
+    assert simple.clear() == 2
+    simple.close()
+
+    with connection.SimpleQueue(name) as again, pytest.raises(SimpleQueue.Empty):
+        again.get(timeout=0.3)
+
+
+def test_close_after_the_channel_closed_leaves_the_requeue_to_the_broker(
+    connection: Connection, name: str
+) -> None:
+    channel = connection.channel()
+    simple = SimpleQueue(channel, name)
+    for n in range(2):
+        simple.put({"n": n})
+    simple.get(timeout=5)  # not acknowledged
+    buffered(simple, 1)
+    channel.close()
+
+    simple.close()
+
+    with connection.SimpleQueue(name) as again:
+        messages = [again.get(timeout=5) for _ in range(2)]
+        for message in messages:
+            message.ack()
+    assert [m.payload for m in messages] == [{"n": 0}, {"n": 1}]
+    assert all(m.redelivered for m in messages)
+
+
+def test_an_empty_queue_is_still_true(simple: SimpleQueue) -> None:
+    assert len(simple) == 0
+    assert simple
+
+
+def test_the_repr_names_the_queue_and_channel(
+    connection: Connection, simple: SimpleQueue, name: str
+) -> None:
+    channel_id = simple.channel.channel_id
+
+    assert repr(simple) == f"<SimpleQueue {name!r} on channel {channel_id}>"
+
+
+# -- argument checks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"no_ack": "yes"}, "no_ack"),
+        ({"queue_opts": ["durable"]}, "queue_opts must be a mapping"),
+        ({"queue_opts": {"durible": False}}, "unknown option 'durible' in queue_opts"),
+        ({"exchange_opts": {"kind": "topic"}}, "unknown option 'kind'"),
+    ],
+)
+def test_a_bad_argument_is_refused_before_anything_is_sent(
+    options: dict[str, object], match: str, unique: str
+) -> None:
+    with (
+        Connection("memory://") as conn,
+        pytest.raises(ConfigurationError, match=match),
+    ):
+        SimpleQueue(conn, f"{unique}-never", **options)  # type: ignore[arg-type]
+
+    assert default_broker().queues() == []
+    assert not conn.connected
+
+
+def test_options_for_a_given_queue_object_are_refused(unique: str) -> None:
+    with (
+        Connection("memory://") as conn,
+        pytest.raises(ConfigurationError, match="only to a queue given by name"),
+    ):
+        SimpleQueue(conn, Queue(f"{unique}-q"), queue_opts={"durable": False})
+
+
+def test_the_name_must_be_a_str_or_a_queue() -> None:
+    with (
+        Connection("memory://") as conn,
+        pytest.raises(ConfigurationError, match="queue name or a Queue"),
+    ):
+        SimpleQueue(conn, 42)  # type: ignore[arg-type]
+
+
+def test_a_simple_queue_needs_a_channel_or_a_connection() -> None:
+    with pytest.raises(ConfigurationError, match="Channel or a Connection"):
+        SimpleBuffer("memory://", "q")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("timeout", [-1, "5", True])
+def test_get_refuses_a_bad_timeout(simple: SimpleQueue, timeout: object) -> None:
+    with pytest.raises(ConfigurationError, match="timeout"):
+        simple.get(timeout=timeout)  # type: ignore[arg-type]
