@@ -47,18 +47,22 @@ class Target:
 
 @dataclass
 class Results:
-    """The samples of every (section, peer, metric), one per round."""
+    """The samples of every (section, peer, metric), by round."""
 
     rounds: int = 0
-    samples: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
+    samples: dict[tuple[str, str, str], dict[int, float]] = field(default_factory=dict)
     order: list[tuple[str, str]] = field(default_factory=list)
-    errors: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (section, peer) -> the errors of the rounds it failed in.
+    errors: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
-    def add(self, section: str, peer: str, metrics: Metrics) -> None:
+    def add(self, round_: int, section: str, peer: str, metrics: Metrics) -> None:
         if (section, peer) not in self.order:
             self.order.append((section, peer))
         for metric, value in metrics.items():
-            self.samples.setdefault((section, peer, metric), []).append(value)
+            self.samples.setdefault((section, peer, metric), {})[round_] = value
+
+    def values(self, key: tuple[str, str, str]) -> list[float]:
+        return list(self.samples[key].values())
 
     def metrics(self, section: str) -> list[str]:
         seen: list[str] = []
@@ -71,9 +75,9 @@ class Results:
         self, a: tuple[str, str], b: tuple[str, str], metric: str
     ) -> list[float]:
         """``a / b`` for every round both have a figure for."""
-        left = self.samples.get((*a, metric), [])
-        right = self.samples.get((*b, metric), [])
-        return [x / y for x, y in zip(left, right, strict=False) if y]
+        left = self.samples.get((*a, metric), {})
+        right = self.samples.get((*b, metric), {})
+        return [left[r] / right[r] for r in left if right.get(r)]
 
 
 def run_rounds(
@@ -89,17 +93,32 @@ def run_rounds(
         for peers in sections.values():
             shift = index % len(peers)
             for case in peers[shift:] + peers[:shift]:
-                key = (case.section, case.peer)
-                if key in results.errors:
-                    continue
-                try:
-                    metrics = case.run(case.count)
-                except Exception as exc:  # noqa: BLE001 - reported in the table
-                    results.errors[key] = f"{type(exc).__name__}: {exc}"
-                    continue
-                results.add(case.section, case.peer, metrics)
+                metrics = _attempt(case, results, index, log)
+                if metrics is not None:
+                    results.add(index, case.section, case.peer, metrics)
         log(f"round {index + 1}/{rounds} done in {time.perf_counter() - started:.1f}s")
     return results
+
+
+def _attempt(
+    case: Case, results: Results, round_: int, log: Callable[[str], None]
+) -> Metrics | None:
+    """Run a case; on failure wait a little and try once more.
+
+    The broker may be restarted or have its connections closed by other
+    users of the machine: a failure costs this round's figure, not the run.
+    """
+    for tries in (1, 2):
+        try:
+            return case.run(case.count)
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            error = f"round {round_ + 1}: {type(exc).__name__}: {exc}"
+            log(f"{case.section} / {case.peer} failed ({error})")
+            if tries == 2:
+                results.errors.setdefault((case.section, case.peer), []).append(error)
+            else:
+                time.sleep(3)
+    return None
 
 
 def _fmt(value: float) -> str:
@@ -140,7 +159,7 @@ def report(
             for sec, peer in results.order:
                 if sec != section or (sec, peer, metric) not in results.samples:
                     continue
-                row = _summary(results.samples[(sec, peer, metric)])
+                row = _summary(results.values((sec, peer, metric)))
                 ratios = results.ratios((sec, peer), (sec, base), metric)
                 if ratios:
                     ratio = _summary(ratios)
@@ -158,10 +177,11 @@ def report(
                     f"  {peer:<34}{_fmt(row['median']):>11}{_fmt(row['min']):>11}"
                     f"{_fmt(row['max']):>11}{ratio_text}"
                 )
-        for (sec, peer), error in results.errors.items():
+        for (sec, peer), errors in results.errors.items():
             if sec == section:
-                out(f"  {peer:<34}failed: {error}")
-                rows[peer] = {"error": error}
+                for error in errors:
+                    out(f"  {peer:<34}failed in {error}")
+                rows.setdefault(peer, {})["errors"] = errors  # type: ignore[index]
         sections[section] = rows
     target_rows = []
     if targets:

@@ -47,6 +47,7 @@ __all__ = [
     "PropertyCache",
     "PublishOutcome",
     "check_publish_args",
+    "encode_body",
     "expiration_ms",
     "immediate_error",
     "publish_pipelined",
@@ -76,6 +77,8 @@ def immediate_error() -> ConfigurationError:
         "on_return, or a per-message expiration, instead"
     )
 
+
+_ENTITY_TYPES: Final = (Exchange, Queue)
 
 #: Entities a producer remembers before its memo starts over.
 _MEMO_LIMIT: Final = 256
@@ -123,11 +126,15 @@ class DeclareMemo:
             if (
                 entry is not None
                 and entry[0] is entity
-                and entry[3] in declared
                 and vars(entity) == entry[1]
-                and _exchange_state_matches(entity, entry[2])
+                and entry[3] in declared
             ):
-                continue
+                exchange_state = entry[2]
+                if exchange_state is None:
+                    continue
+                exchange = getattr(entity, "exchange", None)
+                if exchange is not None and vars(exchange) == exchange_state:
+                    continue
             maybe_declare(entity, channel)
             if entity.can_cache_declaration:
                 if len(seen) >= _MEMO_LIMIT:
@@ -139,15 +146,6 @@ class DeclareMemo:
                     None if exchange is None else _snapshot(exchange),
                     entity.declare_key,
                 )
-
-
-def _exchange_state_matches(
-    entity: Exchange | Queue, state: dict[str, Any] | None
-) -> bool:
-    exchange = getattr(entity, "exchange", None)
-    if exchange is None:
-        return state is None
-    return state is not None and vars(exchange) == state
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +189,12 @@ def returned_error(tag: int, returned: ReturnedMessage) -> MessageReturned:
     )
 
 
+#: Messages written with one call by :func:`publish_pipelined` (when the
+#: transport can): enough to amortise the write, small enough to keep the
+#: first confirms coming while the rest is encoded.
+_PIPELINE_CHUNK: Final = 128
+
+
 def publish_pipelined(
     wire: WireChannel,
     bodies: Iterable[Any],
@@ -208,62 +212,138 @@ def publish_pipelined(
     Every message ends with one outcome, by delivery tag; see
     :class:`PublishOutcome`.  A channel or connection error stops sending:
     the messages still in flight and the ones not sent yet get that error.
+
+    When the transport offers ``basic_publish_batch`` (py-amqp does),
+    messages go out in chunks, each chunk with a single write.
     """
-    outcomes: list[PublishOutcome | None] = []
-    # (index, tag, deadline) of messages sent but not settled, oldest first.
-    in_flight: deque[tuple[int, int, float | None]] = deque()
-    fatal: KombuError | None = None
-    publish = wire.basic_publish
+    batch: Callable[..., list[int]] | None = getattr(wire, "basic_publish_batch", None)
+    chunk_size = min(window, _PIPELINE_CHUNK) if batch is not None else 1
+    pipeline = _Pipeline(wire, batch, exchange, routing_key, mandatory, timeout)
+    outcomes = pipeline.outcomes
+    chunk: list[tuple[int, bytes, BasicProperties]] = []
     for index, body in enumerate(bodies):
         outcomes.append(None)
-        if fatal is not None:
-            outcomes[index] = PublishOutcome(index, 0, fatal)
+        if pipeline.fatal is not None:
+            outcomes[index] = PublishOutcome(index, 0, pipeline.fatal)
             continue
         try:
             payload, properties = encode(body)
         except KombuError as exc:
             outcomes[index] = PublishOutcome(index, 0, exc)
             continue
-        try:
-            tag = publish(
-                payload, properties, exchange, routing_key, mandatory=mandatory
-            )
-        except (ChannelError, OperationalError) as exc:
-            fatal = exc
-            outcomes[index] = PublishOutcome(index, 0, exc)
-            continue
-        deadline = None if timeout is None else time.monotonic() + timeout
-        in_flight.append((index, tag, deadline))
-        if len(in_flight) >= window:
-            fatal = _settle(wire, in_flight.popleft(), outcomes, raise_returns, fatal)
-    while in_flight:
-        fatal = _settle(wire, in_flight.popleft(), outcomes, raise_returns, fatal)
+        chunk.append((index, payload, properties))
+        if len(chunk) >= chunk_size:
+            pipeline.settle(window - len(chunk), raise_returns)
+            pipeline.send(chunk)
+            chunk = []
+    if chunk:
+        pipeline.settle(window - len(chunk), raise_returns)
+        pipeline.send(chunk)
+    pipeline.settle(0, raise_returns)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _settle(
-    wire: WireChannel,
-    sent: tuple[int, int, float | None],
-    outcomes: list[PublishOutcome | None],
-    raise_returns: bool,
-    fatal: KombuError | None,
-) -> KombuError | None:
-    """Wait for one message's confirm; return the error that stops the batch."""
-    index, tag, deadline = sent
-    remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-    error: KombuError | None = None
-    try:
-        returned = wire.wait_for_confirm(tag, remaining)
-    except PublishError as exc:
-        error = exc
-    except (ChannelError, OperationalError) as exc:
-        error = exc
-        fatal = fatal or exc
-    else:
-        if returned is not None and raise_returns:
-            error = returned_error(tag, returned)
-    outcomes[index] = PublishOutcome(index, tag, error)
-    return fatal
+class _Pipeline:
+    """The messages of one :func:`publish_pipelined` call, sent and settled."""
+
+    __slots__ = (
+        "_batch",
+        "_exchange",
+        "_in_flight",
+        "_mandatory",
+        "_routing_key",
+        "_timeout",
+        "_wire",
+        "fatal",
+        "outcomes",
+    )
+
+    def __init__(
+        self,
+        wire: WireChannel,
+        batch: Callable[..., list[int]] | None,
+        exchange: str,
+        routing_key: str,
+        mandatory: bool,
+        timeout: float | None,
+    ) -> None:
+        self._wire = wire
+        self._batch = batch
+        self._exchange = exchange
+        self._routing_key = routing_key
+        self._mandatory = mandatory
+        self._timeout = timeout
+        #: (index, tag, deadline) of messages sent but not settled, oldest first.
+        self._in_flight: deque[tuple[int, int, float | None]] = deque()
+        #: The error that stopped the batch: nothing more is sent.
+        self.fatal: KombuError | None = None
+        self.outcomes: list[PublishOutcome | None] = []
+
+    def send(self, chunk: list[tuple[int, bytes, BasicProperties]]) -> None:
+        """Send ``(index, payload, properties)`` messages; record their tags."""
+        if self.fatal is not None:
+            for index, _payload, _properties in chunk:
+                self.outcomes[index] = PublishOutcome(index, 0, self.fatal)
+            return
+        try:
+            if self._batch is not None:
+                tags = self._batch(
+                    [(payload, properties) for _index, payload, properties in chunk],
+                    self._exchange,
+                    self._routing_key,
+                    mandatory=self._mandatory,
+                )
+            else:
+                [(_index, payload, properties)] = chunk
+                tags = [
+                    self._wire.basic_publish(
+                        payload,
+                        properties,
+                        self._exchange,
+                        self._routing_key,
+                        mandatory=self._mandatory,
+                    )
+                ]
+        except EncodeError as exc:
+            # A property AMQP cannot carry: these messages were not sent,
+            # and the channel is fine.
+            for index, _payload, _properties in chunk:
+                self.outcomes[index] = PublishOutcome(index, 0, exc)
+            return
+        except (ChannelError, OperationalError) as exc:
+            self.fatal = exc
+            for index, _payload, _properties in chunk:
+                self.outcomes[index] = PublishOutcome(index, 0, exc)
+            return
+        timeout = self._timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._in_flight.extend(
+            (index, tag, deadline)
+            for (index, _payload, _properties), tag in zip(chunk, tags, strict=True)
+        )
+
+    def settle(self, limit: int, raise_returns: bool) -> None:
+        """Wait for the oldest confirms until at most ``limit`` are pending."""
+        in_flight = self._in_flight
+        wire = self._wire
+        outcomes = self.outcomes
+        while len(in_flight) > max(limit, 0):
+            index, tag, deadline = in_flight.popleft()
+            remaining = (
+                None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            )
+            error: KombuError | None = None
+            try:
+                returned = wire.wait_for_confirm(tag, remaining)
+            except PublishError as exc:
+                error = exc
+            except (ChannelError, OperationalError) as exc:
+                error = exc
+                self.fatal = self.fatal or exc
+            else:
+                if returned is not None and raise_returns:
+                    error = returned_error(tag, returned)
+            outcomes[index] = PublishOutcome(index, tag, error)
 
 
 class PropertyCache:
@@ -332,8 +412,43 @@ def reply_to_name(properties: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
+def encode_body(
+    body: Any,
+    codec: Codec,
+    content_type: str | None,
+    content_encoding: str | None,
+    compression: str | None,
+    headers: Mapping[str, object] | None,
+) -> tuple[bytes, str, str | None, Mapping[str, object] | None]:
+    """``(payload, content_type, content_encoding, headers)`` of one body.
+
+    Raises:
+        EncodeError: the body cannot be encoded.
+    """
+    if content_type is None:
+        data, content_type, content_encoding = codec.dump(body)
+    elif isinstance(body, str):
+        content_encoding = content_encoding or "utf-8"
+        data = body.encode(content_encoding)
+    elif isinstance(body, bytes | bytearray | memoryview):
+        content_encoding = content_encoding or "binary"
+        data = bytes(body)
+    else:
+        raise EncodeError(
+            f"with content_type={content_type!r} the body must be str or "
+            f"bytes, not {type(body).__name__}; pass serializer= instead"
+        )
+    if compression is not None:
+        data, kind = _compression.compress(data, compression)
+        headers = {**(headers or {}), "compression": kind}
+    return data, content_type, content_encoding, headers or None
+
+
 class Prepared:
-    """The body, serialized and compressed once, on the first send."""
+    """The body, serialized and compressed once, on the first send.
+
+    Used with ``retry=True``: a retry sends the same bytes again.
+    """
 
     __slots__ = (
         "_body",
@@ -370,35 +485,15 @@ class Prepared:
         Raises:
             EncodeError: the body cannot be encoded.
         """
-        if self._done is not None:
-            return self._done
-        body = self._body
-        content_type = self._content_type
-        content_encoding = self._content_encoding
-        if content_type is not None:
-            if isinstance(body, str):
-                content_encoding = content_encoding or "utf-8"
-                data = body.encode(content_encoding)
-            elif isinstance(body, bytes | bytearray | memoryview):
-                content_encoding = content_encoding or "binary"
-                data = bytes(body)
-            else:
-                raise EncodeError(
-                    f"with content_type={content_type!r} the body must be str or "
-                    f"bytes, not {type(body).__name__}; pass serializer= instead"
-                )
-        else:
-            codec = self._codec
-            data = codec.encode(body)
-            content_type = codec.content_type
-            content_encoding = codec.content_encoding
-            if content_type is None or content_encoding is None:
-                content_type, content_encoding = codec.content_type_for(body)
-        headers = self._headers
-        if self._compression is not None:
-            data, kind = _compression.compress(data, self._compression)
-            headers = {**(headers or {}), "compression": kind}
-        self._done = (data, content_type, content_encoding, headers or None)
+        if self._done is None:
+            self._done = encode_body(
+                self._body,
+                self._codec,
+                self._content_type,
+                self._content_encoding,
+                self._compression,
+                self._headers,
+            )
         return self._done
 
 
@@ -450,10 +545,9 @@ def check_publish_args(
     else:
         mode = maybe_delivery_mode(delivery_mode) or 2
     if (
-        isinstance(priority, bool)
-        or not isinstance(priority, int)
-        or not (0 <= priority <= 255)
-    ):
+        type(priority) is not int
+        and (isinstance(priority, bool) or not isinstance(priority, int))
+    ) or not 0 <= priority <= 255:
         raise ConfigurationError(
             f"priority must be an int from 0 to 255, not {priority!r}"
         )
@@ -467,16 +561,18 @@ def check_publish_args(
         _compression.get_encoder(method)
     entities = list(declare) if declare else []
     for entity in entities:
-        if not isinstance(entity, Exchange | Queue):
+        if not isinstance(entity, _ENTITY_TYPES):
             raise ConfigurationError(
                 f"declare must list Exchange or Queue objects, "
                 f"not {type(entity).__name__}"
             )
+    # By identity: comparing entities builds their whole declare identity,
+    # and an equal exchange listed too costs one declare-cache hit at most.
     if (
         producer.auto_declare
         and own.name
         and not own.no_declare
-        and own not in entities
+        and not any(entity is own for entity in entities)
     ):
         entities.append(own)
     return entities, codec, method, exchange_name, routing_key, mode

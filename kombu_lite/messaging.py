@@ -11,9 +11,8 @@ same bytes again.
 
 from __future__ import annotations
 
-import uuid
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import kombu_lite.compression as _compression
@@ -22,6 +21,7 @@ from kombu_lite._publishing import (
     PropertyCache,
     PublishOutcome,
     check_publish_args,
+    encode_body,
     immediate_error,
     publish_pipelined,
     reply_to_name,
@@ -48,8 +48,17 @@ if TYPE_CHECKING:
     from typing import Self
 
     from kombu_lite._entity_base import DeliveryMode
+    from kombu_lite.serialization import Codec
+
+    #: What :func:`~kombu_lite._publishing.encode_body` takes: ``(body,
+    #: codec, content_type, content_encoding, compression, headers)``.
+    _BodyArgs = tuple[
+        Any, Codec, str | None, str | None, str | None, Mapping[str, object] | None
+    ]
 
 __all__ = ["OnReturn", "Producer", "PublishOutcome", "immediate_error"]
+
+_log = logging.getLogger(__name__)
 
 #: ``on_return(exception, exchange, routing_key, message)``, as in kombu.
 OnReturn = Callable[[BaseException, str, str, Message], object]
@@ -283,7 +292,42 @@ class Producer:
             properties,
         )
         if retry and "message_id" not in properties:
+            import uuid  # only here: keeps importing this module cheap
+
             properties["message_id"] = str(uuid.uuid4())
+        if not retry:
+            body_args = (body, codec, content_type, content_encoding, method, headers)
+            try:
+                self._declare_and_publish(
+                    entities,
+                    body_args,
+                    exchange_name,
+                    routing_key,
+                    mode,
+                    priority or None,
+                    mandatory,
+                    properties,
+                    confirm_timeout,
+                )
+            except NotFound:
+                if not self._forget_declared(entities):
+                    raise
+                self._declare_and_publish(
+                    entities,
+                    body_args,
+                    exchange_name,
+                    routing_key,
+                    mode,
+                    priority or None,
+                    mandatory,
+                    properties,
+                    confirm_timeout,
+                )
+            return
+        connection = self._connection
+        if connection is None:
+            raise NotBoundError("retry=True needs a producer bound to a connection")
+        policy = RetryPolicy.from_mapping(retry_policy, DEFAULT_PUBLISH_RETRY_POLICY)
         prepared = _Prepared(
             body, codec, content_type, content_encoding, method, headers
         )
@@ -298,16 +342,41 @@ class Producer:
             properties,
             confirm_timeout,
         )
-        if not retry:
+        attempts = 0
+
+        def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and _log.isEnabledFor(logging.DEBUG):
+                _log.debug(
+                    "publish to exchange %r with routing key %r: attempt %d, "
+                    "after a connection failure",
+                    exchange_name,
+                    routing_key,
+                    attempts,
+                )
             self._send(*args)
-            return
+
+        connection._call_with_retries(self, attempt, policy, (), (), {})
+
+    def _forget_declared(self, entities: list[Exchange | Queue]) -> bool:
+        """Drop ``entities`` from the declare cache; False if there is none.
+
+        Called when the broker lost an entity the declare cache remembers
+        (deleted behind our back, or an auto-delete): the publish declares
+        them once more and is sent once more.  A second 404 is raised.
+        """
         connection = self._connection
-        if connection is None:
-            raise NotBoundError("retry=True needs a producer bound to a connection")
-        policy = RetryPolicy.from_mapping(retry_policy, DEFAULT_PUBLISH_RETRY_POLICY)
-        connection._call_with_retries(
-            self, partial(self._send, *args), policy, (), (), {}
-        )
+        if connection is None or not entities:
+            return False
+        for entity in entities:
+            connection.declared_entities.discard(entity.declare_key)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "publish found an entity missing (404): declaring %s again",
+                ", ".join(repr(entity.name) for entity in entities),
+            )
+        return True
 
     def _send(
         self,
@@ -334,20 +403,14 @@ class Producer:
         try:
             self._declare_and_publish(entities, *args)
         except NotFound:
-            connection = self._connection
-            if connection is None or not entities:
+            if not self._forget_declared(entities):
                 raise
-            # The broker lost an entity the declare cache remembers (deleted
-            # behind our back, or an auto-delete): forget them all, declare
-            # once more and publish once more.  A second 404 is raised.
-            for entity in entities:
-                connection.declared_entities.discard(entity.declare_key)
             self._declare_and_publish(entities, *args)
 
     def _declare_and_publish(
         self,
         entities: list[Exchange | Queue],
-        prepared: _Prepared,
+        body: _Prepared | _BodyArgs,
         exchange: str,
         routing_key: str,
         delivery_mode: int,
@@ -356,19 +419,31 @@ class Producer:
         properties: dict[str, Any],
         confirm_timeout: float | None,
     ) -> None:
-        channel = self.channel
+        # The hot path of every publish: kept flat on purpose.
+        channel = self._channel
+        if channel is None or not channel.is_open:
+            channel = self.channel
         if entities:
-            self._declare(entities, channel)
+            memo = self._declare_memo
+            if memo is None:
+                memo = self._declare_memo = DeclareMemo()
+            memo.declare(entities, channel)
         if properties:
             properties = reply_to_name(properties)
-        body, content_type, content_encoding, headers = prepared.encode()
+        if isinstance(body, tuple):
+            payload, content_type, content_encoding, headers = encode_body(*body)
+        else:
+            payload, content_type, content_encoding, headers = body.encode()
+        cache = self._property_cache
+        if cache is None:
+            cache = self._property_cache = PropertyCache()
         connection = channel.connection
         if connection.confirm_publish:
             channel.enable_confirms()
         wire = channel.wire
         tag = wire.basic_publish(
-            body,
-            self._properties(
+            payload,
+            cache.properties(
                 content_type,
                 content_encoding,
                 headers,
@@ -380,6 +455,14 @@ class Producer:
             routing_key,
             mandatory=mandatory,
         )
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "published %d bytes to exchange %r with routing key %r%s",
+                len(payload),
+                exchange,
+                routing_key,
+                f" (delivery tag {tag})" if tag else "",
+            )
         if not tag:
             # Confirms are off on this channel.  Once on (confirm_publish,
             # or publish_many on this channel), every message is waited for:
@@ -401,22 +484,6 @@ class Producer:
         if memo is None:
             memo = self._declare_memo = DeclareMemo()
         memo.declare(entities, channel)
-
-    def _properties(
-        self,
-        content_type: str,
-        content_encoding: str | None,
-        headers: Mapping[str, object] | None,
-        delivery_mode: int,
-        priority: int | None,
-        extra: Mapping[str, Any],
-    ) -> BasicProperties:
-        cache = self._property_cache
-        if cache is None:
-            cache = self._property_cache = PropertyCache()
-        return cache.properties(
-            content_type, content_encoding, headers, delivery_mode, priority, extra
-        )
 
     def publish_many(
         self,
@@ -500,14 +567,27 @@ class Producer:
             else confirm_timeout
         )
         level = priority or None
+        cache = self._property_cache
+        if cache is None:
+            cache = self._property_cache = PropertyCache()
+        properties_for = cache.properties
+        debug = _log.isEnabledFor(logging.DEBUG)
 
         def encode(body: Any) -> tuple[bytes, BasicProperties]:
-            payload, ctype, cencoding, hdrs = _Prepared(
+            payload, ctype, cencoding, hdrs = encode_body(
                 body, codec, content_type, content_encoding, method, headers
-            ).encode()
-            return payload, self._properties(ctype, cencoding, hdrs, mode, level, extra)
+            )
+            if debug:
+                _log.debug(
+                    "publishing %d bytes to exchange %r with routing key %r "
+                    "(pipelined)",
+                    len(payload),
+                    exchange_name,
+                    routing_key,
+                )
+            return payload, properties_for(ctype, cencoding, hdrs, mode, level, extra)
 
-        return publish_pipelined(
+        outcomes = publish_pipelined(
             channel.wire,
             bodies,
             encode,
@@ -518,6 +598,16 @@ class Producer:
             timeout=wait,
             raise_returns=self.on_return is None,
         )
+        if debug:
+            failed = sum(1 for outcome in outcomes if outcome.error is not None)
+            _log.debug(
+                "publish_many to exchange %r with routing key %r: %d confirmed, %d not",
+                exchange_name,
+                routing_key,
+                len(outcomes) - failed,
+                failed,
+            )
+        return outcomes
 
     # -- context manager and pickling ----------------------------------------------
 

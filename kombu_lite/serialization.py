@@ -101,6 +101,9 @@ class Codec:
     content_encoding: str | None
     encode: Callable[[Any], bytes] = field(repr=False, compare=False)
     _labels: Callable[[Any], tuple[str, str]] = field(repr=False, compare=False)
+    #: ``dump(body) -> (payload, content_type, content_encoding)`` in one
+    #: call: what :meth:`dumps` returns, in the order the publish path uses.
+    dump: Callable[[Any], tuple[bytes, str, str]] = field(repr=False, compare=False)
 
     def content_type_for(self, body: Any) -> tuple[str, str]:
         """Return ``(content_type, content_encoding)`` for this body."""
@@ -303,6 +306,7 @@ class SerializerRegistry:
                 content_encoding=None,
                 encode=_raw_encode,
                 _labels=_raw_labels,
+                dump=_raw_dump,
             )
         entry = self._by_name.get(name) if isinstance(name, str) else None
         if entry is None or entry.encoder is None:
@@ -486,18 +490,41 @@ def _fixed_codec(entry: _Serializer, encoder: Callable[[Any], bytes | str]) -> C
             f"serializer {name!r} returned a {type(payload).__name__}, not bytes or str"
         )
 
+    content_type, content_encoding = labels
+
+    def dump(body: Any) -> tuple[bytes, str, str]:
+        return encode(body), content_type, content_encoding
+
     return Codec(
         name=name,
         content_type=entry.content_type,
         content_encoding=entry.content_encoding,
         encode=encode,
         _labels=lambda body: labels,
+        dump=dump,
     )
+
+
+def _raw_dump(body: Any) -> tuple[bytes, str, str]:
+    return _raw_encode(body), *_raw_labels(body)
 
 
 def _auto_codec(default: Codec) -> Codec:
     default_encode = default.encode
     default_labels = default.content_type_for
+    default_dump = default.dump
+
+    def dump(body: Any) -> tuple[bytes, str, str]:
+        # The common bodies first: a dict goes to the default serializer
+        # after two cheap type checks.
+        kind = type(body)
+        if kind is dict or kind is list:
+            return default_dump(body)
+        if isinstance(body, bytes):
+            return body, "application/data", "binary"
+        if isinstance(body, str):
+            return _encode_text(body), "text/plain", "utf-8"
+        return default_dump(body)
 
     def encode(body: Any) -> bytes:
         if isinstance(body, bytes):
@@ -519,6 +546,7 @@ def _auto_codec(default: Codec) -> Codec:
         content_encoding=None,
         encode=encode,
         _labels=labels,
+        dump=dump,
     )
 
 

@@ -294,3 +294,22 @@ def test_a_connection_lost_mid_batch_fails_the_rest(
 
     assert all(isinstance(outcome.error, OperationalError) for outcome in outcomes)
     conn.release()
+
+
+@pytest.mark.broker
+def test_a_property_too_long_for_amqp_fails_the_batch_unsent(
+    rabbitmq: str, unique: str
+) -> None:
+    with Connection(rabbitmq) as conn:
+        queue = Queue(f"{unique}-long", Exchange(""), routing_key=f"{unique}-long")
+        queue.declare(channel=conn.default_channel)
+        producer = conn.Producer(routing_key=queue.name)
+
+        refused = producer.publish_many([b"a", b"b"], correlation_id="x" * 300)
+        accepted = producer.publish_many([b"c"], serializer="raw")
+
+        assert all(isinstance(outcome.error, EncodeError) for outcome in refused)
+        assert [outcome.delivery_tag for outcome in refused] == [0, 0]
+        assert [outcome.ok for outcome in accepted] == [True]
+        assert queue.queue_declare(passive=True, channel=conn).message_count == 1
+        queue.delete(channel=conn.default_channel)

@@ -32,7 +32,7 @@ from kombu_lite.transport.pyamqp.framing import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from kombu_lite.transport.base import BasicProperties, Delivery
     from kombu_lite.transport.pyamqp.connection import PyAmqpConnection
@@ -340,6 +340,49 @@ class PyAmqpChannel:
             self._pending.append(tag)
             self._send_publish(data)
         return tag
+
+    def basic_publish_batch(
+        self,
+        messages: Sequence[tuple[bytes, BasicProperties]],
+        exchange: str,
+        routing_key: str,
+        *,
+        mandatory: bool = False,
+    ) -> list[int]:
+        """Send several messages with a single write; return their tags.
+
+        The tags are the messages' delivery tags, in order, when confirms
+        are on (zeros otherwise).  Used by pipelined publishing: one write
+        per batch instead of one per message.
+
+        Raises:
+            EncodeError: a message does not fit its AMQP types; nothing of
+                the batch was sent.
+            ConnectionLost: the write failed; each message of the batch
+                may or may not have reached the broker.
+        """
+        self._check()
+        self._conn.before_publish()
+        framer = self._framer or self._start_framing()
+        encode = framer.encode
+        data = b"".join(
+            [
+                encode(body, properties, exchange, routing_key, mandatory)
+                for body, properties in messages
+            ]
+        )
+        count = len(messages)
+        if not self._confirming:
+            self._send_publish(data)
+            self._unconfirmed += count
+            return [0] * count
+        with self._conn.publish_lock:
+            first = self._next_tag + 1
+            self._next_tag += count
+            tags = list(range(first, first + count))
+            self._pending.extend(tags)
+            self._send_publish(data)
+        return tags
 
     def _start_framing(self) -> PublishFramer:
         writer = writer_for(self._ch.connection)
