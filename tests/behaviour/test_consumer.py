@@ -339,6 +339,25 @@ def test_no_ack_messages_leave_the_queue_without_an_ack(
     assert raw_get(queue.name) is None
 
 
+def test_settling_a_no_ack_message_sends_nothing(
+    connection: Connection, queue: Queue, producer: Producer
+) -> None:
+    inbox = Inbox()
+    producer.publish({"n": 1})
+    producer.publish({"n": 2})
+
+    with Consumer(connection, queue, callbacks=[inbox], no_ack=True):
+        drain_until(connection, lambda: len(inbox.bodies) == 2)
+        inbox.messages[0].reject()
+        inbox.messages[1].ack()
+        # RabbitMQ would close the channel over an unknown delivery tag:
+        # a round trip on it shows nothing was sent.
+        queue.queue_declare(passive=True, channel=connection.default_channel)
+
+    assert all(message.acknowledged for message in inbox.messages)
+    assert connection.default_channel is inbox.messages[0].channel
+
+
 def test_recover_redelivers_the_unacked_messages(
     connection: Connection, queue: Queue, producer: Producer
 ) -> None:

@@ -17,6 +17,7 @@ import pytest
 from kombu_lite.exceptions import (
     AccessRefused,
     ChannelClosed,
+    ConfirmTimeout,
     ConnectionLost,
     NotAllowed,
     NotFound,
@@ -136,6 +137,25 @@ def test_memory_transport_describes_itself() -> None:
         0,
         frozenset(),
     )
+
+
+def test_a_memory_connection_never_sends_heartbeats(conn: MemoryConnection) -> None:
+    assert conn.heartbeat == 0.0
+
+
+def test_waiting_for_a_confirm_never_asked_for_fails_at_once(
+    channel: MemoryChannel,
+) -> None:
+    channel.confirm_select()
+    declare(channel)
+    tag = channel.basic_publish(b"x", PLAIN, "", "q")
+    channel.wait_for_confirm(tag, timeout=None)
+
+    # Settled already, or never published: the memory broker knows no
+    # confirm will come, so it does not wait for the timeout.
+    for unknown in (tag, tag + 1):
+        with pytest.raises(ConfirmTimeout, match="unknown delivery tag"):
+            channel.wait_for_confirm(unknown, timeout=None)
 
 
 # -- reset -----------------------------------------------------------------------------
