@@ -384,6 +384,7 @@ def test_prefetch_count_caps_the_unacked_deliveries(
         producer.publish({"n": n})
 
     with Consumer(connection, queue, callbacks=[inbox], prefetch_count=2):
+        drain_until(connection, lambda: len(inbox.bodies) == 2)
         drain_quietly(connection)
         assert inbox.bodies == [{"n": 0}, {"n": 1}]
         inbox.messages[0].ack()
@@ -404,6 +405,7 @@ def test_qos_sets_the_prefetch_for_later_consumers(
     consumer.qos(prefetch_count=1)
 
     with consumer:
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
         drain_quietly(connection)
         received = list(inbox.bodies)
         inbox.messages[0].ack()
@@ -427,6 +429,7 @@ def test_a_global_prefetch_caps_the_channels_consumers_together(
     consumer.qos(prefetch_count=1, apply_global=True)
 
     with consumer:
+        drain_until(connection, lambda: len(inbox.bodies) == 1)
         drain_quietly(connection)
         held = list(inbox.bodies)
         inbox.messages[0].ack()
@@ -462,11 +465,12 @@ def test_a_message_older_than_the_queue_ttl_is_never_delivered(
     queue = limited_queue(connection, f"{unique}-ttl", cleanup, message_ttl=0.2)
     producer = confirming.Producer(routing_key=queue.name)
     inbox = Inbox()
-    producer.publish({"n": 1})
-    producer.publish({"n": 2})
 
-    # Prefetch 1: the second message waits in the queue past its TTL.
+    # Prefetch 1: the first message goes straight to the consumer, the
+    # second waits in the queue past its TTL.
     with Consumer(connection, queue, callbacks=[inbox], prefetch_count=1):
+        producer.publish({"n": 1})
+        producer.publish({"n": 2})
         drain_until(connection, lambda: len(inbox.bodies) == 1)
         time.sleep(0.5)  # the TTL itself is what is tested: time has to pass
         inbox.messages[0].ack()

@@ -287,7 +287,7 @@ def test_get_lets_other_consumers_of_the_connection_receive_while_it_waits(
         connection.Producer().publish({"for": "other"}, routing_key=other.name)
 
         with pytest.raises(SimpleQueue.Empty):
-            simple.get(timeout=0.5)
+            simple.get(timeout=1.0)
 
     assert received == [{"for": "other"}]
 
