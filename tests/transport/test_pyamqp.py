@@ -6,11 +6,13 @@ import hashlib
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -257,3 +259,116 @@ def test_tls_handshake_failure_is_a_protocol_error(
         PyAmqpTransport().connect(
             replace(AMQP_PARAMS, port=port, ssl=True, connect_timeout=2)
         )
+
+
+# -- the buffered frame reader -------------------------------------------------------
+
+
+def _frame(kind: int, channel: int, payload: bytes) -> bytes:
+    return struct.pack(">BHI", kind, channel, len(payload)) + payload + b"\xce"
+
+
+@pytest.fixture
+def scripted_peer() -> Iterator[tuple[Any, socket.socket]]:
+    """A connected buffered transport and the server side of its socket."""
+    from kombu_lite.transport.pyamqp.connection import _BufferedTCPTransport
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    transport = _BufferedTCPTransport(
+        f"127.0.0.1:{server.getsockname()[1]}", connect_timeout=2
+    )
+    transport.connect()
+    peer, _ = server.accept()
+    assert peer.recv(8) == b"AMQP\x00\x00\x09\x01"  # py-amqp's protocol header
+    yield transport, peer
+    transport.close()
+    peer.close()
+    server.close()
+
+
+def test_many_frames_from_one_read_come_out_one_by_one(
+    scripted_peer: tuple[Any, socket.socket],
+) -> None:
+    transport, peer = scripted_peer
+    frames = [_frame(1, n, bytes([n]) * n) for n in range(1, 40)]
+    peer.sendall(b"".join(frames))
+
+    read = [transport.read_frame() for _ in frames]
+
+    assert read == [(1, n, bytes([n]) * n) for n in range(1, 40)]
+    assert transport.buffered_frame() is None
+    assert transport._read_buffer == b""
+
+
+def test_a_frame_sent_byte_by_byte_is_reassembled(
+    scripted_peer: tuple[Any, socket.socket],
+) -> None:
+    transport, peer = scripted_peer
+    data = _frame(3, 7, b"body bytes") + _frame(8, 0, b"")
+
+    def dribble() -> None:
+        for byte in data:
+            peer.sendall(bytes([byte]))
+            time.sleep(0.001)
+
+    sender = threading.Thread(target=dribble)
+    sender.start()
+    first, second = transport.read_frame(), transport.read_frame()
+    sender.join()
+
+    assert (first, second) == ((3, 7, b"body bytes"), (8, 0, b""))
+
+
+def test_a_timeout_mid_frame_loses_nothing(
+    scripted_peer: tuple[Any, socket.socket],
+) -> None:
+    transport, peer = scripted_peer
+    data = _frame(3, 1, b"x" * 100_000)
+    peer.sendall(data[:50_000])
+
+    with pytest.raises(TimeoutError), transport.having_timeout(0.2):
+        transport.read_frame()
+    assert transport.buffered_frame() is None
+    peer.sendall(data[50_000:])
+
+    assert transport.read_frame() == (3, 1, b"x" * 100_000)
+
+
+def test_a_frame_with_a_bad_end_octet_is_an_unexpected_frame(
+    scripted_peer: tuple[Any, socket.socket],
+) -> None:
+    from amqp.exceptions import UnexpectedFrame
+
+    transport, peer = scripted_peer
+    peer.sendall(_frame(1, 1, b"abc")[:-1] + b"\x00")
+
+    with pytest.raises(UnexpectedFrame, match="0x00"):
+        transport.read_frame()
+
+
+def test_the_peer_closing_mid_frame_is_an_os_error(
+    scripted_peer: tuple[Any, socket.socket],
+) -> None:
+    transport, peer = scripted_peer
+    peer.sendall(_frame(1, 1, b"abcdef")[:5])
+    peer.close()
+
+    with pytest.raises(OSError, match="unexpectedly closed"):
+        transport.read_frame()
+    assert transport.connected is False
+
+
+@pytest.mark.broker
+def test_read_and_write_timeouts_reach_the_transport(
+    broker: ConnectionParameters,
+) -> None:
+    params = replace(
+        broker, transport_options={"read_timeout": 7.0, "write_timeout": 3.0}
+    )
+    conn = PyAmqpTransport().connect(params)
+
+    transport = conn._conn.transport
+    assert (transport.read_timeout, transport.write_timeout) == (7.0, 3.0)
+    conn.close()
