@@ -9,79 +9,61 @@ retry loop behind ``Producer.publish(retry=True)``.
 from __future__ import annotations
 
 import logging
-import random
-import ssl as _ssl
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from kombu_lite import _ensure
+from kombu_lite._blocked import BlockedOptions, report_blocked, report_unblocked
+from kombu_lite._connection_params import (
+    DEFAULT_BLOCKED_TIMEOUT,
+    DEFAULT_CONFIRM_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    ExplicitSettings,
+    SSLOption,
+    build_params,
+    check_transport_options,
+    parse_host,
+    seconds,
+    split_hosts,
+)
 from kombu_lite._consumer_factories import ConsumerFactories
-from kombu_lite._url import URL, format_url, mask_url, parse_url, split_failover
+from kombu_lite._failover import (
+    FailoverStrategy,
+    check_failover_strategy,
+    host_order,
+    next_host,
+)
+from kombu_lite._url import URL, format_url, mask_url
 from kombu_lite.channel import Channel
 from kombu_lite.exceptions import (
     ChannelError,
     ConfigurationError,
     OperationalError,
 )
-from kombu_lite.retry import RetryPolicy, retry_over_time
-from kombu_lite.transport import TRANSPORT_ALIASES, resolve_transport
-from kombu_lite.transport.base import ConnectionParameters
+from kombu_lite.retry import RetryPolicy
+from kombu_lite.transport import resolve_transport
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable, Mapping, Sequence
+    from types import TracebackType
     from typing import Self
 
+    from kombu_lite._ensure import Revivable
     from kombu_lite.messaging import Producer
-    from kombu_lite.transport.base import Transport, WireConnection
+    from kombu_lite.transport.base import (
+        ConnectionParameters,
+        Transport,
+        WireConnection,
+    )
 
 __all__ = ["Connection"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_DEFAULT_CONNECT_TIMEOUT = 4.0
-_FAILOVER_STRATEGIES = ("round-robin", "shuffle")
-_CONNECTION_OPTIONS = frozenset(
-    {
-        "max_retries",
-        "interval_start",
-        "interval_step",
-        "confirm_publish",
-        "confirm_timeout",
-        "blocked_connection_timeout",
-        "on_blocked",
-        "on_unblocked",
-    }
-)
-_DEFAULT_CONFIRM_TIMEOUT = 30.0
-_DEFAULT_HEARTBEAT = 60.0
-_DEFAULT_BLOCKED_TIMEOUT = 60.0
-_SSL_QUERY_KEYS = {
-    "ssl_ca_certs": "ca_certs",
-    "ssl_certfile": "certfile",
-    "ssl_keyfile": "keyfile",
-    "ssl_cert_reqs": "cert_reqs",
-    "ssl_check_hostname": "check_hostname",
-    "ssl_server_hostname": "server_hostname",
-}
-_CERT_REQS = {
-    "required": _ssl.CERT_REQUIRED,
-    "cert_required": _ssl.CERT_REQUIRED,
-    "optional": _ssl.CERT_OPTIONAL,
-    "cert_optional": _ssl.CERT_OPTIONAL,
-    "none": _ssl.CERT_NONE,
-    "cert_none": _ssl.CERT_NONE,
-}
-
-
-class _Revivable(Protocol):
-    def revive(self, channel: Channel) -> None: ...
-
-
-SSLOption = bool | Mapping[str, object] | _ssl.SSLContext
 
 
 class Connection(ConsumerFactories):
@@ -131,78 +113,75 @@ class Connection(ConsumerFactories):
         port: int | None = None,
         ssl: SSLOption = False,
         transport: str | Transport | None = None,
-        connect_timeout: float | None = _DEFAULT_CONNECT_TIMEOUT,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
         heartbeat: float | None = None,
         transport_options: Mapping[str, object] | None = None,
         login_method: str | None = None,
-        failover_strategy: str | Callable[[list[str]], Iterable[str]] = "round-robin",
+        failover_strategy: FailoverStrategy = "round-robin",
         *,
         alternates: Sequence[str] | None = None,
         confirm_publish: bool = False,
         on_blocked: Callable[[str], object] | None = None,
         on_unblocked: Callable[[], object] | None = None,
-        blocked_connection_timeout: float | None = _DEFAULT_BLOCKED_TIMEOUT,
+        blocked_connection_timeout: float | None = DEFAULT_BLOCKED_TIMEOUT,
         insist: bool = False,
     ) -> None:
         # ``insist`` is accepted for kombu compatibility; AMQP 0-9-1 brokers
         # ignore it.
         del insist
-        urls = self._split_hosts(hostname) + list(alternates or ())
+        urls = split_hosts(hostname) + list(alternates or ())
         if not urls:
             raise ConfigurationError("hostname must name at least one broker")
-        self._explicit: dict[str, Any] = {
-            "userid": userid,
-            "password": password,
-            "virtual_host": virtual_host,
-            "port": port,
-            "ssl": ssl,
-            "connect_timeout": connect_timeout,
-            "heartbeat": heartbeat,
-            "login_method": login_method,
-        }
-        parsed = [self._parse_host(url, transport) for url in urls]
+        explicit = ExplicitSettings(
+            userid=userid,
+            password=password,
+            virtual_host=virtual_host,
+            port=port,
+            ssl=ssl,
+            connect_timeout=connect_timeout,
+            heartbeat=heartbeat,
+            login_method=login_method,
+        )
+        parsed = [parse_host(url, transport) for url in urls]
         self.transport: Transport = self._make_transport(transport, parsed[0])
         self.transport_options: dict[str, object] = dict(transport_options or {})
-        self._check_transport_options()
+        check_transport_options(self.transport, self.transport_options)
         #: Wait for the broker's confirm of every publish (kombu's
         #: ``transport_options={'confirm_publish': True}`` works too).
         self.confirm_publish = bool(
             confirm_publish or self.transport_options.get("confirm_publish")
         )
-        timeout = self.transport_options.get(
-            "confirm_timeout", _DEFAULT_CONFIRM_TIMEOUT
-        )
+        timeout = self.transport_options.get("confirm_timeout", DEFAULT_CONFIRM_TIMEOUT)
         #: Seconds ``publish`` waits for a confirm before raising ConfirmTimeout.
-        self.confirm_timeout = _seconds("confirm_timeout", timeout)
-        options = self.transport_options
+        self.confirm_timeout = seconds("confirm_timeout", timeout)
+        blocked = BlockedOptions.resolve(
+            self.transport_options,
+            on_blocked,
+            on_unblocked,
+            blocked_connection_timeout,
+        )
         #: Called with the reason when the broker blocks publishing.
-        self.on_blocked: Callable[[str], object] | None = on_blocked or _callback(
-            options, "on_blocked"
-        )
+        self.on_blocked: Callable[[str], object] | None = blocked.on_blocked
         #: Called when the broker unblocks publishing.
-        self.on_unblocked: Callable[[], object] | None = on_unblocked or _callback(
-            options, "on_unblocked"
-        )
-        blocked_timeout = options.get(
-            "blocked_connection_timeout", blocked_connection_timeout
-        )
+        self.on_unblocked: Callable[[], object] | None = blocked.on_unblocked
         #: Seconds a publish waits on a blocked connection (None: no limit).
-        self.blocked_connection_timeout = (
-            None
-            if blocked_timeout is None
-            else _seconds("blocked_connection_timeout", blocked_timeout)
-        )
-        self._hosts = [self._build_params(url) for url in parsed]
+        self.blocked_connection_timeout = blocked.timeout
+        self._hosts = [
+            build_params(
+                url,
+                explicit,
+                self.transport,
+                self.transport_options,
+                blocked_connection_timeout=self.blocked_connection_timeout,
+                on_blocked=self._report_blocked,
+                on_unblocked=self._report_unblocked,
+            )
+            for url in parsed
+        ]
         self._host_urls = urls
         self._host_index = 0
-        if not (
-            callable(failover_strategy) or failover_strategy in _FAILOVER_STRATEGIES
-        ):
-            raise ConfigurationError(
-                f"failover_strategy must be 'round-robin', 'shuffle' or a callable, "
-                f"not {failover_strategy!r}"
-            )
-        self.failover_strategy = failover_strategy
+        #: ``'round-robin'``, ``'shuffle'`` or a callable ordering the URLs.
+        self.failover_strategy = check_failover_strategy(failover_strategy)
         self._lock = threading.RLock()
         self._wire: WireConnection | None = None
         self._default_channel: Channel | None = None
@@ -211,111 +190,20 @@ class Connection(ConsumerFactories):
         self.declared_entities: set[Hashable] = set()
 
     def _report_blocked(self, reason: str) -> None:
-        logger.warning("the broker blocked publishing on %s: %s", self, reason)
-        if self.on_blocked is not None:
-            self.on_blocked(reason)
+        report_blocked(self, self.on_blocked, reason)
 
     def _report_unblocked(self) -> None:
-        logger.info("the broker unblocked publishing on %s", self)
-        if self.on_unblocked is not None:
-            self.on_unblocked()
+        report_unblocked(self, self.on_unblocked)
 
     # -- construction helpers -------------------------------------------------
 
     @staticmethod
-    def _split_hosts(hostname: str | Sequence[str]) -> list[str]:
-        if isinstance(hostname, str):
-            return split_failover(hostname)
-        urls: list[str] = []
-        for item in hostname:
-            if not isinstance(item, str):
-                raise ConfigurationError(
-                    f"hostname list items must be str, not {type(item).__name__}"
-                )
-            urls.extend(split_failover(item))
-        return urls
-
-    @staticmethod
-    def _parse_host(text: str, transport: str | Transport | None) -> URL:
-        if "://" in text:
-            return parse_url(text)
-        default = transport if isinstance(transport, str) else "amqp"
-        return parse_url(f"{default}://{text}")
-
-    def _make_transport(self, transport: str | Transport | None, url: URL) -> Transport:
+    def _make_transport(transport: str | Transport | None, url: URL) -> Transport:
         if transport is None:
             return resolve_transport(url.transport)
         if isinstance(transport, str):
             return resolve_transport(transport)
         return transport
-
-    def _check_transport_options(self) -> None:
-        allowed = self.transport.options | _CONNECTION_OPTIONS
-        for key in self.transport_options:
-            if key not in allowed:
-                known = ", ".join(sorted(allowed)) or "none"
-                raise ConfigurationError(
-                    f"unknown transport option {key!r} for the "
-                    f"{self.transport.name!r} transport; known options: {known}"
-                )
-
-    def _build_params(self, url: URL) -> ConnectionParameters:
-        explicit = self._explicit
-        scheme = url.transport
-        if scheme not in TRANSPORT_ALIASES:
-            resolve_transport(scheme)  # raises UnknownTransport with the list
-        ssl_opt: SSLOption = explicit["ssl"]
-        if ssl_opt is False:
-            ssl_opt = self._ssl_from_query(url) or scheme == "amqps"
-        default_port = 5671 if ssl_opt else self.transport.default_port
-        timeout = explicit["connect_timeout"]
-        if timeout == _DEFAULT_CONNECT_TIMEOUT and "connect_timeout" in url.query:
-            timeout = url.query["connect_timeout"]
-        heartbeat = explicit["heartbeat"]
-        if heartbeat is None:
-            heartbeat = url.query.get("heartbeat", _DEFAULT_HEARTBEAT)
-        login = explicit["login_method"] or url.query.get("login_method")
-        return ConnectionParameters(
-            hostname=url.hostname or "localhost",
-            port=explicit["port"] or url.port or default_port,
-            userid=_first(explicit["userid"], url.userid, "guest"),
-            password=_first(explicit["password"], url.password, "guest"),
-            virtual_host=_first(explicit["virtual_host"], url.virtual_host, "/"),
-            ssl=ssl_opt,
-            connect_timeout=None if timeout is None else float(timeout),
-            heartbeat=float(heartbeat or 0.0),
-            login_method=str(login) if login else None,
-            blocked_connection_timeout=self.blocked_connection_timeout,
-            on_blocked=self._report_blocked,
-            on_unblocked=self._report_unblocked,
-            transport_options=MappingProxyType(
-                {
-                    k: v
-                    for k, v in self.transport_options.items()
-                    if k not in _CONNECTION_OPTIONS
-                }
-            ),
-        )
-
-    @staticmethod
-    def _ssl_from_query(url: URL) -> dict[str, object] | None:
-        options: dict[str, object] = {}
-        for key, name in _SSL_QUERY_KEYS.items():
-            if key not in url.query:
-                continue
-            value = url.query[key]
-            if name == "cert_reqs":
-                mode = _CERT_REQS.get(str(value).lower())
-                if mode is None:
-                    raise ConfigurationError(
-                        f"ssl_cert_reqs must be required, optional or none, "
-                        f"not {value!r}"
-                    )
-                value = mode
-            elif name == "check_hostname":
-                value = str(value).lower() in ("1", "true", "yes", "on")
-            options[name] = value
-        return options or None
 
     # -- the parameters of the current host ------------------------------------
 
@@ -496,19 +384,10 @@ class Connection(ConsumerFactories):
         return mask_url(self._host_urls[index])
 
     def _host_order(self) -> list[int]:
-        count = len(self._hosts)
-        order = [(self._host_index + i) % count for i in range(count)]
-        if self.failover_strategy == "shuffle" and count > 1:
-            rest = order[1:]
-            random.shuffle(rest)
-            order = [order[0], *rest]
-        elif callable(self.failover_strategy):
-            chosen = list(self.failover_strategy(list(self._host_urls)))
-            order = [self._host_urls.index(url) for url in chosen]
-        return order
+        return host_order(self._host_index, self._host_urls, self.failover_strategy)
 
     def _next_host(self) -> None:
-        self._host_index = (self._host_index + 1) % len(self._hosts)
+        self._host_index = next_host(self._host_index, len(self._hosts))
 
     def _drop_wire(self) -> None:
         wire, self._wire = self._wire, None
@@ -535,26 +414,10 @@ class Connection(ConsumerFactories):
         next failover host.
         """
         del reraise_as_library_errors  # our errors are always library errors
-
-        def on_error(
-            exc: BaseException, intervals: Iterable[float], retries: int
-        ) -> float:
-            interval = next(iter(intervals))
-            logger.debug(
-                "connecting failed (retry %d, sleeping %.2fs): %s",
-                retries + 1,
-                interval,
-                exc,
-            )
-            if errback is not None:
-                errback(exc, interval)
-            self._next_host()
-            return interval
-
-        retry_over_time(
+        _ensure.connect_with_retries(
             self._connect_recoverable,
-            OperationalError,
-            errback=on_error,
+            self._next_host,
+            errback=errback,
             max_retries=max_retries,
             interval_start=interval_start,
             interval_step=interval_step,
@@ -640,7 +503,7 @@ class Connection(ConsumerFactories):
 
     def ensure(
         self,
-        obj: _Revivable | None,
+        obj: Revivable | None,
         fun: Callable[..., T],
         errback: Callable[[BaseException, float], object] | None = None,
         max_retries: int | None = None,
@@ -686,70 +549,32 @@ class Connection(ConsumerFactories):
 
     def _call_with_retries(
         self,
-        obj: _Revivable | None,
+        obj: Revivable | None,
         fun: Callable[..., T],
         policy: RetryPolicy,
         retry_errors: tuple[type[BaseException], ...],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> T:
-        start = time.monotonic()
-        deadline = None if policy.timeout is None else start + policy.timeout
-        intervals = policy.intervals()
-        attempts = 0
-        need_revive = False
-        while True:
-            attempts += 1
-            try:
-                if need_revive:
-                    self._ensure_wire(deadline)
-                    channel = self.default_channel
-                    if obj is not None:
-                        obj.revive(channel)
-                    if policy.on_revive is not None:
-                        policy.on_revive(channel)
-                    need_revive = False
-                return fun(*args, **kwargs)
-            except OperationalError as exc:
-                if not exc.recoverable:
-                    raise
-                failure: BaseException = exc
-                need_revive = True
-            except retry_errors as exc:
-                failure = exc
-            interval = next(intervals)
-            elapsed = time.monotonic() - start
-            out_of_time = deadline is not None and time.monotonic() >= deadline
-            if (
-                policy.max_retries is not None and attempts > policy.max_retries
-            ) or out_of_time:
-                self._give_up(failure, attempts, elapsed)
-            logger.debug(
-                "retrying after %s (attempt %d, sleeping %.2fs)",
-                failure,
-                attempts,
-                interval,
-            )
-            if policy.errback is not None:
-                policy.errback(failure, interval)
-            if need_revive:
-                with self._lock:
-                    self._drop_wire()
-                    self._next_host()
-            if deadline is not None:
-                interval = min(interval, max(deadline - time.monotonic(), 0.0))
-            if interval > 0:
-                time.sleep(interval)
+        # The retry loop of ensure(), also used by Producer.publish and
+        # maybe_declare with a policy built from their retry_policy.
+        return _ensure.call_with_retries(
+            partial(fun, *args, **kwargs),
+            policy,
+            retry_errors,
+            reconnect=self._reconnect,
+            fail_over=self._fail_over,
+            revivable=obj,
+        )
 
-    def _give_up(self, failure: BaseException, attempts: int, elapsed: float) -> None:
-        note = f"gave up after {attempts} attempt(s) in {elapsed:.1f}s"
-        if isinstance(failure, OperationalError):
-            raise type(failure)(
-                f"{failure} ({note})",
-                reply_code=failure.reply_code,
-                reply_text=failure.reply_text,
-            ) from failure
-        raise failure
+    def _reconnect(self, deadline: float | None) -> Channel:
+        self._ensure_wire(deadline)
+        return self.default_channel
+
+    def _fail_over(self) -> None:
+        with self._lock:
+            self._drop_wire()
+            self._next_host()
 
     def autoretry(
         self,
@@ -762,19 +587,7 @@ class Connection(ConsumerFactories):
         The wrapper returns ``(result, channel)``; after a reconnect the
         channel is the connection's new default channel.
         """
-        state: dict[str, Channel | None] = {"channel": channel}
-
-        class _Holder:
-            def revive(self, new_channel: Channel) -> None:
-                state["channel"] = new_channel
-
-        def call(*args: Any, **kwargs: Any) -> tuple[T, Channel]:
-            current = state["channel"]
-            if current is None or not current.is_open:
-                current = state["channel"] = self.default_channel
-            return fun(*args, channel=current, **kwargs), current
-
-        return self.ensure(_Holder(), call, **ensure_options)
+        return _ensure.autoretry(self, fun, channel, **ensure_options)
 
     # -- factories -------------------------------------------------------------------
 
@@ -785,27 +598,3 @@ class Connection(ConsumerFactories):
         from kombu_lite.messaging import Producer
 
         return Producer(channel if channel is not None else self, *args, **kwargs)
-
-
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigurationError(
-            f"{name} must be a number of seconds > 0, not {value!r}"
-        )
-    return float(value)
-
-
-def _callback(options: Mapping[str, object], name: str) -> Any:
-    value = options.get(name)
-    if value is not None and not callable(value):
-        raise ConfigurationError(
-            f"transport option {name!r} must be callable, not {type(value).__name__}"
-        )
-    return value
-
-
-def _first(*values: str | None) -> str:
-    for value in values:
-        if value is not None:
-            return value
-    raise AssertionError("the last value is a default")  # pragma: no cover

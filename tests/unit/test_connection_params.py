@@ -12,8 +12,10 @@ from kombu_lite.exceptions import (
     ConfigurationError,
     InvalidURL,
     KombuError,
+    OperationalError,
     UnknownTransport,
 )
+from kombu_lite.transport.memory import default_broker
 
 
 def test_bare_amqp_means_guest_on_localhost() -> None:
@@ -222,3 +224,100 @@ def test_exceptions_pickle_with_their_attributes() -> None:
         assert type(copy) is type(exc)
         assert str(copy) == str(exc)
         assert copy.__dict__ == exc.__dict__
+
+
+# -- blocked connections, confirms and failover settings ---------------------------
+
+
+def test_blocked_settings_come_from_the_transport_options() -> None:
+    def on_blocked(reason: str) -> None:
+        del reason
+
+    conn = Connection(
+        "memory://",
+        transport_options={"on_blocked": on_blocked, "blocked_connection_timeout": 5},
+    )
+
+    assert conn.on_blocked is on_blocked
+    assert conn.on_unblocked is None
+    assert conn.blocked_connection_timeout == 5.0
+
+
+def test_a_blocked_callback_argument_wins_over_the_transport_option() -> None:
+    def mine() -> None:
+        pass
+
+    def theirs() -> None:
+        pass
+
+    conn = Connection(
+        "memory://", on_unblocked=mine, transport_options={"on_unblocked": theirs}
+    )
+
+    assert conn.on_unblocked is mine
+
+
+def test_a_blocked_callback_option_that_is_not_callable_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="'on_blocked' must be callable"):
+        Connection("memory://", transport_options={"on_blocked": "log it"})
+
+
+@pytest.mark.parametrize("timeout", [0, -1, True, "60"])
+def test_a_blocked_timeout_that_is_not_positive_seconds_is_refused(
+    timeout: object,
+) -> None:
+    with pytest.raises(ConfigurationError, match="blocked_connection_timeout"):
+        Connection("memory://", blocked_connection_timeout=timeout)  # type: ignore[arg-type]
+
+
+def test_no_blocked_timeout_means_waiting_as_long_as_it_takes() -> None:
+    conn = Connection("memory://", blocked_connection_timeout=None)
+
+    assert conn.blocked_connection_timeout is None
+    assert conn.clone().blocked_connection_timeout is None
+
+
+def test_a_confirm_timeout_option_must_be_positive_seconds() -> None:
+    with pytest.raises(ConfigurationError, match="confirm_timeout"):
+        Connection("memory://", transport_options={"confirm_timeout": 0})
+
+
+def test_a_failover_callable_chooses_the_order_of_the_hosts() -> None:
+    def last_first(urls: list[str]) -> list[str]:
+        return list(reversed(urls))
+
+    conn = Connection("memory://first/;memory://second/", failover_strategy=last_first)
+
+    with conn:
+        conn.connect()
+        assert conn.hostname == "second"
+
+
+def test_shuffle_starts_with_the_current_host() -> None:
+    conn = Connection(
+        "memory://first/;memory://second/;memory://third/",
+        failover_strategy="shuffle",
+    )
+
+    with conn:
+        conn.connect()
+        assert conn.hostname == "first"
+
+
+def test_each_connect_retry_moves_to_the_next_host() -> None:
+    conn = Connection("memory://first/;memory://second/;memory://third/")
+    failed_on: list[str] = []
+    default_broker().stop()
+    try:
+        with pytest.raises(OperationalError):
+            conn.ensure_connection(
+                errback=lambda exc, interval: failed_on.append(conn.hostname),
+                max_retries=2,
+                interval_start=0,
+                interval_step=0,
+            )
+    finally:
+        default_broker().start()
+
+    assert failed_on == ["first", "second"]
+    assert conn.hostname == "third"
