@@ -6,6 +6,10 @@ timing with one synchronous call on the same channel (a passive
 ``queue.declare``): the broker handles a channel's frames in order, so the
 clock stops once the broker has taken every message, not when the last
 bytes reached the kernel's buffer.
+
+Every peer publishes persistent messages (delivery mode 2) to a durable
+queue, as kombu_lite's and kombu's defaults do: with confirms, RabbitMQ
+acks those only once they are on disk, for every peer alike.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def raw_publish(count: int) -> Metrics:
 
     conn, channel = _amqp_channel()
     name = _name()
-    channel.queue_declare(name)
+    channel.queue_declare(name, durable=True, auto_delete=False)
     try:
         publish = channel.basic_publish
         started = time.perf_counter()
@@ -98,7 +102,7 @@ def wire_ceiling(count: int) -> Metrics:
 
     conn, channel = _amqp_channel()
     name = _name()
-    channel.queue_declare(name)
+    channel.queue_declare(name, durable=True, auto_delete=False)
 
     class Sink:
         frame_max = conn.frame_max
@@ -134,7 +138,7 @@ def raw_confirm_each(count: int) -> Metrics:
     """py-amqp ``basic_publish_confirm``: each message waits for its ack."""
     conn, channel = _amqp_channel()
     name = _name()
-    channel.queue_declare(name)
+    channel.queue_declare(name, durable=True, auto_delete=False)
     try:
         publish = channel.basic_publish_confirm
         started = time.perf_counter()
@@ -151,7 +155,7 @@ def raw_pipelined(count: int) -> Metrics:
     """py-amqp by hand: publish everything, then read acks until all came."""
     conn, channel = _amqp_channel()
     name = _name()
-    channel.queue_declare(name)
+    channel.queue_declare(name, durable=True, auto_delete=False)
     channel.confirm_select()
     acked = [0]
 
@@ -190,7 +194,7 @@ def raw_consume(count: int) -> Metrics:
     """py-amqp ``basic_consume`` (prefetch 1000, no_ack) and ``drain_events``."""
     conn, channel = _amqp_channel()
     name = _name()
-    channel.queue_declare(name)
+    channel.queue_declare(name, durable=True, auto_delete=False)
     _fill(name, count)
     received = [0]
 

@@ -322,7 +322,12 @@ class PyAmqpChannel:
             EncodeError: a name or property does not fit its AMQP type;
                 nothing was sent.
         """
-        self._check()
+        if (
+            self._broker_error is not None
+            or self._closed_reason is not None
+            or not self._ch.is_open
+        ):
+            self._check()  # raises the reason
         # Must stay first: waits while the broker blocks publishing (see
         # PyAmqpConnection.before_publish), so nothing is written then.
         self._conn.before_publish()

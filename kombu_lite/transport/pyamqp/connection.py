@@ -341,7 +341,8 @@ class PyAmqpConnection:
             ConnectionBlocked: still blocked after ``blocked_connection_timeout``;
                 the message was not sent.
         """
-        self.poll()
+        if time.monotonic() >= self._next_poll:
+            self.poll()
         if self.blocked_reason is None:
             return
         limit = self._blocked_timeout

@@ -21,6 +21,7 @@ same lock and can never interleave on the socket.
 
 from __future__ import annotations
 
+import errno
 import struct
 import threading
 from typing import TYPE_CHECKING, Any, Final
@@ -45,6 +46,10 @@ _FRAME_HEAD = struct.Struct(">BHI").pack
 _BODY_SIZE = struct.Struct(">Q").pack
 _LONG = struct.Struct(">I").pack
 _TIMESTAMP = struct.Struct(">Q").pack
+#: Write errors that leave the connection usable (py-amqp's list).
+_UNAVAILABLE: Final = frozenset(
+    {errno.EAGAIN, errno.EINTR, errno.ENOENT, errno.EWOULDBLOCK}
+)
 #: Bytes around a frame's payload: type, channel, size, frame-end.
 FRAME_OVERHEAD: Final = 8
 #: Method frames kept per channel before the cache starts over (unique
@@ -156,14 +161,18 @@ class ConnectionWriter:
     :func:`writer_for` to get the connection's writer.
     """
 
-    __slots__ = ("_connection", "_inner", "_write", "frame_max", "lock")
+    __slots__ = ("_connection", "_inner", "_transport", "_write", "frame_max", "lock")
 
     def __init__(self, connection: Any) -> None:
         self._connection = connection
         #: Held for every write to this connection's socket.
         self.lock = threading.Lock()
         self._inner: Callable[..., Any] = connection.frame_writer
-        self._write: Callable[[bytes | memoryview], None] = connection.transport.write
+        # The transport's raw writer (``sendall`` for TCP), with the error
+        # handling of py-amqp's ``Transport.write`` redone in write(): one
+        # call less per message.
+        self._transport = connection.transport
+        self._write: Callable[[bytes | memoryview], None] = self._transport._write
         #: The negotiated frame_max (0: no limit).
         self.frame_max = int(connection.frame_max or 0)
         connection.frame_writer = self._locked_frame_writer
@@ -179,9 +188,18 @@ class ConnectionWriter:
         after an error part of the data may have been sent.
         """
         with self.lock:
-            # Large bodies go out as a view: a TLS transport slices what is
-            # left after each partial write, and bytes slices would copy.
-            self._write(data if len(data) < 65536 else memoryview(data))
+            try:
+                # Large bodies go out as a view: a TLS transport slices what
+                # is left after each partial write, and bytes slices copy.
+                self._write(data if len(data) < 65536 else memoryview(data))
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                # As py-amqp's Transport.write: a real failure marks the
+                # transport as disconnected.
+                if exc.errno not in _UNAVAILABLE:
+                    self._transport.connected = False
+                raise
             # py-amqp counts writes; heartbeats are skipped while it grows.
             self._connection.bytes_sent += 1
 
@@ -279,8 +297,15 @@ class PublishFramer:
             EncodeError: a name or property does not fit its AMQP type;
                 nothing was written.
         """
-        method = self.method_frame(exchange, routing_key, mandatory)
-        start, end = self._header(properties)
+        # The cache lookups inline: this runs once per message.
+        method = self._methods.get((exchange, routing_key, mandatory))
+        if method is None:
+            method = self.method_frame(exchange, routing_key, mandatory)
+        entry = self._headers.get(id(properties))
+        if entry is not None and entry[0] is properties:
+            start, end = entry[1], entry[2]
+        else:
+            start, end = self._header(properties)
         size = len(body)
         chunk = self._chunk
         if chunk is None or size <= chunk:
