@@ -1,5 +1,4 @@
-"""The retry loops behind ``Connection.ensure``, ``ensure_connection`` and
-``autoretry``.
+"""The retry loops behind ``ensure``, ``ensure_connection`` and ``autoretry``.
 
 They know a connection only through the callables they are given
 (reconnect, move to the next host), so the policy and the bookkeeping of

@@ -146,6 +146,6 @@ def test_a_retry_count_that_is_not_an_int_is_a_type_error() -> None:
         RetryPolicy(max_retries="3")  # type: ignore[arg-type]
 
 
-def test_a_body_is_not_a_channel() -> None:
+def test_a_url_is_not_a_channel() -> None:
     with pytest.raises(KombuError):
         Producer("memory://")  # type: ignore[arg-type]
