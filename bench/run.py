@@ -22,6 +22,7 @@ import json
 import pstats
 import socket
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -103,12 +104,18 @@ TARGETS = [
 ]
 
 
-def _broker_up() -> bool:
-    try:
-        socket.create_connection((amqp.HOST, amqp.PORT), timeout=1).close()
-    except OSError:
-        return False
-    return True
+def _broker_up(patience: float = 30.0) -> bool:
+    """Whether RabbitMQ listens; waits a little for one being restarted."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            socket.create_connection((amqp.HOST, amqp.PORT), timeout=1).close()
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1)
+        else:
+            return True
 
 
 def build_cases(
@@ -200,7 +207,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=sorted(PROFILED))
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-    broker = _broker_up()
+    broker = _broker_up(2.0 if args.smoke else 30.0)
     if args.profile:
         base_count = SECTIONS[args.profile][1]
         profile(args.profile, int(base_count * args.scale), args.top)

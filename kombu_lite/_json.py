@@ -37,6 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 from kombu_lite.exceptions import ConfigurationError, DecodeError, EncodeError
 
+#: json's C encoder factory; None without the C accelerator (not CPython).
+_c_make_encoder: Callable[..., Any] | None = getattr(
+    json.encoder, "c_make_encoder", None
+)
+_encode_ascii = json.encoder.encode_basestring_ascii
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -134,7 +140,15 @@ class JSONCodec:
                 know, a circular reference, or a ``__json__`` that failed.
         """
         try:
-            return self._encoder.encode(obj).encode("utf-8")
+            if _c_make_encoder is None or type(obj) is str:
+                return self._encoder.encode(obj).encode("utf-8")
+            # What JSONEncoder.encode does for a non-str with json's default
+            # settings (kombu's too), without its two Python-level calls: a
+            # fresh C encoder, so cycle detection has its own markers.
+            encode = _c_make_encoder(
+                {}, self._default, _encode_ascii, None, ": ", ", ", False, False, True
+            )
+            return "".join(encode(obj, 0)).encode("utf-8")
         except (TypeError, ValueError, RecursionError) as exc:
             raise EncodeError(str(exc)) from exc
 

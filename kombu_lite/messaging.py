@@ -421,7 +421,7 @@ class Producer:
     ) -> None:
         # The hot path of every publish: kept flat on purpose.
         channel = self._channel
-        if channel is None or not channel.is_open:
+        if channel is None or not channel.wire.is_open:
             channel = self.channel
         if entities:
             memo = self._declare_memo

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from amqp import exceptions as amqp_errors
 from amqp import spec
@@ -328,13 +328,20 @@ class PyAmqpChannel:
             or not self._ch.is_open
         ):
             self._check()  # raises the reason
+        conn = self._conn
         # Must stay first: waits while the broker blocks publishing (see
         # PyAmqpConnection.before_publish), so nothing is written then.
-        self._conn.before_publish()
+        # Called only when it has something to do: blocked, or time to
+        # look at the socket (the same test it starts with).
+        if conn.blocked_reason is not None or time.monotonic() >= conn.next_poll:
+            conn.before_publish()
         framer = self._framer or self._start_framing()
         data = framer.encode(body, properties, exchange, routing_key, mandatory)
         if not self._confirming:
-            self._send_publish(data)
+            try:
+                self._writer.write(data)
+            except Exception as exc:  # noqa: BLE001 - mapped like _send_publish
+                self._write_failed(exc)
             self._unconfirmed += 1
             return 0
         # The tag and the write must happen together: the broker numbers
@@ -404,12 +411,16 @@ class PyAmqpChannel:
         # writer re-encodes everything that framing.py caches.
         try:
             self._writer.write(data)
-        except (TimeoutError, BlockingIOError) as exc:
+        except Exception as exc:  # noqa: BLE001 - every error is mapped
+            self._write_failed(exc)
+
+    def _write_failed(self, exc: Exception) -> NoReturn:
+        """Raise kombu_lite's error for a failed write of publish frames."""
+        if isinstance(exc, TimeoutError | BlockingIOError):
             raise self._conn.write_stalled(exc) from exc
-        except Exception:
-            # Socket errors become ConnectionLost, as in every other call.
-            with mapped(self._conn.where, self):
-                raise
+        # Socket errors become ConnectionLost, as in every other call.
+        with mapped(self._conn.where, self):
+            raise exc
 
     def confirm_select(self) -> None:
         """Turn on publisher confirms for this channel."""

@@ -213,7 +213,8 @@ class PyAmqpConnection:
         self._blocked_timeout = params.blocked_connection_timeout if params else 60.0
         self._on_blocked = params.on_blocked if params else None
         self._on_unblocked = params.on_unblocked if params else None
-        self._next_poll = 0.0
+        #: When :meth:`poll` looks at the socket again (``time.monotonic``).
+        self.next_poll = 0.0
         connection.on_blocked = self._blocked
         connection.on_unblocked = self._unblocked
         #: Held while a confirmed publish takes its tag and writes its frames.
@@ -321,9 +322,9 @@ class PyAmqpConnection:
         that only ever writes.  Skipped when another thread is reading.
         """
         now = time.monotonic()
-        if now < self._next_poll and not force:
+        if now < self.next_poll and not force:
             return
-        self._next_poll = now + _POLL_INTERVAL
+        self.next_poll = now + _POLL_INTERVAL
         if not self._data_waiting():
             return
         if not self.read_lock.acquire(blocking=False):
@@ -341,7 +342,7 @@ class PyAmqpConnection:
             ConnectionBlocked: still blocked after ``blocked_connection_timeout``;
                 the message was not sent.
         """
-        if time.monotonic() >= self._next_poll:
+        if time.monotonic() >= self.next_poll:
             self.poll()
         if self.blocked_reason is None:
             return
