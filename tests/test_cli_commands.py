@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -427,16 +428,23 @@ def test_consume_no_ack_puts_the_messages_back() -> None:
 def test_consume_fails_when_the_queue_is_deleted_under_it() -> None:
     publish("q")
 
-    def delete_queue() -> None:
+    def delete_queue_once_consumed() -> None:
+        # The broker has no event for "a consumer started": poll for it, so
+        # the queue is never deleted before the command subscribes.
+        deadline = time.monotonic() + 10
+        while not any(info.consumers for info in default_broker().queues()):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
         with Connection("memory://") as conn:
             Queue("q").delete(channel=conn.default_channel)
 
-    timer = threading.Timer(0.05, delete_queue)
-    timer.start()
+    deleter = threading.Thread(target=delete_queue_once_consumed)
+    deleter.start()
 
     result = run("consume", *MEMORY, "q", "--timeout", "5")
 
-    timer.join()
+    deleter.join()
     assert result.code == 1
     assert "the broker cancelled the consumer of 'q'" in result.err
 
