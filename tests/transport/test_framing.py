@@ -84,7 +84,7 @@ _body_sizes = _around_frame_max | st.integers(0, 3 * CHUNK + 7)
 
 
 def _body(size: int) -> bytes:
-    return bytes(index % 251 for index in range(size))
+    return (bytes(range(251)) * (size // 251 + 1))[:size]
 
 
 @dataclass
