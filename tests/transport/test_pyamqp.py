@@ -372,3 +372,45 @@ def test_read_and_write_timeouts_reach_the_transport(
     transport = conn._conn.transport
     assert (transport.read_timeout, transport.write_timeout) == (7.0, 3.0)
     conn.close()
+
+
+@pytest.mark.broker
+def test_a_batch_without_confirms_goes_out_in_order_without_tags(
+    broker: ConnectionParameters,
+) -> None:
+    conn = PyAmqpTransport().connect(broker)
+    channel = conn.channel()
+    queue = channel.queue_declare("", exclusive=True).queue
+    messages = [(f"m{n}".encode(), BasicProperties()) for n in range(5)]
+
+    tags = channel.basic_publish_batch(messages, "", queue)
+    received = []
+    while len(received) < 5:
+        delivery = channel.basic_get(queue, no_ack=True)
+        if delivery is None:
+            time.sleep(0.02)
+            continue
+        received.append(delivery.body)
+
+    assert tags == [0] * 5
+    assert received == [f"m{n}".encode() for n in range(5)]
+    conn.close()
+
+
+@pytest.mark.broker
+def test_a_batch_with_confirms_gets_consecutive_tags_all_acked(
+    broker: ConnectionParameters,
+) -> None:
+    conn = PyAmqpTransport().connect(broker)
+    channel = conn.channel()
+    queue = channel.queue_declare("", exclusive=True).queue
+    channel.confirm_select()
+    first = channel.basic_publish(b"single", BasicProperties(), "", queue)
+
+    tags = channel.basic_publish_batch(
+        [(b"a", BasicProperties()), (b"b", BasicProperties())], "", queue
+    )
+
+    assert tags == [first + 1, first + 2]
+    assert all(channel.wait_for_confirm(tag, 5.0) is None for tag in tags)
+    conn.close()

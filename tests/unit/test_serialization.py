@@ -731,3 +731,34 @@ def test_library_removed_after_resolving_raises_serializer_not_installed(
 
     with pytest.raises(SerializerNotInstalled, match="PyYAML"):
         codec.encode({"a": 1})
+
+
+_any_body = _json_values | st.binary() | st.text()
+
+
+@pytest.mark.parametrize(
+    ("name", "bodies"),
+    [
+        (None, _any_body),
+        ("json", _any_body),
+        ("raw", st.binary() | st.text()),
+        ("pickle", _any_body),
+        ("msgpack", _any_body),
+        ("yaml", _any_body),
+    ],
+)
+@given(data=st.data())
+def test_dump_is_encode_and_labels_in_one_call(
+    name: str | None, bodies: st.SearchStrategy[Any], data: st.DataObject
+) -> None:
+    codec = SerializerRegistry().encoder_for(name)
+    body = data.draw(bodies)
+
+    assert codec.dump(body) == (codec.encode(body), *codec.content_type_for(body))
+
+
+def test_dump_raises_encode_error_like_encode() -> None:
+    codec = SerializerRegistry().encoder_for(None)
+
+    with pytest.raises(EncodeError, match="not JSON serializable"):
+        codec.dump({"bad": object()})
