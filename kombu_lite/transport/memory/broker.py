@@ -40,6 +40,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from kombu_lite.exceptions import AccessRefused, NotFound, OperationalError
+from kombu_lite.transport.memory.alarms import Alarms
 from kombu_lite.transport.memory.delivery import fresh_properties
 from kombu_lite.transport.memory.inspection import (
     BindingInfo,
@@ -90,6 +91,7 @@ class Broker:
         self._counters = Counters()
         self._vhosts: dict[str, VirtualHost] = {"/": self._new_vhost("/")}
         self._connections: dict[MemoryConnection, None] = {}
+        self._alarms = Alarms(self._lock)
 
     def __repr__(self) -> str:
         state = "running" if self._running else "stopped"
@@ -115,6 +117,7 @@ class Broker:
             self._counters = Counters()
             self._vhosts = {name: self._new_vhost(name) for name in self._vhosts}
             self._running = True
+            self._alarms.clear(None)
 
     def stop(self) -> None:
         """Simulate a broker shutdown.
@@ -147,6 +150,33 @@ class Broker:
         """
         with self._lock:
             self._break_all(reason)
+
+    def set_alarm(self, resource: str = "memory") -> None:
+        """Raise a resource alarm, as RabbitMQ does when memory or disk run low.
+
+        Every publish from then on blocks: its connection's ``on_blocked`` is
+        told the reason ("low on memory"), and the publish waits for
+        :meth:`clear_alarm` up to the connection's
+        ``blocked_connection_timeout``, then raises ``ConnectionBlocked``
+        without sending.  See :mod:`kombu_lite.transport.memory.alarms`.
+
+        Raises:
+            ValueError: ``resource`` is not ``'memory'`` or ``'disk'``.
+        """
+        with self._lock:
+            self._alarms.raise_alarm(resource)
+
+    def clear_alarm(self, resource: str | None = None) -> None:
+        """Clear one alarm (all when ``resource`` is None).
+
+        Once none is left, held publishes go on and each connection that was
+        blocked has its ``on_unblocked`` called, in this thread.
+        """
+        with self._lock:
+            told = self._alarms.clear(resource)
+        for notice in told:
+            if notice.on_unblocked is not None:
+                notice.on_unblocked()
 
     # -- inspection ----------------------------------------------------------
 

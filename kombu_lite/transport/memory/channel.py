@@ -6,13 +6,12 @@ raises ``ChannelClosed`` naming the channel and that first reason.  A
 connection-level refusal (unknown exchange type, reused consumer tag,
 ``prefetch_size``) closes the whole connection.  Publishing to a missing
 exchange raises ``NotFound`` from ``basic_publish`` itself; on RabbitMQ the
-same error arrives with the next synchronous call on the channel.
-
-Delivery tags count from 1 per channel.  Unacknowledged messages go back to
-their queue, marked redelivered, when the channel closes.  Cancelling a
-consumer takes back the deliveries it had not received yet (they return to
-their place in the queue unchanged), so no callback runs after
-``basic_cancel`` returns.
+same error arrives with the next synchronous call on the channel.  Delivery
+tags count from 1 per channel; unacked messages go back to their queue,
+marked redelivered, when the channel closes.  Cancelling a consumer takes
+back its undelivered messages (unchanged, in their place), so no callback
+runs after ``basic_cancel`` returns.  A broker alarm holds publishes (see
+:mod:`~kombu_lite.transport.memory.alarms`).
 """
 
 from __future__ import annotations
@@ -67,6 +66,7 @@ class MemoryChannel:
         self._lock = connection._lock
         self._vhost: VirtualHost = connection._vhost
         self._counters = connection._broker._counters
+        self._alarms = connection._broker._alarms
         self._id = channel_id
         self._open = True  # the broker's view
         self._closed_here = False  # closed by close() or by a channel error
@@ -242,8 +242,9 @@ class MemoryChannel:
         consumer's inbox).  An unroutable ``mandatory`` message comes back
         through the return handler during the next ``drain_events``.
         """
-        # The hot path: kept flat on purpose (no context manager, one lookup
-        # for the default exchange).
+        # The hot path: kept flat (no context manager, one default lookup).
+        if self._alarms.active:  # RabbitMQ's connection.blocked
+            self._alarms.hold(self._conn, self._conn._notice)
         if type(body) is not bytes:
             body = bytes(body)
         if properties.headers:

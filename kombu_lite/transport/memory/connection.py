@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from kombu_lite._version import __version__
 from kombu_lite.exceptions import ConnectionLost, OperationalError
+from kombu_lite.transport.memory.alarms import BlockedNotice
 from kombu_lite.transport.memory.broker import Broker, default_broker
 from kombu_lite.transport.memory.channel import MemoryChannel
 
@@ -54,7 +55,13 @@ class MemoryConnection:
     Implements :class:`kombu_lite.transport.base.WireConnection`.
     """
 
-    def __init__(self, broker: Broker, vhost: VirtualHost, userid: str) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        vhost: VirtualHost,
+        userid: str,
+        notice: BlockedNotice | None = None,
+    ) -> None:
         self._broker = broker
         #: The login user; RabbitMQ checks the ``user_id`` property against it.
         self.userid = userid
@@ -71,6 +78,8 @@ class MemoryConnection:
         # A broken socket is only found out by using it: until a call has
         # raised ConnectionLost, is_connected stays True, as with py-amqp.
         self._noticed = False
+        #: What to do when a broker alarm blocks a publish.
+        self._notice = notice or BlockedNotice(None, None, 60.0)
 
     def __repr__(self) -> str:
         return f"<MemoryConnection vhost={self._vhost.name!r} {self._state}>"
@@ -255,6 +264,11 @@ class MemoryTransport:
         broker = self._broker
         with broker._lock:
             vhost = broker._open(params)
-            connection = MemoryConnection(broker, vhost, params.userid)
+            notice = BlockedNotice(
+                params.on_blocked,
+                params.on_unblocked,
+                params.blocked_connection_timeout,
+            )
+            connection = MemoryConnection(broker, vhost, params.userid, notice)
             broker._register(connection)
             return connection
