@@ -15,10 +15,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from kombu_lite import Connection, Consumer, Exchange, Message, Queue, pools
+from kombu_lite._resource import Resource
 from kombu_lite.exceptions import (
     ChannelLimitExceeded,
     ConfigurationError,
@@ -49,6 +51,23 @@ RawGet = Callable[[str], RawMessage | None]
 WAIT = 0.2
 #: A generous bound on that wait: other processes may share the machine.
 SLACK = 10.0
+
+
+@pytest.fixture(autouse=True)
+def _pools_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every pool a test made, so no idle connection outlives the test."""
+    made: list[Resource[Any]] = []
+    original = Resource.__init__
+
+    def recording_init(self: Resource[Any], *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Resource, "__init__", recording_init)
+    yield
+    monkeypatch.undo()
+    for pool in reversed(made):
+        pool.close()
 
 
 @pytest.fixture(autouse=True)
