@@ -125,7 +125,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'kombu_lite' has no attribute {name!r}") from None
     import importlib
 
-    _ensure_null_handler()
     module = importlib.import_module(module_name)
     value = module if attribute is None else getattr(module, attribute)
     if name in _PUBLIC_CLASSES:
@@ -136,15 +135,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-def _ensure_null_handler() -> None:
-    # Without a handler of its own, a library's warnings go to stderr
-    # through logging's last-resort handler in applications that never
-    # configure logging.  Installed with the first name used, so that a
-    # bare ``import kombu_lite`` does not pay for importing logging.
-    import logging
-
-    package = logging.getLogger("kombu_lite")
-    if not any(type(handler) is logging.NullHandler for handler in package.handlers):
-        package.addHandler(logging.NullHandler())

@@ -9,16 +9,16 @@ the log and to the application's callbacks.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kombu_lite._connection_params import callback_option, seconds
+from kombu_lite._log import get_logger
 
 __all__ = ["BlockedOptions", "report_blocked", "report_unblocked"]
 
 # The public module's name: users configure ``kombu_lite.connection``.
-logger = logging.getLogger("kombu_lite.connection")
+logger = get_logger("kombu_lite.connection")
 
 OnBlocked = Callable[[str], object]
 OnUnblocked = Callable[[], object]

@@ -8,10 +8,10 @@ attempts and deadlines live here, and the socket work stays in
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
+from kombu_lite._log import get_logger
 from kombu_lite.exceptions import OperationalError
 from kombu_lite.retry import retry_over_time
 
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 # The public module's name: users configure ``kombu_lite.connection``.
-logger = logging.getLogger("kombu_lite.connection")
+logger = get_logger("kombu_lite.connection")
 
 T = TypeVar("T")
 

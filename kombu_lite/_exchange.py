@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from kombu_lite._entity_base import (
@@ -14,6 +13,7 @@ from kombu_lite._entity_base import (
     frozen_args,
     maybe_delivery_mode,
 )
+from kombu_lite._log import get_logger
 from kombu_lite.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ _EXCHANGE_TYPES = ("direct", "topic", "fanout", "headers")
 
 # Named after the public module: users configure ``kombu_lite.entity``, not
 # a private file name.
-logger = logging.getLogger("kombu_lite.entity")
+logger = get_logger("kombu_lite.entity")
 
 
 class Exchange(Bindable):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kombu_lite._entity_base import Bindable, check_name, frozen_args
 from kombu_lite._exchange import Binding, Exchange
+from kombu_lite._log import get_logger
 from kombu_lite.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ __all__ = ["Queue"]
 
 OnDeclared = Callable[[str, int, int], object]
 
-logger = logging.getLogger("kombu_lite.entity")
+logger = get_logger("kombu_lite.entity")
 
 
 def _seconds_to_ms(name: str, value: float | None) -> int | None:

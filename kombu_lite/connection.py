@@ -8,7 +8,6 @@ retry loop behind ``Producer.publish(retry=True)``.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import replace
@@ -36,6 +35,7 @@ from kombu_lite._failover import (
     host_order,
     next_host,
 )
+from kombu_lite._log import get_logger
 from kombu_lite._url import URL, format_url, mask_url
 from kombu_lite.channel import Channel
 from kombu_lite.exceptions import (
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 T = TypeVar("T")
 

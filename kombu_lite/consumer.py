@@ -20,12 +20,12 @@ Two things differ from kombu on purpose:
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
+from kombu_lite._log import get_logger
 from kombu_lite.channel import Channel
 from kombu_lite.connection import Connection
 from kombu_lite.entity import Queue
@@ -53,7 +53,7 @@ __all__ = [
     "OnMessage",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: ``callback(body, message)``: ``body`` is the decoded payload.
 Callback = Callable[[Any, Message], object]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import kombu_lite.compression as _compression
+from kombu_lite._log import get_logger
 from kombu_lite._publishing import (
     DeclareMemo,
     PropertyCache,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OnReturn", "Producer", "PublishOutcome", "immediate_error"]
 
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 #: ``on_return(exception, exchange, routing_key, message)``, as in kombu.
 OnReturn = Callable[[BaseException, str, str, Message], object]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -39,6 +41,21 @@ def test_the_package_logger_has_a_null_handler() -> None:
     handlers = logging.getLogger("kombu_lite").handlers
 
     assert any(isinstance(handler, logging.NullHandler) for handler in handlers)
+
+
+def test_importing_a_module_directly_installs_the_null_handler_too() -> None:
+    code = (
+        "import logging\n"
+        "from kombu_lite.connection import Connection\n"
+        "handlers = logging.getLogger('kombu_lite').handlers\n"
+        "print([type(h).__name__ for h in handlers])\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert done.stdout.strip() == "['NullHandler']"
 
 
 def test_a_connect_is_logged(debug_log: pytest.LogCaptureFixture) -> None:

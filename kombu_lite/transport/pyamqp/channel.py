@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections import deque
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from amqp import exceptions as amqp_errors
 from amqp import spec
 
+from kombu_lite._log import get_logger
 from kombu_lite.exceptions import (
     ChannelClosed,
     ChannelError,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PyAmqpChannel"]
 
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 
 class PyAmqpChannel:

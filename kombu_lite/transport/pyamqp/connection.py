@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import select
 import socket
 import ssl as _ssl
@@ -19,6 +18,7 @@ from amqp import spec
 from amqp.transport import SSLTransport as _AmqpSSLTransport
 from amqp.transport import TCPTransport as _AmqpTCPTransport
 
+from kombu_lite._log import get_logger
 from kombu_lite._version import __version__
 from kombu_lite.exceptions import (
     AccessRefused,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PyAmqpConnection", "PyAmqpTransport"]
 
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 #: Seconds between two looks at the socket before publishes.
 _POLL_INTERVAL = 0.02
 
