@@ -32,7 +32,7 @@ __all__ = ["DEFAULT_ACCEPT", "Message", "PreparedMessage"]
 #: What a consumer decodes when no accept list is given: json only.
 DEFAULT_ACCEPT: Final = frozenset({"application/json"})
 #: Content types that are plain data, never executed: always accepted.
-_TRUSTED: Final = frozenset({"application/data", "application/text"})
+_TRUSTED: Final = serialization.TRUSTED_CONTENT_TYPES
 
 _PROPERTY_NAMES: Final = frozenset(BasicProperties.__dataclass_fields__) - {
     "content_type",

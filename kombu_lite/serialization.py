@@ -65,8 +65,12 @@ __all__ = [
 ]
 
 #: Content types every consumer decodes, whatever its ``accept`` list: they
-#: carry plain bytes or text, which run no code when decoded.
-TRUSTED_CONTENT_TYPES = frozenset({"application/data", "application/text"})
+#: carry plain bytes or text, which run no code when decoded.  ``text/plain``
+#: (a ``str`` body) is among them: kombu refuses it with ``accept=['json']``,
+#: so a ``str`` published by a producer could not be read by its consumer.
+TRUSTED_CONTENT_TYPES = frozenset(
+    {"application/data", "application/text", "text/plain"}
+)
 
 #: Content encodings meaning "bytes, not text": never decoded to ``str``.
 _BINARY_ENCODINGS = frozenset({"binary", "ascii-8bit"})

@@ -68,6 +68,19 @@ def test_get_returns_what_put_sent(simple: SimpleQueue) -> None:
     assert message.priority == 3
 
 
+def test_a_str_body_comes_back_as_str_with_the_default_accept_list(
+    simple: SimpleQueue,
+) -> None:
+    # kombu's consumers refuse text/plain, the type of its own str bodies.
+    simple.put("hello")
+
+    message = simple.get(timeout=5)
+    message.ack()
+
+    assert message.payload == "hello"
+    assert message.content_type == "text/plain"
+
+
 def test_messages_come_out_in_order(simple: SimpleQueue) -> None:
     for n in range(3):
         simple.put({"n": n})
