@@ -49,6 +49,18 @@ def _only(raw_get: RawGet, name: str) -> RawMessage:
 # -- properties on the wire ---------------------------------------------------------
 
 
+def test_a_property_too_long_for_amqp_is_refused_and_nothing_is_sent(
+    producer: Producer, queue: Queue, raw_get: RawGet
+) -> None:
+    with pytest.raises(EncodeError, match="correlation_id is 300 bytes"):
+        producer.publish({"n": 1}, correlation_id="c" * 300)
+    producer.publish({"n": 2}, correlation_id="c" * 255)
+
+    raw = _only(raw_get, queue.name)
+    assert json.loads(raw.body) == {"n": 2}
+    assert raw_get(queue.name) is None
+
+
 def test_dict_body_goes_as_json_utf8(
     producer: Producer, queue: Queue, raw_get: RawGet
 ) -> None:
