@@ -47,12 +47,16 @@ def call_with_retries(
     policy: RetryPolicy,
     retry_errors: tuple[type[BaseException], ...],
     *,
+    connect: Callable[[float | None], object],
     reconnect: Callable[[float | None], Channel],
     fail_over: Callable[[], None],
     revivable: Revivable | None = None,
 ) -> T:
     """Call ``fun`` until it succeeds or ``policy`` runs out.
 
+    The first attempt starts with ``connect(deadline)``, which connects if
+    the connection is not up yet, so a first connect to a broker that never
+    answers is bounded by the policy's ``timeout`` as the reconnects are.
     A recoverable :class:`~kombu_lite.exceptions.OperationalError` makes
     the next attempt reconnect first: ``fail_over()`` drops the connection
     and moves to the next host before the sleep, ``reconnect(deadline)``
@@ -68,7 +72,9 @@ def call_with_retries(
     while True:
         attempts += 1
         try:
-            if need_revive:
+            if attempts == 1:
+                connect(deadline)
+            elif need_revive:
                 channel = reconnect(deadline)
                 if revivable is not None:
                     revivable.revive(channel)

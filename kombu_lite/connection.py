@@ -562,6 +562,7 @@ class Connection(ConsumerFactories):
             partial(fun, *args, **kwargs),
             policy,
             retry_errors,
+            connect=self._ensure_wire,
             reconnect=self._reconnect,
             fail_over=self._fail_over,
             revivable=obj,

@@ -12,6 +12,7 @@ same bytes again.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -341,8 +342,10 @@ class Producer:
             priority or None,
             mandatory,
             properties,
-            confirm_timeout,
         )
+        # The policy's timeout bounds the whole call: a confirm wait too
+        # (it ends in ConfirmTimeout, outcome unknown, never retried).
+        deadline = None if policy.timeout is None else time.monotonic() + policy.timeout
         attempts = 0
 
         def attempt() -> None:
@@ -356,7 +359,13 @@ class Producer:
                     routing_key,
                     attempts,
                 )
-            self._send(*args)
+            wait = confirm_timeout
+            if deadline is not None:
+                left = max(deadline - time.monotonic(), 0.001)
+                if wait is None:
+                    wait = connection.confirm_timeout
+                wait = left if wait is None else min(wait, left)
+            self._send(*args, wait)
 
         connection._call_with_retries(self, attempt, policy, (), (), {})
 

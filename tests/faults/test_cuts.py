@@ -197,3 +197,58 @@ def test_a_broker_gone_for_good_fails_by_the_policy_timeout(
         )
 
     assert time.monotonic() - started < 3
+
+
+def test_a_first_connect_to_a_silent_broker_is_bounded_by_the_policy_timeout(
+    proxy: FaultProxy, queue: Queue
+) -> None:
+    # The proxy accepts the TCP connection, but the broker's handshake never
+    # reaches the client: only the policy's timeout can end the wait, since
+    # connect_timeout alone would allow 10 s per attempt.
+    proxy.hold_replies()
+    conn = Connection(proxy.url, connect_timeout=10, heartbeat=0)
+    producer = conn.Producer(routing_key=queue.name)
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(OperationalError, match="handshake"):
+            producer.publish(
+                b"never",
+                serializer="raw",
+                retry=True,
+                retry_policy={"max_retries": None, "interval_start": 0.1, "timeout": 1},
+            )
+        elapsed = time.monotonic() - started
+    finally:
+        proxy.release_replies()
+        conn.release()
+
+    assert elapsed < 2.5
+
+
+def test_a_confirm_wait_is_bounded_by_the_policy_timeout(
+    proxy: FaultProxy, confirming: Connection, queue: Queue, admin: amqp.Channel
+) -> None:
+    # confirm_timeout is the connection's 30 s; the call's policy allows 1 s
+    # for everything, the confirm wait included.
+    producer = confirming.Producer(routing_key=queue.name)
+    _ready(producer, queue)
+    producer.publish(b"first", serializer="raw")  # confirms are on, link idle
+    proxy.hold_replies()
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConfirmTimeout, match="outcome is unknown"):
+            producer.publish(
+                b"held",
+                serializer="raw",
+                retry=True,
+                retry_policy={"max_retries": 3, "interval_start": 0.1, "timeout": 1},
+            )
+        elapsed = time.monotonic() - started
+    finally:
+        proxy.release_replies()
+
+    assert 0.9 <= elapsed < 2.5
+    # Unknown, not lost: the broker took it, once.
+    assert _bodies(admin, queue.name) == [b"first", b"held"]
