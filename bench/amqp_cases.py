@@ -9,7 +9,12 @@ bytes reached the kernel's buffer.
 
 Every peer publishes persistent messages (delivery mode 2) to a durable
 queue, as kombu_lite's and kombu's defaults do: with confirms, RabbitMQ
-acks those only once they are on disk, for every peer alike.
+acks those only once they are on disk, for every peer alike.  The
+unconfirmed publish cases also run with transient messages to a
+non-durable queue (``persistent=False``), where the broker's own ceiling
+is several times higher, so the figure shows what the client costs rather
+than what the broker's message store takes.  They report the client's CPU
+time per message too (``time.process_time`` over the timed part).
 """
 
 from __future__ import annotations
@@ -46,6 +51,32 @@ def _rate(count: int, seconds: float) -> Metrics:
     return {"msg/s": count / seconds}
 
 
+class _Clock:
+    """Wall time and this process's CPU time over a ``with`` block."""
+
+    wall = 0.0
+    cpu = 0.0
+
+    def __enter__(self) -> _Clock:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+    def publish_metrics(self, count: int) -> Metrics:
+        return {
+            "msg/s": count / self.wall,
+            "client CPU us/msg": self.cpu / count * 1e6,
+        }
+
+
+def _mode(persistent: bool) -> int:
+    return 2 if persistent else 1
+
+
 # -- raw py-amqp -----------------------------------------------------------------------
 
 
@@ -57,44 +88,44 @@ def _amqp_channel() -> tuple[Any, Any]:
     return conn, conn.channel()
 
 
-def _amqp_message() -> Any:
+def _amqp_message(persistent: bool = True) -> Any:
     import amqp
 
     return amqp.Message(
         json.dumps(BODY),
         content_type="application/json",
         content_encoding="utf-8",
-        delivery_mode=2,
+        delivery_mode=_mode(persistent),
     )
 
 
-def raw_publish(count: int) -> Metrics:
+def raw_publish(count: int, persistent: bool = True) -> Metrics:
     """py-amqp ``basic_publish`` of a freshly encoded message."""
     import amqp
 
     conn, channel = _amqp_channel()
     name = _name()
-    channel.queue_declare(name, durable=True, auto_delete=False)
+    mode = _mode(persistent)
+    channel.queue_declare(name, durable=persistent, auto_delete=False)
     try:
         publish = channel.basic_publish
-        started = time.perf_counter()
-        for _ in range(count):
-            message = amqp.Message(
-                json.dumps(BODY),
-                content_type="application/json",
-                content_encoding="utf-8",
-                delivery_mode=2,
-            )
-            publish(message, exchange="", routing_key=name)
-        channel.queue_declare(name, passive=True)
-        elapsed = time.perf_counter() - started
+        with _Clock() as clock:
+            for _ in range(count):
+                message = amqp.Message(
+                    json.dumps(BODY),
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    delivery_mode=mode,
+                )
+                publish(message, exchange="", routing_key=name)
+            channel.queue_declare(name, passive=True)
     finally:
         channel.queue_delete(name)
         conn.close()
-    return _rate(count, elapsed)
+    return clock.publish_metrics(count)
 
 
-def wire_ceiling(count: int) -> Metrics:
+def wire_ceiling(count: int, persistent: bool = True) -> Metrics:
     """The bytes of one py-amqp publish, captured, written in big batches."""
     from amqp import spec
     from amqp.method_framing import frame_writer
@@ -102,7 +133,7 @@ def wire_ceiling(count: int) -> Metrics:
 
     conn, channel = _amqp_channel()
     name = _name()
-    channel.queue_declare(name, durable=True, auto_delete=False)
+    channel.queue_declare(name, durable=persistent, auto_delete=False)
 
     class Sink:
         frame_max = conn.frame_max
@@ -115,23 +146,22 @@ def wire_ceiling(count: int) -> Metrics:
     sink = Sink()
     args = dumps("Bssbb", (0, "", name, False, False))
     frame_writer(sink, sink)(
-        1, channel.channel_id, spec.Basic.Publish, args, _amqp_message()
+        1, channel.channel_id, spec.Basic.Publish, args, _amqp_message(persistent)
     )
     batch = sink.data * _CEILING_BATCH
     write = conn.transport.write
     batches, rest = divmod(count, _CEILING_BATCH)
     try:
-        started = time.perf_counter()
-        for _ in range(batches):
-            write(batch)
-        if rest:
-            write(sink.data * rest)
-        channel.queue_declare(name, passive=True)
-        elapsed = time.perf_counter() - started
+        with _Clock() as clock:
+            for _ in range(batches):
+                write(batch)
+            if rest:
+                write(sink.data * rest)
+            channel.queue_declare(name, passive=True)
     finally:
         channel.queue_delete(name)
         conn.close()
-    return _rate(count, elapsed)
+    return clock.publish_metrics(count)
 
 
 def raw_confirm_each(count: int) -> Metrics:
@@ -221,25 +251,25 @@ def raw_consume(count: int) -> Metrics:
 # -- kombu_lite ------------------------------------------------------------------------
 
 
-def kombu_lite_publish(count: int) -> Metrics:
+def kombu_lite_publish(count: int, persistent: bool = True) -> Metrics:
     """``Producer.publish(body, declare=[queue])``, json, no confirms."""
     from kombu_lite import Connection, Queue
 
-    queue = Queue(_name())
+    queue = Queue(_name(), durable=persistent)
+    mode = _mode(persistent)
     with Connection(URL) as conn:
         producer = conn.Producer(routing_key=queue.name)
-        producer.publish(BODY, declare=[queue])
+        producer.publish(BODY, declare=[queue], delivery_mode=mode)
         publish = producer.publish
         wire = conn.default_channel.wire
         try:
-            started = time.perf_counter()
-            for _ in range(count):
-                publish(BODY, declare=[queue])
-            wire.queue_declare(queue.name, passive=True)
-            elapsed = time.perf_counter() - started
+            with _Clock() as clock:
+                for _ in range(count):
+                    publish(BODY, declare=[queue], delivery_mode=mode)
+                wire.queue_declare(queue.name, passive=True)
         finally:
             queue.delete(channel=conn.default_channel)
-    return _rate(count, elapsed)
+    return clock.publish_metrics(count)
 
 
 def kombu_lite_confirm_each(count: int) -> Metrics:
@@ -311,25 +341,25 @@ def kombu_lite_consume(count: int) -> Metrics:
 # -- kombu -----------------------------------------------------------------------------
 
 
-def kombu_publish(count: int) -> Metrics:
+def kombu_publish(count: int, persistent: bool = True) -> Metrics:
     """kombu's ``Producer.publish(body, declare=[queue])``."""
     from kombu import Connection, Queue
 
-    queue = Queue(_name())
+    queue = Queue(_name(), durable=persistent)
+    mode = _mode(persistent)
     with Connection(URL) as conn:
         producer = conn.Producer(routing_key=queue.name)
-        producer.publish(BODY, declare=[queue])
+        producer.publish(BODY, declare=[queue], delivery_mode=mode)
         publish = producer.publish
         bound = queue(conn.default_channel)
         try:
-            started = time.perf_counter()
-            for _ in range(count):
-                publish(BODY, declare=[queue])
-            bound.queue_declare(passive=True)
-            elapsed = time.perf_counter() - started
+            with _Clock() as clock:
+                for _ in range(count):
+                    publish(BODY, declare=[queue], delivery_mode=mode)
+                bound.queue_declare(passive=True)
         finally:
             bound.delete()
-    return _rate(count, elapsed)
+    return clock.publish_metrics(count)
 
 
 def kombu_confirm_each(count: int) -> Metrics:
@@ -394,33 +424,35 @@ def _pika_channel(confirm: bool = False) -> tuple[Any, Any]:
     return conn, channel
 
 
-def _pika_publish(count: int, confirm: bool) -> Metrics:
+def _pika_publish(count: int, confirm: bool, persistent: bool = True) -> Metrics:
     import pika
 
     conn, channel = _pika_channel(confirm)
     name = _name()
-    channel.queue_declare(name, durable=True)
+    mode = _mode(persistent)
+    channel.queue_declare(name, durable=persistent)
     try:
         publish = channel.basic_publish
-        started = time.perf_counter()
-        for _ in range(count):
-            properties = pika.BasicProperties(
-                content_type="application/json",
-                content_encoding="utf-8",
-                delivery_mode=2,
-            )
-            publish("", name, json.dumps(BODY).encode(), properties)
-        channel.queue_declare(name, passive=True)
-        elapsed = time.perf_counter() - started
+        with _Clock() as clock:
+            for _ in range(count):
+                properties = pika.BasicProperties(
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    delivery_mode=mode,
+                )
+                publish("", name, json.dumps(BODY).encode(), properties)
+            channel.queue_declare(name, passive=True)
     finally:
         channel.queue_delete(name)
         conn.close()
-    return _rate(count, elapsed)
+    if confirm:
+        return _rate(count, clock.wall)
+    return clock.publish_metrics(count)
 
 
-def pika_publish(count: int) -> Metrics:
+def pika_publish(count: int, persistent: bool = True) -> Metrics:
     """pika ``BlockingChannel.basic_publish``, no confirms."""
-    return _pika_publish(count, confirm=False)
+    return _pika_publish(count, confirm=False, persistent=persistent)
 
 
 def pika_confirm_each(count: int) -> Metrics:

@@ -6,8 +6,10 @@
     python bench/run.py --only publish --only memory
     python bench/run.py --profile publish  # cProfile one kombu_lite case
 
-Sections: ``publish`` (unconfirmed, with the captured-frames wire ceiling),
-``confirm-each``, ``pipelined``, ``consume`` (prefetch 1000, no_ack),
+Sections: ``publish`` (unconfirmed, persistent messages to a durable
+queue, with the captured-frames wire ceiling), ``publish-transient`` (the
+same with transient messages to a non-durable queue, where the broker is
+not the limit), ``confirm-each``, ``pipelined``, ``consume`` (prefetch 1000, no_ack),
 ``memory`` (memory:// publish + consume round trip), ``import`` and
 ``import-4-names`` (fresh interpreters: time and peak RSS).  RabbitMQ must
 listen on 127.0.0.1:5672 (guest/guest) for the broker sections; without it
@@ -23,6 +25,7 @@ import pstats
 import socket
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,6 +37,7 @@ from harness import Case, Run, Target, report, run_rounds
 #: section -> (base peer for its ratios, full-run message count)
 SECTIONS: dict[str, tuple[str, int]] = {
     "publish": ("raw py-amqp", 20000),
+    "publish-transient": ("raw py-amqp", 20000),
     "confirm-each": ("raw py-amqp", 2000),
     "pipelined": ("raw py-amqp confirm-each", 20000),
     "consume": ("raw py-amqp", 20000),
@@ -41,6 +45,8 @@ SECTIONS: dict[str, tuple[str, int]] = {
     "import": ("import kombu", 1),
     "import-4-names": ("from kombu import (4 names)", 1),
 }
+
+_CEILING = "wire ceiling (captured frames)"
 
 TARGETS = [
     Target(
@@ -53,9 +59,31 @@ TARGETS = [
     Target(
         "unconfirmed publish: kombu_lite / wire ceiling (reported)",
         ("publish", "kombu_lite"),
-        ("publish", "wire ceiling (captured frames)"),
+        ("publish", _CEILING),
         "msg/s",
         None,
+    ),
+    Target(
+        "transient publish: kombu_lite / raw py-amqp",
+        ("publish-transient", "kombu_lite"),
+        ("publish-transient", "raw py-amqp"),
+        "msg/s",
+        2.0,
+    ),
+    Target(
+        "transient publish: kombu_lite / wire ceiling (reported)",
+        ("publish-transient", "kombu_lite"),
+        ("publish-transient", _CEILING),
+        "msg/s",
+        None,
+    ),
+    Target(
+        "client CPU per transient publish: kombu_lite / raw py-amqp (reported)",
+        ("publish-transient", "kombu_lite"),
+        ("publish-transient", "raw py-amqp"),
+        "client CPU us/msg",
+        None,
+        at_least=False,
     ),
     Target(
         "publish_many / raw py-amqp confirm-each",
@@ -139,13 +167,17 @@ def build_cases(
         ],
     }
     if broker:
-        peers["publish"] = [
-            ("raw py-amqp", amqp.raw_publish),
-            ("kombu_lite", amqp.kombu_lite_publish),
-            ("kombu", amqp.kombu_publish),
-            ("pika", amqp.pika_publish),
-            ("wire ceiling (captured frames)", amqp.wire_ceiling),
-        ]
+        for section, persistent in (("publish", True), ("publish-transient", False)):
+            peers[section] = [
+                (peer, partial(run, persistent=persistent))
+                for peer, run in (
+                    ("raw py-amqp", amqp.raw_publish),
+                    ("kombu_lite", amqp.kombu_lite_publish),
+                    ("kombu", amqp.kombu_publish),
+                    ("pika", amqp.pika_publish),
+                    (_CEILING, amqp.wire_ceiling),
+                )
+            ]
         peers["confirm-each"] = [
             ("raw py-amqp", amqp.raw_confirm_each),
             ("kombu_lite", amqp.kombu_lite_confirm_each),
@@ -176,6 +208,7 @@ def build_cases(
 #: kombu_lite's case of each section --profile can run.
 PROFILED: dict[str, Run] = {
     "publish": amqp.kombu_lite_publish,
+    "publish-transient": partial(amqp.kombu_lite_publish, persistent=False),
     "confirm-each": amqp.kombu_lite_confirm_each,
     "pipelined": amqp.kombu_lite_publish_many,
     "consume": amqp.kombu_lite_consume,
