@@ -168,3 +168,22 @@ def test_pip_finds_every_dependency_satisfied(venv: Path) -> None:
     result = run(venv / "bin" / "python", "-m", "pip", "check", cwd=venv)
 
     assert "No broken requirements found" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def sdist_venv(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Path:
+    """A fresh venv with the package installed from the sdist (built by pip)."""
+    home = tmp_path_factory.mktemp("sdist-venv")
+    run(sys.executable, "-m", "venv", home / "venv", cwd=home)
+    python = home / "venv" / "bin" / "python"
+    run(python, "-m", "pip", "install", "--quiet", dist / f"{NAME}.tar.gz", cwd=home)
+    return home / "venv"
+
+
+def test_the_demo_runs_from_the_installed_sdist(sdist_venv: Path) -> None:
+    result = run(
+        sdist_venv / "bin" / "python", "-m", "kombu_lite", "demo", cwd=sdist_venv
+    )
+
+    assert "kombu_lite demo on memory://" in result.stdout
+    assert result.stdout.count("read back") == 5
