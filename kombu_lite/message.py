@@ -206,7 +206,10 @@ class Message:
         """True once acked, rejected or requeued."""
         return self._state != "RECEIVED"
 
-    def _settle(self, state: str) -> Channel | None:
+    def _settleable(self) -> Channel | None:
+        # The state changes only once the broker was told: a failed ack
+        # (the connection is gone) leaves the message unacknowledged, so it
+        # may be settled again on a new channel's redelivery, as in kombu.
         if self._state != "RECEIVED":
             raise MessageStateError(
                 f"message {self.delivery_tag} was already {self._state.lower()}"
@@ -215,25 +218,40 @@ class Message:
             raise MessageStateError(
                 "this message has no channel (a returned message cannot be settled)"
             )
-        self._state = state
         # A no_ack delivery is settled by the broker already: nothing to send.
         return None if self.no_ack else self.channel
 
     def ack(self, multiple: bool = False) -> None:
         """Acknowledge the message.
 
+        :attr:`acknowledged` becomes True only once the ``basic.ack`` was
+        sent: if this raises, the message is still unacknowledged.
+
         Raises:
             MessageStateError: it was already acked, rejected or requeued.
+            ChannelClosed: the channel is closed (its unacknowledged
+                messages went back to the queue).
+            ConnectionLost: the connection is gone (likewise).
         """
-        channel = self._settle("ACKED")
+        channel = self._settleable()
         if channel is not None:
             channel.wire.basic_ack(self.delivery_tag, multiple=multiple)
+        self._state = "ACKED"
 
     def reject(self, requeue: bool = False) -> None:
-        """Reject the message; with ``requeue`` the broker delivers it again."""
-        channel = self._settle("REQUEUED" if requeue else "REJECTED")
+        """Reject the message; with ``requeue`` the broker delivers it again.
+
+        As with :meth:`ack`, the state changes only once the
+        ``basic.reject`` was sent.
+
+        Raises:
+            MessageStateError: it was already acked, rejected or requeued.
+            ChannelClosed, ConnectionLost: as for :meth:`ack`.
+        """
+        channel = self._settleable()
         if channel is not None:
             channel.wire.basic_reject(self.delivery_tag, requeue=requeue)
+        self._state = "REQUEUED" if requeue else "REJECTED"
 
     def requeue(self) -> None:
         """Put the message back on its queue (``reject(requeue=True)``)."""

@@ -17,6 +17,7 @@ from kombu_lite.exceptions import (
     ConnectionLost,
     ContentDisallowed,
     DecodeError,
+    KombuError,
     MessageStateError,
     NotFound,
 )
@@ -300,6 +301,44 @@ def test_unacked_messages_are_redelivered_after_the_connection_closes(
         drain_until(connection, lambda: len(second.bodies) == 1)
 
     assert not first.messages[0].redelivered
+    assert second.bodies == [{"n": 1}]
+    assert second.messages[0].redelivered
+
+
+@pytest.mark.parametrize("settle", ["ack", "reject", "requeue"])
+def test_a_failed_settle_leaves_the_message_unacknowledged(
+    url: str, queue: Queue, producer: Producer, settle: str
+) -> None:
+    inbox = Inbox()
+    producer.publish({"n": 1})
+    other = Connection(url)
+    with Consumer(other, queue, callbacks=[inbox]):
+        drain_until(other, lambda: len(inbox.bodies) == 1)
+        other.release()  # the broker requeues the unacked message
+    message = inbox.messages[0]
+
+    with pytest.raises(KombuError):
+        getattr(message, settle)()
+
+    assert not message.acknowledged
+    assert "received" in repr(message)
+
+
+def test_a_message_whose_ack_failed_is_delivered_again(
+    connection: Connection, url: str, queue: Queue, producer: Producer
+) -> None:
+    first, second = Inbox(), Inbox(ack=True)
+    producer.publish({"n": 1})
+    other = Connection(url)
+    with Consumer(other, queue, callbacks=[first]):
+        drain_until(other, lambda: len(first.bodies) == 1)
+        other.release()
+    with pytest.raises(KombuError):
+        first.messages[0].ack()
+
+    with Consumer(connection, queue, callbacks=[second]):
+        drain_until(connection, lambda: len(second.bodies) == 1)
+
     assert second.bodies == [{"n": 1}]
     assert second.messages[0].redelivered
 

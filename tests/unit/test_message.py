@@ -10,6 +10,7 @@ import pytest
 from kombu_lite import Connection, Exchange, Queue
 from kombu_lite.exceptions import (
     ConfigurationError,
+    ConnectionLost,
     ContentDisallowed,
     DecodeError,
     MessageStateError,
@@ -116,6 +117,23 @@ def test_no_ack_message_ack_sends_nothing_but_records_state(unique: str) -> None
     assert message.acknowledged
     with pytest.raises(MessageStateError, match="already"):
         message.reject()
+
+
+def test_an_ack_that_cannot_be_sent_changes_nothing(unique: str) -> None:
+    conn = Connection("memory://")
+    queue = Queue(f"{unique}-q")(conn)
+    queue.declare()
+    conn.Producer(routing_key=queue.name).publish({"n": 1})
+    message = queue.get()
+    assert message is not None
+    conn.release()
+
+    with pytest.raises(ConnectionLost):
+        message.ack()
+
+    assert not message.acknowledged
+    with pytest.raises(ConnectionLost):
+        message.reject()  # still settleable: no MessageStateError
 
 
 def test_ack_log_error_logs_instead_of_raising(
