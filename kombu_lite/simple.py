@@ -11,6 +11,13 @@ channel closes).
 
 Use :class:`SimpleQueue` for durable work queues (acknowledge each message);
 :class:`SimpleBuffer` for throw-away, exclusive, auto-acknowledged queues.
+
+A queue never loses a message it cannot decode.  ``put`` refuses a
+serializer that its own ``get`` would not accept, before sending; and
+``get`` hands out every message, decodable or not: reading
+``message.payload`` raises :class:`~kombu_lite.exceptions.ContentDisallowed`
+(or :class:`~kombu_lite.exceptions.DecodeError`), and the message stays
+unacknowledged until you settle it.
 """
 
 from __future__ import annotations
@@ -25,10 +32,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from kombu_lite.channel import Channel
 from kombu_lite.connection import Connection
-from kombu_lite.consumer import DECODE_ERRORS, Consumer, _settle_undecodable
+from kombu_lite.consumer import Consumer
 from kombu_lite.entity import Exchange, Queue
 from kombu_lite.exceptions import ConfigurationError, KombuError
+from kombu_lite.message import prepare_accept
 from kombu_lite.messaging import Producer
+from kombu_lite.serialization import TRUSTED_CONTENT_TYPES
+from kombu_lite.serialization import registry as _serializers
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -78,15 +88,22 @@ class SimpleQueue:
             (``durable``, ``max_length``...).
         queue_args: ``queue.declare`` arguments (``x-...``).
         exchange_opts: Keyword options for the :class:`~kombu_lite.Exchange`.
-        serializer, compression: Defaults for :meth:`put`.
-        accept: Serializers :meth:`get` decodes (default: json only).
+        serializer, compression: Defaults for :meth:`put` (the serializer
+            is json by default).
+        accept: Serializers (names or content types) :meth:`get` decodes
+            (default: json only).  It must hold ``serializer`` (and json,
+            for :meth:`put` of bodies other than bytes and str without one).
 
     The queue is declared when the object is created.  ``queue_opts``,
     ``queue_args`` and ``exchange_opts`` only apply to a queue given by
     name; an unknown option raises before anything is sent.
 
+    Messages :meth:`get` cannot decode are not dropped: see :meth:`get`.
+
     Raises:
-        ConfigurationError: a bad argument or option.
+        ConfigurationError: a bad argument or option, or a ``serializer``
+            that ``accept`` leaves out (its messages could not be read
+            back; kombu raises only when they are).
         SerializerNotInstalled: an unknown serializer.
         CompressionNotInstalled: an unknown compression.
     """
@@ -119,6 +136,11 @@ class SimpleQueue:
             raise ConfigurationError(
                 f"no_ack must be True, False or None, not {no_ack!r}"
             )
+        if isinstance(accept, str):
+            accept = [accept]
+        # The same list the consumer builds, prepared now so a serializer it
+        # leaves out is refused before the queue is declared.
+        accept_types = prepare_accept(accept)
         if isinstance(name, Queue):
             if queue_opts or queue_args or exchange_opts:
                 raise ConfigurationError(
@@ -147,6 +169,13 @@ class SimpleQueue:
             routing_key = queue.name
         else:
             routing_key = queue.routing_key
+        if serializer is not None:
+            _refuse_unreadable(self, queue.name, accept_types, serializer, None)
+        # Without a serializer, put() sends bytes and str as they are and
+        # anything else as json: refused per body if json is not accepted.
+        self._json_refused = serializer is None and not _readable(
+            _serializers.encoder_for(None).content_type_for(_ANY)[0], accept_types
+        )
         self.no_ack = self.no_ack if no_ack is None else no_ack
         #: The :class:`~kombu_lite.Producer` behind :meth:`put`.
         self.producer = Producer(
@@ -156,12 +185,14 @@ class SimpleQueue:
             serializer=serializer,
             compression=compression,
         )
+        # on_message, not callbacks: nothing is decoded on arrival, so a
+        # message get() cannot decode is handed out, never rejected unseen.
         #: The :class:`~kombu_lite.Consumer` behind :meth:`get`.
         self.consumer = Consumer(
             channel,
             queue,
             no_ack=self.no_ack,
-            callbacks=[self._receive],
+            on_message=self._receive,
             accept=accept,
         )
         #: The queue, bound to :attr:`channel`.
@@ -195,8 +226,24 @@ class SimpleQueue:
 
         Other keyword arguments are those of
         :meth:`Producer.publish <kombu_lite.Producer.publish>` (``priority``,
-        ``expiration``, ``retry``...); unknown ones raise.
+        ``expiration``, ``content_type``, ``retry``...); unknown ones raise.
+
+        Raises:
+            ConfigurationError: the serializer (``serializer``, the queue's,
+                or json for a body other than bytes and str) or
+                ``content_type`` is not in the queue's accept list, so
+                :meth:`get` could not decode the message; nothing was sent.
         """
+        if serializer is not None or "content_type" in kwargs:
+            _refuse_unreadable(
+                self,
+                self.name,
+                self.consumer.accept,
+                serializer,
+                kwargs.get("content_type"),
+            )
+        elif self._json_refused and not isinstance(message, bytes | str):
+            _refuse_unreadable(self, self.name, self.consumer.accept, None, None)
         self.producer.publish(
             message,
             serializer=serializer,
@@ -216,6 +263,16 @@ class SimpleQueue:
         Unless ``no_ack``, acknowledge each message (``message.ack()``).
         While waiting, deliveries for other consumers of the same
         connection are dispatched too.
+
+        Every message is returned, even one that cannot be decoded (a
+        content type outside ``accept``, published by someone else, or a
+        corrupt body): reading its ``payload`` raises
+        :class:`~kombu_lite.exceptions.ContentDisallowed` (or
+        :class:`~kombu_lite.exceptions.DecodeError`), while ``body`` and
+        ``content_type`` still tell what it is.  It stays unacknowledged
+        until you ``ack()``, ``reject()`` (dead-letter) or ``requeue()`` it,
+        so nothing is lost unseen; kombu raises out of ``get`` and leaves
+        it unacknowledged until the channel closes.
 
         Raises:
             Empty: no message within ``timeout``.
@@ -253,7 +310,8 @@ class SimpleQueue:
 
         Once :meth:`get` has started consuming, a message already
         delivered comes first; otherwise the broker is asked once
-        (``basic.get``).
+        (``basic.get``).  A message that cannot be decoded is returned as
+        by :meth:`get`.
 
         Raises:
             Empty: no message is ready.
@@ -263,27 +321,19 @@ class SimpleQueue:
             self._drain_ready(until_buffered=True)
         if buffer:
             return buffer.popleft()
-        consumer = self.consumer
-        while True:
-            message = self.queue.get(
-                no_ack=self.no_ack, accept=consumer.accept, channel=self.channel
-            )
-            if message is None:
-                raise self._empty(None)
-            try:
-                message.decode()
-            except DECODE_ERRORS as exc:
-                _settle_undecodable(message, exc, consumer.on_decode_error)
-                continue
-            return message
+        message = self.queue.get(
+            no_ack=self.no_ack, accept=self.consumer.accept, channel=self.channel
+        )
+        if message is None:
+            raise self._empty(None)
+        return message
 
     def _empty(self, timeout: float | None) -> _EmptyError:
         if timeout is None:
             return self.Empty(f"no message ready in queue {self.name!r}")
         return self.Empty(f"no message in queue {self.name!r} within {timeout} s")
 
-    def _receive(self, body: Any, message: Message) -> None:
-        del body  # decoded already: message.payload has it
+    def _receive(self, message: Message) -> None:
         self.buffer.append(message)
 
     def _drain_ready(self, *, until_buffered: bool) -> None:
@@ -391,6 +441,43 @@ class SimpleBuffer(SimpleQueue):
             "auto_delete": True,
             "delivery_mode": "transient",
         }
+    )
+
+
+#: A body that is neither bytes nor str: what the automatic choice serializes.
+_ANY: Final = object()
+
+
+def _readable(content_type: str, accept: frozenset[str]) -> bool:
+    return content_type in accept or content_type in TRUSTED_CONTENT_TYPES
+
+
+def _refuse_unreadable(
+    simple: SimpleQueue,
+    name: str,
+    accept: frozenset[str],
+    serializer: str | None,
+    content_type: object,
+) -> None:
+    """Raise if ``get`` would refuse to decode what ``put`` sends this way."""
+    if isinstance(content_type, str) and content_type:
+        what = f"content_type {content_type!r}"
+        token = content_type
+    else:
+        codec = _serializers.encoder_for(serializer)
+        # The automatic choice (serializer=None) and 'raw' send bytes and
+        # str as trusted types; anything else as the codec says.
+        content_type = codec.content_type or codec.content_type_for(_ANY)[0]
+        token = codec.name or "json"
+        default = " (the default for bodies other than bytes and str)"
+        default = default if serializer is None else ""
+        what = f"serializer {token!r}{default} ({content_type})"
+    if _readable(content_type, accept):
+        return
+    raise ConfigurationError(
+        f"{type(simple).__name__} {name!r}: {what} is not in its accept list "
+        f"({', '.join(sorted(accept)) or 'nothing'}), so get() could not decode "
+        f"what put() sends; add {token!r} to accept="
     )
 
 

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import time
+import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from kombu_lite import Connection, Exchange, Queue, SimpleBuffer, SimpleQueue
-from kombu_lite.exceptions import ConfigurationError, NotFound
+from kombu_lite.exceptions import (
+    ConfigurationError,
+    ContentDisallowed,
+    DecodeError,
+    NotFound,
+)
 from kombu_lite.transport.memory import default_broker
 
+from .conftest import RawMessage
+
 Cleanup = Callable[[Exchange | Queue], None]
+RawGet = Callable[[str], RawMessage | None]
 
 
 @pytest.fixture
@@ -272,20 +283,25 @@ def test_get_nowait_takes_a_message_already_delivered(simple: SimpleQueue) -> No
     assert message.payload == {"n": 2}
 
 
-def test_get_nowait_rejects_an_undecodable_message_and_takes_the_next(
-    simple: SimpleQueue, caplog: pytest.LogCaptureFixture
+def test_get_nowait_hands_out_a_message_of_a_refused_type_unsettled(
+    connection: Connection, simple: SimpleQueue, name: str
 ) -> None:
-    simple.put(b"\x00opaque", content_type="application/x-custom")
-    simple.put({"n": 2})
+    elsewhere = connection.Producer(routing_key=name)
+    elsewhere.publish(b"\x00opaque", content_type="application/x-custom")
+    elsewhere.publish({"n": 2})
     settled_size(simple, 2)
 
-    with caplog.at_level(logging.ERROR, logger="kombu_lite.consumer"):
-        message = simple.get_nowait()
-    message.ack()
+    refused = simple.get_nowait()
+    with pytest.raises(ContentDisallowed, match="application/x-custom"):
+        _ = refused.payload
+    unsettled = refused.acknowledged
+    refused.reject()
+    second = simple.get_nowait()
+    second.ack()
 
-    assert message.payload == {"n": 2}
-    assert "application/x-custom" in caplog.text
-    assert settled_size(simple, 0) == 0
+    assert not unsettled
+    assert refused.body == b"\x00opaque"
+    assert second.payload == {"n": 2}
 
 
 def test_get_lets_other_consumers_of_the_connection_receive_while_it_waits(
@@ -351,6 +367,225 @@ def test_the_repr_names_the_queue_and_channel(
     channel_id = simple.channel.channel_id
 
     assert repr(simple) == f"<SimpleQueue {name!r} on channel {channel_id}>"
+
+
+# -- serializer, compression, accept, routing key ----------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """A body only pickle can carry."""
+
+    x: int
+    y: int
+
+
+def test_the_serializer_and_accept_options_carry_a_pickled_body(
+    connection: Connection, name: str
+) -> None:
+    with connection.SimpleQueue(name, serializer="pickle", accept=["pickle"]) as sq:
+        sq.put(Point(1, 2))
+        message = sq.get(timeout=5)
+        message.ack()
+
+    assert message.content_type == "application/x-python-serialize"
+    assert message.payload == Point(1, 2)
+
+
+def test_accept_takes_several_serializers_and_put_picks_one(
+    connection: Connection, name: str
+) -> None:
+    with connection.SimpleQueue(name, accept=["json", "pickle"]) as sq:
+        sq.put({"n": 1})
+        sq.put(Point(3, 4), serializer="pickle")
+        messages = [sq.get(timeout=5) for _ in range(2)]
+        for message in messages:
+            message.ack()
+
+    assert [m.content_type for m in messages] == [
+        "application/json",
+        "application/x-python-serialize",
+    ]
+    assert [m.payload for m in messages] == [{"n": 1}, Point(3, 4)]
+
+
+def test_the_compression_option_compresses_what_put_sends(
+    connection: Connection, name: str, raw_get: RawGet
+) -> None:
+    with connection.SimpleQueue(name, compression="zlib") as sq:
+        sq.put({"n": 1})
+        settled_size(sq, 1)
+
+    raw = raw_get(name)
+
+    assert raw is not None
+    assert raw.properties["headers"]["compression"] == "application/x-gzip"
+    assert json.loads(zlib.decompress(raw.body)) == {"n": 1}
+
+
+def test_a_compressed_message_comes_back_inflated(
+    connection: Connection, name: str
+) -> None:
+    with connection.SimpleQueue(name) as sq:
+        sq.put({"n": 1}, compression="bzip2")
+        message = sq.get(timeout=5)
+        message.ack()
+
+    assert message.headers["compression"] == "application/x-bz2"
+    assert message.payload == {"n": 1}
+
+
+def test_put_routing_key_routes_through_the_queues_exchange(
+    connection: Connection,
+    simple: SimpleQueue,
+    name: str,
+    unique: str,
+    cleanup: Cleanup,
+    raw_get: RawGet,
+) -> None:
+    other = Queue(f"{unique}-other", Exchange(name), routing_key="elsewhere")
+    cleanup(other)
+    other.declare(channel=connection.default_channel)
+
+    simple.put({"to": "other"}, routing_key="elsewhere")
+    deadline = time.monotonic() + 5
+    raw = raw_get(other.name)
+    while raw is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        raw = raw_get(other.name)
+
+    assert raw is not None
+    assert json.loads(raw.body) == {"to": "other"}
+    assert raw.routing_key == "elsewhere"
+    assert simple.qsize() == 0
+
+
+# -- nothing undecodable is lost ---------------------------------------------------
+
+
+@pytest.mark.parametrize("factory", ["SimpleQueue", "SimpleBuffer"])
+def test_a_serializer_outside_accept_is_refused_before_the_queue_exists(
+    connection: Connection, name: str, factory: str
+) -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=(
+            r"serializer 'pickle' \(application/x-python-serialize\) is not in "
+            r"its accept list \(application/json\).*add 'pickle' to accept="
+        ),
+    ):
+        getattr(connection, factory)(name, serializer="pickle")
+
+    with pytest.raises(NotFound):
+        Queue(name).queue_declare(passive=True, channel=connection.channel())
+
+
+def test_without_json_in_accept_put_sends_only_bytes_and_str(
+    connection: Connection, name: str
+) -> None:
+    with connection.SimpleQueue(name, accept=["pickle"]) as sq:
+        with pytest.raises(
+            ConfigurationError, match=r"serializer 'json' \(the default"
+        ):
+            sq.put({"n": 1})
+        sq.put("text")
+        message = sq.get(timeout=5)
+        message.ack()
+
+        assert message.payload == "text"
+        assert sq.qsize() == 0
+
+
+def test_raw_needs_no_accept_entry(connection: Connection, name: str) -> None:
+    with connection.SimpleQueue(name, serializer="raw", accept=["pickle"]) as sq:
+        sq.put(b"\x01\x02")
+        message = sq.get(timeout=5)
+        message.ack()
+
+    assert message.payload == b"\x01\x02"
+
+
+@pytest.mark.parametrize("factory", ["SimpleQueue", "SimpleBuffer"])
+def test_put_with_a_serializer_outside_accept_sends_nothing(
+    connection: Connection, name: str, factory: str
+) -> None:
+    with getattr(connection, factory)(name) as sq:
+        with pytest.raises(
+            ConfigurationError, match=r"serializer 'pickle'.*add 'pickle' to accept="
+        ):
+            sq.put({"n": 1}, serializer="pickle")
+        sq.put({"n": 2})
+        message = sq.get(timeout=5)
+        message.ack()  # records the state only, on a SimpleBuffer
+
+        assert message.payload == {"n": 2}
+        assert sq.qsize() == 0
+
+
+def test_put_with_a_content_type_outside_accept_sends_nothing(
+    simple: SimpleQueue,
+) -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=r"content_type 'application/x-custom'.*add 'application/x-custom'",
+    ):
+        simple.put(b"\x00", content_type="application/x-custom")
+
+    assert simple.qsize() == 0
+
+
+def test_a_content_type_in_accept_is_sent(connection: Connection, name: str) -> None:
+    with connection.SimpleQueue(name, accept=["application/x-custom"]) as sq:
+        sq.put(b"\x00", content_type="application/x-custom")
+        message = sq.get(timeout=5)
+        message.ack()
+
+    assert message.payload == b"\x00"
+
+
+def test_get_hands_out_a_message_of_a_refused_type_and_loses_nothing(
+    connection: Connection,
+    simple: SimpleQueue,
+    name: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    elsewhere = connection.Producer(routing_key=name, serializer="pickle")
+    elsewhere.publish(Point(5, 6))
+
+    with caplog.at_level(logging.WARNING):
+        refused = simple.get(timeout=5)
+    with pytest.raises(ContentDisallowed, match="application/x-python-serialize"):
+        _ = refused.payload
+    unsettled = refused.acknowledged
+    refused.requeue()
+    simple.close()
+
+    with connection.SimpleQueue(name, accept=["json", "pickle"]) as again:
+        message = again.get(timeout=5)
+        message.ack()
+
+    assert not unsettled
+    assert caplog.records == []
+    assert message.payload == Point(5, 6)
+    assert message.redelivered
+
+
+def test_get_hands_out_a_corrupt_message_for_the_caller_to_settle(
+    connection: Connection, simple: SimpleQueue, name: str
+) -> None:
+    connection.Producer(routing_key=name).publish(
+        b"{not json", content_type="application/json"
+    )
+
+    message = simple.get(timeout=5)
+    with pytest.raises(DecodeError):
+        _ = message.payload
+    unsettled = message.acknowledged
+    message.reject()
+
+    assert not unsettled
+    assert message.body == b"{not json"
+    assert settled_size(simple, 0) == 0
 
 
 # -- argument checks -----------------------------------------------------------------
