@@ -242,12 +242,24 @@ class Exchange(Bindable):
     ) -> PreparedMessage:
         """Build a raw message for :meth:`publish` (no serialization).
 
-        ``kwargs`` are ``content_type``, ``content_encoding``, ``headers``,
-        ``priority`` and the other AMQP properties.
+        The delivery mode is ``delivery_mode``, else a ``delivery_mode`` in
+        ``properties``, else the exchange's, else persistent (2), as in
+        kombu.  ``kwargs`` are ``content_type``, ``content_encoding``,
+        ``headers``, ``priority`` and the other AMQP properties.
+
+        Raises:
+            ConfigurationError: a bad delivery mode or an unknown property.
         """
         from kombu_lite.message import PreparedMessage
 
-        mode = maybe_delivery_mode(delivery_mode) or self.delivery_mode
+        if delivery_mode is None and properties:
+            # Checked by maybe_delivery_mode below: anything else raises.
+            delivery_mode = properties.get("delivery_mode")  # type: ignore[assignment]
+        mode = (
+            maybe_delivery_mode(delivery_mode)
+            or self.delivery_mode
+            or PERSISTENT_DELIVERY_MODE
+        )
         return PreparedMessage.build(body, mode, properties, kwargs)
 
     def publish(
@@ -258,7 +270,12 @@ class Exchange(Bindable):
         immediate: bool = False,
         exchange: str | None = None,
     ) -> None:
-        """Publish a raw message built by :meth:`Message` (or a str/bytes)."""
+        """Publish a raw message built by :meth:`Message` (or a str/bytes).
+
+        A str or bytes is wrapped with :meth:`Message`, so it goes with the
+        exchange's delivery mode, persistent if it has none.  Nothing is
+        serialized or declared.
+        """
         from kombu_lite.message import PreparedMessage
 
         if immediate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import pytest
 
@@ -15,7 +16,11 @@ from kombu_lite.exceptions import (
     PreconditionFailed,
 )
 
+from .conftest import RawMessage
+
 Cleanup = Callable[[Exchange | Queue], None]
+RawGet = Callable[[str], RawMessage | None]
+Mode = Literal["transient", "persistent"] | None
 
 
 def test_passive_declare_of_a_missing_exchange_raises_not_found(
@@ -292,3 +297,48 @@ def test_raw_exchange_message_publish(
     assert message is not None
     assert message.decode() == "raw text"
     assert message.priority == 3
+
+
+@pytest.mark.parametrize(
+    ("exchange_mode", "message_mode", "expected"),
+    [
+        (None, None, 2),
+        ("transient", None, 1),
+        ("transient", "persistent", 2),
+        (None, "transient", 1),
+    ],
+)
+def test_raw_message_delivery_mode_defaults_to_the_exchange_then_persistent(
+    connection: Connection,
+    unique: str,
+    cleanup: Cleanup,
+    raw_get: RawGet,
+    exchange_mode: Mode,
+    message_mode: Mode,
+    expected: int,
+) -> None:
+    exchange = Exchange(f"{unique}-x", delivery_mode=exchange_mode)(connection)
+    queue = Queue(f"{unique}-q", exchange, routing_key="k")(connection)
+    cleanup(queue)
+    queue.declare()
+
+    exchange.publish(exchange.Message(b"raw", delivery_mode=message_mode), "k")
+
+    raw = raw_get(queue.name)
+    assert raw is not None
+    assert raw.properties["delivery_mode"] == expected
+
+
+def test_raw_publish_of_a_str_is_persistent(
+    connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
+) -> None:
+    exchange = Exchange(f"{unique}-x")(connection)
+    queue = Queue(f"{unique}-q", exchange, routing_key="k")(connection)
+    cleanup(queue)
+    queue.declare()
+
+    exchange.publish("raw text", routing_key="k")
+
+    raw = raw_get(queue.name)
+    assert raw is not None
+    assert (raw.body, raw.properties["delivery_mode"]) == (b"raw text", 2)

@@ -259,3 +259,20 @@ def test_queue_without_exchange_cannot_bind() -> None:
         Queue("q")(conn).queue_bind()
     with pytest.raises(ConfigurationError, match="no exchange"):
         Queue("q")(conn).queue_unbind()
+
+
+def test_exchange_message_is_persistent_by_default() -> None:
+    message = Exchange("x").Message(b"body")
+
+    assert message.properties.delivery_mode == 2
+
+
+def test_exchange_message_takes_a_delivery_mode_given_in_properties() -> None:
+    message = Exchange("x").Message(b"body", properties={"delivery_mode": "transient"})
+
+    assert message.properties.delivery_mode == 1
+
+
+def test_exchange_message_refuses_a_bad_delivery_mode_in_properties() -> None:
+    with pytest.raises(ConfigurationError, match="delivery_mode"):
+        Exchange("x").Message(b"body", properties={"delivery_mode": 3})
