@@ -503,7 +503,7 @@ def check_publish_args(
     exchange: Exchange | str | None,
     delivery_mode: DeliveryMode | None,
     immediate: bool,
-    priority: int,
+    priority: int | None,
     serializer: str | None,
     compression: str | None,
     declare: Sequence[Exchange | Queue] | None,
@@ -544,12 +544,16 @@ def check_publish_args(
         mode = exchange_mode or 2
     else:
         mode = maybe_delivery_mode(delivery_mode) or 2
-    if (
-        type(priority) is not int
-        and (isinstance(priority, bool) or not isinstance(priority, int))
-    ) or not 0 <= priority <= 255:
+    # None is kombu's "no priority", the same as 0: nothing is sent.
+    if priority is not None and (
+        (
+            type(priority) is not int
+            and (isinstance(priority, bool) or not isinstance(priority, int))
+        )
+        or not 0 <= priority <= 255
+    ):
         raise ConfigurationError(
-            f"priority must be an int from 0 to 255, not {priority!r}"
+            f"priority must be None or an int from 0 to 255, not {priority!r}"
         )
     if expiration is not None:
         properties["expiration"] = expiration_ms(expiration)

@@ -215,7 +215,7 @@ class Producer:
         delivery_mode: DeliveryMode | None = None,
         mandatory: bool = False,
         immediate: bool = False,
-        priority: int = 0,
+        priority: int | None = 0,
         content_type: str | None = None,
         content_encoding: str | None = None,
         serializer: str | None = None,
@@ -240,7 +240,8 @@ class Producer:
                 to the exchange's, then persistent.
             mandatory: Return the message (to ``on_return``) if no queue
                 takes it.
-            priority: 0-255; needs a queue with ``max_priority``.
+            priority: 0-255; needs a queue with ``max_priority``.  0 or
+                ``None`` sends no priority property.
             content_type, content_encoding: Send ``body`` (str or bytes) as
                 is with this type; no serializer is used.
             serializer: Overrides the producer's serializer.
@@ -503,7 +504,7 @@ class Producer:
         window: int = 1000,
         delivery_mode: DeliveryMode | None = None,
         mandatory: bool = False,
-        priority: int = 0,
+        priority: int | None = 0,
         content_type: str | None = None,
         content_encoding: str | None = None,
         serializer: str | None = None,

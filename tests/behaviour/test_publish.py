@@ -134,6 +134,28 @@ def test_amqp_properties_reach_the_broker(
     assert props["delivery_mode"] == 2
 
 
+def test_priority_none_is_accepted_and_sends_no_priority(
+    producer: Producer, queue: Queue, raw_get: RawGet
+) -> None:
+    producer.publish({"x": 1}, priority=None)
+
+    raw = _only(raw_get, queue.name)
+    assert json.loads(raw.body) == {"x": 1}
+    assert "priority" not in raw.properties
+
+
+def test_publish_many_takes_priority_none_as_no_priority(
+    producer: Producer, queue: Queue, raw_get: RawGet
+) -> None:
+    outcomes = producer.publish_many([{"n": 1}, {"n": 2}], priority=None)
+
+    assert [outcome.ok for outcome in outcomes] == [True, True]
+    first, second = _only(raw_get, queue.name), _only(raw_get, queue.name)
+    assert [json.loads(first.body), json.loads(second.body)] == [{"n": 1}, {"n": 2}]
+    assert "priority" not in first.properties
+    assert "priority" not in second.properties
+
+
 def test_timestamp_property_round_trips(
     producer: Producer, queue: Queue, connection: Connection
 ) -> None:
