@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 
     from kombu_lite._entity_base import DeliveryMode
+    from kombu_lite._exchange import Binding
     from kombu_lite.channel import Channel
     from kombu_lite.messaging import Producer
     from kombu_lite.serialization import Codec
@@ -40,6 +41,17 @@ if TYPE_CHECKING:
 
     #: ``encode(body) -> (payload, properties)``; raises EncodeError.
     Encoder = Callable[[Any], tuple[bytes, BasicProperties]]
+
+    #: A binding's attributes and its exchange's.
+    _BindingState = tuple[dict[str, Any], dict[str, Any] | None]
+    #: What :class:`DeclareMemo` keeps per entity (see its ``__init__``).
+    _MemoEntry = tuple[
+        Exchange | Queue,
+        dict[str, Any],
+        dict[str, Any] | None,
+        list[_BindingState] | None,
+        Hashable,
+    ]
 
 __all__ = [
     "DeclareMemo",
@@ -95,27 +107,41 @@ def _snapshot(entity: object) -> dict[str, Any]:
     return state
 
 
+def _bindings_snapshot(entity: object) -> list[_BindingState] | None:
+    """A queue's bindings and their exchanges, as :func:`_snapshot` takes them.
+
+    ``None`` for an entity without bindings, the common case, so the memo
+    costs nothing more there.
+    """
+    bindings: list[Binding] | None = getattr(entity, "bindings", None)
+    if not bindings:
+        return None
+    return [
+        (_snapshot(item), None if item.exchange is None else _snapshot(item.exchange))
+        for item in bindings
+    ]
+
+
 class DeclareMemo:
     """Skips the declare-cache lookup for entities a producer already saw.
 
     The connection's declare cache is keyed by every declared setting of an
     entity, and building that key costs more than the rest of a small
     publish.  The memo keeps, per entity object, the key it had and a
-    snapshot of its attributes: while the object is unchanged and its key
-    is still in the connection's cache (a reconnect or a lost entity clears
-    it), nothing needs declaring.  Anything else goes through
+    snapshot of its attributes, of its exchange's and of each of its
+    bindings' (with their exchanges): while none of those objects changed
+    and the key is still in the connection's cache (a reconnect or a lost
+    entity clears it), nothing needs declaring.  Anything else goes through
     :func:`~kombu_lite.common.maybe_declare` as before.
     """
 
     __slots__ = ("_seen",)
 
     def __init__(self) -> None:
-        # id(entity) -> (entity, attributes, its exchange's attributes, key).
-        # The entity is kept so that its id stays unique.
-        self._seen: dict[
-            int,
-            tuple[Exchange | Queue, dict[str, Any], dict[str, Any] | None, Hashable],
-        ] = {}
+        # id(entity) -> (entity, attributes, its exchange's attributes,
+        # its bindings' attributes, key).  The entity is kept so that its
+        # id stays unique.
+        self._seen: dict[int, _MemoEntry] = {}
 
     def declare(self, entities: Iterable[Exchange | Queue], channel: Channel) -> None:
         """Declare each entity unless this connection already did."""
@@ -127,7 +153,10 @@ class DeclareMemo:
                 entry is not None
                 and entry[0] is entity
                 and vars(entity) == entry[1]
-                and entry[3] in declared
+                and entry[4] in declared
+                # A Binding edited in place is the same object in the
+                # queue's list: only its own snapshot shows the change.
+                and (entry[3] is None or _bindings_snapshot(entity) == entry[3])
             ):
                 exchange_state = entry[2]
                 if exchange_state is None:
@@ -144,6 +173,7 @@ class DeclareMemo:
                     entity,
                     _snapshot(entity),
                     None if exchange is None else _snapshot(exchange),
+                    _bindings_snapshot(entity),
                     entity.declare_key,
                 )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kombu_lite import Connection, Exchange, Producer, Queue
+from kombu_lite import Connection, Exchange, Producer, Queue, binding
 from kombu_lite.exceptions import (
     ConfigurationError,
     EncodeError,
@@ -349,6 +349,43 @@ def test_entities_are_declared_again_after_a_reconnect(
     producer.publish({"x": 2}, routing_key=queue.name, declare=[queue])
 
     assert declared == [queue.name, queue.name]
+
+
+def test_a_binding_whose_routing_key_is_edited_is_declared_again(
+    connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
+) -> None:
+    exchange = Exchange(f"{unique}-x")
+    bound = binding(exchange, routing_key="k1")
+    queue = Queue(f"{unique}-q", bindings=[bound])
+    cleanup(queue)
+    cleanup(exchange)
+    producer = Producer(connection, exchange=exchange)
+    producer.publish({"n": 1}, routing_key="k1", declare=[queue])
+
+    bound.routing_key = "k2"
+    producer.publish({"n": 2}, routing_key="k2", declare=[queue])
+
+    assert json.loads(_only(raw_get, queue.name).body) == {"n": 1}
+    assert json.loads(_only(raw_get, queue.name).body) == {"n": 2}
+
+
+def test_a_binding_whose_arguments_are_edited_in_place_is_declared_again(
+    connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
+) -> None:
+    exchange = Exchange(f"{unique}-x", type="headers")
+    bound = binding(exchange, arguments={"x-match": "all", "kind": "a"})
+    queue = Queue(f"{unique}-q", bindings=[bound])
+    cleanup(queue)
+    cleanup(exchange)
+    producer = Producer(connection, exchange=exchange)
+    producer.publish({"n": 1}, headers={"kind": "a"}, declare=[queue])
+
+    assert bound.arguments is not None
+    bound.arguments["kind"] = "b"
+    producer.publish({"n": 2}, headers={"kind": "b"}, declare=[queue])
+
+    assert json.loads(_only(raw_get, queue.name).body) == {"n": 1}
+    assert json.loads(_only(raw_get, queue.name).body) == {"n": 2}
 
 
 def test_producer_auto_declares_its_named_exchange(

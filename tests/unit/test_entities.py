@@ -276,3 +276,17 @@ def test_exchange_message_takes_a_delivery_mode_given_in_properties() -> None:
 def test_exchange_message_refuses_a_bad_delivery_mode_in_properties() -> None:
     with pytest.raises(ConfigurationError, match="delivery_mode"):
         Exchange("x").Message(b"body", properties={"delivery_mode": 3})
+
+
+def test_queue_declare_key_follows_a_binding_edited_in_place() -> None:
+    bound = binding(Exchange("ex"), "k1")
+    queue = Queue("q", bindings=[bound])
+    before = queue.declare_key
+
+    bound.routing_key = "k2"
+
+    assert queue.declare_key != before
+    assert (
+        queue.declare_key
+        == Queue("q", bindings=[binding(Exchange("ex"), "k2")]).declare_key
+    )
