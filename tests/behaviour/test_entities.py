@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import pytest
 
 from kombu_lite import Connection, Exchange, Producer, Queue, binding
 from kombu_lite.exceptions import (
+    AccessRefused,
     ChannelClosed,
     ContentDisallowed,
     MessageStateError,
@@ -342,3 +343,73 @@ def test_raw_publish_of_a_str_is_persistent(
     raw = raw_get(queue.name)
     assert raw is not None
     assert (raw.body, raw.properties["delivery_mode"]) == (b"raw text", 2)
+
+
+# -- internal exchanges ---------------------------------------------------------------
+
+
+@pytest.fixture
+def confirming(url: str) -> Iterator[Connection]:
+    conn = Connection(url, confirm_publish=True)
+    yield conn
+    conn.release()
+
+
+def test_a_confirmed_publish_to_an_internal_exchange_is_refused(
+    confirming: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    inner = Exchange(f"{unique}-inner", type="fanout", internal=True)
+    cleanup(inner)
+    inner.declare(channel=confirming.default_channel)
+
+    with pytest.raises(AccessRefused, match="cannot publish to internal exchange"):
+        Producer(confirming, exchange=inner).publish({"n": 1})
+
+
+def _publish_then_sync(producer: Producer) -> None:
+    producer.publish({"n": 1})
+    # RabbitMQ refuses asynchronously: the next synchronous call on the
+    # channel raises it (memory:// raises from publish at once).
+    Queue("", exclusive=True).queue_declare(channel=producer.channel)
+
+
+def test_an_unconfirmed_publish_to_an_internal_exchange_is_refused(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    inner = Exchange(f"{unique}-inner", type="fanout", internal=True)
+    cleanup(inner)
+    inner.declare(channel=connection.default_channel)
+    producer = Producer(connection, exchange=inner)
+
+    with pytest.raises(AccessRefused, match="cannot publish to internal exchange"):
+        _publish_then_sync(producer)
+
+
+def test_an_internal_exchange_routes_what_a_bound_exchange_sends_it(
+    connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
+) -> None:
+    outer = Exchange(f"{unique}-outer", type="fanout")(connection)
+    inner = Exchange(f"{unique}-inner", type="fanout", internal=True)(connection)
+    queue = Queue(f"{unique}-q", inner)(connection)
+    cleanup(queue)
+    cleanup(outer)
+    outer.declare()
+    queue.declare()
+    inner.bind_to(outer)
+
+    Producer(connection, exchange=outer).publish({"n": 1})
+
+    raw = raw_get(queue.name)
+    assert raw is not None
+    assert raw.exchange == outer.name
+
+
+def test_redeclaring_an_internal_exchange_as_not_internal_fails(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    inner = Exchange(f"{unique}-inner", type="fanout", internal=True)
+    cleanup(inner)
+    inner.declare(channel=connection.default_channel)
+
+    with pytest.raises(PreconditionFailed, match="inequivalent arg 'internal'"):
+        Exchange(inner.name, type="fanout").declare(channel=connection.channel())

@@ -192,19 +192,27 @@ class PyAmqpChannel:
     ) -> None:
         """Declare an exchange."""
         self._check()
-        args: dict[str, object] = dict(arguments or {})
-        if internal:
-            # py-amqp has no ``internal`` flag; RabbitMQ also honours the
-            # ``internal`` declare argument.
-            args["internal"] = True
         with self._op():
-            self._ch.exchange_declare(
-                exchange,
-                exchange_type,
-                passive=passive,
-                durable=durable,
-                auto_delete=auto_delete,
-                arguments=args or None,
+            # Sent by hand: py-amqp's exchange_declare always clears the
+            # method's ``internal`` bit, and RabbitMQ reads ``internal``
+            # only from that bit (an ``internal`` argument is ignored).
+            # Fields: reserved, name, type, passive, durable, auto_delete,
+            # internal, nowait (we always wait), arguments.
+            self._ch.send_method(
+                spec.Exchange.Declare,
+                "BssbbbbbF",
+                (
+                    0,
+                    exchange,
+                    exchange_type,
+                    passive,
+                    durable,
+                    auto_delete,
+                    internal,
+                    False,
+                    dict(arguments) if arguments else None,
+                ),
+                wait=spec.Exchange.DeclareOk,
             )
 
     def exchange_delete(self, exchange: str, *, if_unused: bool = False) -> None:
