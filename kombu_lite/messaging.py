@@ -256,8 +256,16 @@ class Producer:
             declare: Entities to declare first (once per connection).
             expiration: Seconds until the broker drops the message.
             timeout, confirm_timeout: With publisher confirms on, how long
-                to wait for this message's confirm (default: the
-                connection's ``confirm_timeout``).
+                to wait for this message's confirm (``confirm_timeout``
+                wins when both are given; default: the connection's
+                ``confirm_timeout``; with ``retry=True`` the policy's
+                ``timeout`` caps it too).  With confirms off both are
+                ignored: unlike kombu, ``timeout`` does not bound the
+                socket write.  On ``amqp://`` a write is bounded by the
+                connection's ``write_timeout`` transport option instead
+                (the socket's send timeout; when not given, set from
+                ``blocked_connection_timeout``, 60 s by default, and
+                unbounded if that is ``None``).
             properties: AMQP properties: ``correlation_id``, ``reply_to``
                 (a name or a Queue), ``message_id``, ``timestamp``, ``type``,
                 ``user_id``, ``app_id``, ``cluster_id``.
@@ -535,8 +543,10 @@ class Producer:
                 after a failure, so each gets an outcome).
             window: How many messages may await their confirm at once.
             timeout, confirm_timeout: How long each message may wait for
-                its confirm, counted from its send (default: the
-                connection's ``confirm_timeout``).
+                its confirm, counted from its send (``confirm_timeout``
+                wins when both are given; default: the connection's
+                ``confirm_timeout``).  Neither bounds the socket write; see
+                :meth:`publish`.
 
         Returns:
             One :class:`~kombu_lite.messaging.PublishOutcome` per body, in
