@@ -15,6 +15,7 @@ unencoded ``#``, ``?``, ``/`` or ``@`` in a password cannot leak.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -162,13 +163,28 @@ def _parse_query(text: str, query_text: str) -> Mapping[str, object]:
             raise _fail(text, f"unknown query option {key!r}; known options: {known}")
         value = unquote(value)
         if kind is float:
-            try:
-                options[key] = float(value)
-            except ValueError:
-                raise _fail(text, f"query option {key!r} must be a number") from None
+            options[key] = _seconds(text, key, value)
         else:
             options[key] = value
     return options
+
+
+#: The smallest value each numeric query option may take, and whether the
+#: bound itself is allowed (``heartbeat=0`` turns heartbeats off; a connect
+#: timeout of 0 would fail every connect).
+_MINIMUM = MappingProxyType({"heartbeat": (0.0, True), "connect_timeout": (0.0, False)})
+
+
+def _seconds(text: str, key: str, value: str) -> float:
+    low, inclusive = _MINIMUM[key]
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if math.isfinite(number) and (number > low or (inclusive and number == low)):
+        return number
+    bound = ">=" if inclusive else ">"
+    raise _fail(text, f"query option {key!r} must be a number of seconds {bound} 0")
 
 
 def format_url(

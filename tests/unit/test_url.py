@@ -67,6 +67,26 @@ def test_non_numeric_query_option_is_refused() -> None:
         parse_url("amqp://h/?heartbeat=often")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "heartbeat=-1",
+        "heartbeat=inf",
+        "connect_timeout=0",
+        "connect_timeout=-2",
+        "connect_timeout=nan",
+    ],
+)
+def test_out_of_range_seconds_in_the_query_are_refused(query: str) -> None:
+    key = query.partition("=")[0]
+    with pytest.raises(InvalidURL, match=f"'{key}' must be a number of seconds"):
+        parse_url(f"amqp://h/?{query}")
+
+
+def test_heartbeat_zero_in_the_query_turns_heartbeats_off() -> None:
+    assert parse_url("amqp://h/?heartbeat=0").query == {"heartbeat": 0.0}
+
+
 @pytest.mark.parametrize("password", ["se#cret", "se?cret", "se/cret", "a/b?c#d"])
 def test_unencoded_delimiters_in_the_password_never_leak(password: str) -> None:
     with pytest.raises(InvalidURL) as info:
