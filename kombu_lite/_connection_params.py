@@ -1,19 +1,23 @@
 """How a Connection's arguments become per-host :class:`ConnectionParameters`.
 
-Everything here runs in ``Connection.__init__``, before any I/O: URLs are
-parsed, TLS options read from the query string, transport options checked
-against what the transport knows (an unknown key raises instead of being
-ignored), and the connection-level options (confirms, blocked connections)
-validated.
+Everything here runs in ``Connection.__init__``, before any I/O: the
+keyword arguments are checked, URLs are parsed, TLS options read from the
+query string, transport options checked against what the transport knows
+(an unknown key raises instead of being ignored), and the connection-level
+options (confirms, blocked connections) validated.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import enum
+import math
 import ssl as _ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from kombu_lite._url import URL, parse_url, split_failover
 from kombu_lite.exceptions import ConfigurationError
@@ -29,11 +33,17 @@ __all__ = [
     "DEFAULT_CONFIRM_TIMEOUT",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_HEARTBEAT",
+    "RETRY_OPTIONS",
+    "UNSET",
     "ExplicitSettings",
     "SSLOption",
+    "Unset",
     "build_params",
     "callback_option",
+    "check_explicit",
+    "check_kombu_only",
     "check_transport_options",
+    "check_unknown_keywords",
     "parse_host",
     "seconds",
     "split_hosts",
@@ -48,9 +58,6 @@ DEFAULT_BLOCKED_TIMEOUT = 60.0
 #: never passed down to the transport.
 CONNECTION_OPTIONS = frozenset(
     {
-        "max_retries",
-        "interval_start",
-        "interval_step",
         "confirm_publish",
         "confirm_timeout",
         "blocked_connection_timeout",
@@ -59,7 +66,38 @@ CONNECTION_OPTIONS = frozenset(
     }
 )
 
+#: kombu's connect-retry keys.  kombu reads them for the reconnect loop it
+#: runs inside ``default_channel``; kombu_lite has no such hidden loop (an
+#: implicit connect tries each host once), so they are refused rather than
+#: accepted and ignored.
+RETRY_OPTIONS = frozenset(
+    {
+        "max_retries",
+        "interval_start",
+        "interval_step",
+        "interval_max",
+        "connect_retries_timeout",
+        "errback",
+        "callback",
+    }
+)
+
 SSLOption = bool | Mapping[str, object] | _ssl.SSLContext
+
+
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`: an argument the caller did not pass."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Default of the arguments whose every value means something (``ssl=False``
+#: turns TLS off even for ``amqps://``; ``connect_timeout=None`` waits without
+#: limit), so "not given, take the URL's" needs a value of its own.
+UNSET: Final = Unset.UNSET
 
 _SSL_QUERY_KEYS = {
     "ssl_ca_certs": "ca_certs",
@@ -83,18 +121,158 @@ _CERT_REQS = {
 class ExplicitSettings:
     """Settings given as ``Connection`` arguments; they win over every URL's.
 
-    ``None`` (and ``ssl=False``) means "take it from the URL, else the
-    default".
+    ``None`` (``UNSET`` for ``ssl`` and ``connect_timeout``) means "take it
+    from the URL, else the default".  Build it with :func:`check_explicit`.
     """
 
     userid: str | None = None
     password: str | None = field(default=None, repr=False)
     virtual_host: str | None = None
     port: int | None = None
-    ssl: SSLOption = False
-    connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT
+    ssl: SSLOption | Unset = UNSET
+    connect_timeout: float | Unset | None = UNSET
     heartbeat: float | None = None
     login_method: str | None = None
+
+
+def check_explicit(
+    *,
+    userid: object,
+    password: object,
+    virtual_host: object,
+    port: object,
+    ssl: object,
+    connect_timeout: object,
+    heartbeat: object,
+    login_method: object,
+) -> ExplicitSettings:
+    """Check the ``Connection`` keyword arguments and return them as settings.
+
+    kombu-style code often reads numbers from the environment, so a port
+    given as a decimal string and timeouts given as numeric strings are
+    converted; anything else of the wrong type raises.
+
+    Raises:
+        ConfigurationError: naming the argument (never showing a password).
+    """
+    if callable(password):
+        # kombu 5.7 calls a callable password at every connect.  Refused
+        # rather than called once here: a token provider called only at
+        # construction would silently go stale on the first reconnect.
+        raise ConfigurationError(
+            "password must be a str; a callable password (kombu 5.7) is not "
+            "supported: build a new Connection when the password changes"
+        )
+    if password is not None and not isinstance(password, str):
+        raise ConfigurationError(
+            f"password must be a str, not {type(password).__name__}"
+        )
+    if ssl is not UNSET and not isinstance(ssl, bool | Mapping | _ssl.SSLContext):
+        raise ConfigurationError(
+            f"ssl must be True, False, a dict of TLS options or an "
+            f"ssl.SSLContext, not {type(ssl).__name__}"
+        )
+    login = _optional_str("login_method", login_method)
+    if login == "":
+        raise ConfigurationError("login_method must not be empty")
+    return ExplicitSettings(
+        userid=_optional_str("userid", userid),
+        password=password,
+        virtual_host=_optional_str("virtual_host", virtual_host),
+        port=_port(port),
+        ssl=ssl,
+        connect_timeout=(
+            connect_timeout
+            if connect_timeout is UNSET or connect_timeout is None
+            else _number("connect_timeout", connect_timeout, zero_allowed=False)
+        ),
+        heartbeat=(
+            None
+            if heartbeat is None
+            else _number("heartbeat", heartbeat, zero_allowed=True)
+        ),
+        login_method=login,
+    )
+
+
+def check_kombu_only(
+    *, insist: object, uri_prefix: object, credential_provider: object
+) -> None:
+    """Refuse kombu arguments that mean nothing here, unless left at the default.
+
+    They are accepted so that kombu code ports by changing the import; a
+    value that would change kombu's behaviour raises instead of being
+    ignored.
+
+    Raises:
+        ConfigurationError: naming the argument and why it has no effect.
+    """
+    if insist is not False:
+        raise ConfigurationError(
+            f"insist={insist!r} is not supported: AMQP 0-9-1 brokers ignore "
+            f"it (RabbitMQ never redirects); leave it False"
+        )
+    if uri_prefix is not None:
+        raise ConfigurationError(
+            f"uri_prefix={uri_prefix!r} is not supported: kombu uses it for "
+            f"the SQLAlchemy transport's 'sqla+' URLs; kombu_lite has no such "
+            f"transport"
+        )
+    if credential_provider is not None:
+        raise ConfigurationError(
+            "credential_provider is not supported: kombu uses it for the Redis "
+            "transport only; pass userid and password"
+        )
+
+
+def check_unknown_keywords(kwargs: Mapping[str, object], known: Sequence[str]) -> None:
+    """Raise for the first keyword in ``kwargs``, suggesting a known one.
+
+    Raises:
+        ConfigurationError: naming the keyword (kombu would ignore it).
+    """
+    for name in kwargs:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigurationError(
+            f"Connection() got an unknown keyword argument {name!r}{hint}"
+        )
+
+
+def _optional_str(name: str, value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigurationError(f"{name} must be a str, not {type(value).__name__}")
+
+
+def _port(value: object) -> int | None:
+    if value is None:
+        return None
+    port: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        port = value
+    elif isinstance(value, str) and value.strip().isdecimal():
+        port = int(value)
+    if port is None or not 0 < port < 65536:
+        raise ConfigurationError(
+            f"port must be a number from 1 to 65535, not {value!r}"
+        )
+    return port
+
+
+def _number(name: str, value: object, *, zero_allowed: bool) -> float:
+    number = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if math.isfinite(number) and (number > 0 or (zero_allowed and number == 0)):
+        return number
+    bound: Literal[">=", ">"] = ">=" if zero_allowed else ">"
+    raise ConfigurationError(
+        f"{name} must be a number of seconds {bound} 0, not {value!r}"
+    )
 
 
 def split_hosts(hostname: str | Sequence[str]) -> list[str]:
@@ -120,17 +298,37 @@ def parse_host(text: str, transport: str | Transport | None) -> URL:
 
 
 def check_transport_options(
-    transport: Transport, transport_options: Mapping[str, object]
-) -> None:
-    """Raise for a key that neither the transport nor the Connection knows."""
+    transport: Transport, transport_options: object
+) -> dict[str, object]:
+    """Return a copy of ``transport_options`` after checking every key.
+
+    Raises:
+        ConfigurationError: the options are not a mapping, or a key is one
+            of kombu's retry keys (:data:`RETRY_OPTIONS`) or is unknown to
+            both the transport and the Connection.
+    """
+    if transport_options is None:
+        return {}
+    if not isinstance(transport_options, Mapping):
+        raise ConfigurationError(
+            f"transport_options must be a dict, not {type(transport_options).__name__}"
+        )
     allowed = transport.options | CONNECTION_OPTIONS
     for key in transport_options:
+        if key in RETRY_OPTIONS:
+            raise ConfigurationError(
+                f"transport option {key!r} is not supported: kombu_lite never "
+                f"retries a connect behind your back; pass a retry_policy to "
+                f"publish(retry=True) or call Connection.ensure_connection("
+                f"{key}=...)"
+            )
         if key not in allowed:
             known = ", ".join(sorted(allowed)) or "none"
             raise ConfigurationError(
                 f"unknown transport option {key!r} for the "
                 f"{transport.name!r} transport; known options: {known}"
             )
+    return dict(transport_options)
 
 
 def build_params(
@@ -147,13 +345,13 @@ def build_params(
     scheme = url.transport
     if scheme not in TRANSPORT_ALIASES:
         resolve_transport(scheme)  # raises UnknownTransport with the list
-    ssl_opt: SSLOption = explicit.ssl
-    if ssl_opt is False:
+    ssl_opt = explicit.ssl
+    if ssl_opt is UNSET:
         ssl_opt = _ssl_from_query(url) or scheme == "amqps"
     default_port = 5671 if ssl_opt else transport.default_port
     timeout: Any = explicit.connect_timeout
-    if timeout == DEFAULT_CONNECT_TIMEOUT and "connect_timeout" in url.query:
-        timeout = url.query["connect_timeout"]
+    if timeout is UNSET:
+        timeout = url.query.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
     heartbeat: Any = explicit.heartbeat
     if heartbeat is None:
         heartbeat = url.query.get("heartbeat", DEFAULT_HEARTBEAT)

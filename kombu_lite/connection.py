@@ -12,18 +12,21 @@ import threading
 import time
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from kombu_lite import _ensure
 from kombu_lite._blocked import BlockedOptions, report_blocked, report_unblocked
 from kombu_lite._connection_params import (
     DEFAULT_BLOCKED_TIMEOUT,
     DEFAULT_CONFIRM_TIMEOUT,
-    DEFAULT_CONNECT_TIMEOUT,
-    ExplicitSettings,
+    UNSET,
     SSLOption,
+    Unset,
     build_params,
+    check_explicit,
+    check_kombu_only,
     check_transport_options,
+    check_unknown_keywords,
     parse_host,
     seconds,
     split_hosts,
@@ -69,23 +72,45 @@ T = TypeVar("T")
 class Connection(ConsumerFactories):
     """A connection to a broker, opened lazily.
 
+    The arguments are kombu's, in kombu's order, so kombu code ports by
+    changing the import.  Every argument is checked here, before any I/O.
+
     Args:
         hostname: A URL (``amqp://user:pass@host:5672/vhost``,
             ``amqps://...``, ``memory://``), a ``;``-separated failover list,
             a list of URLs, or a bare host name.
-        userid, password, virtual_host, port: Override the URL's parts.
-        ssl: ``True``, a dict of TLS options or an :class:`ssl.SSLContext`.
+        userid, password, virtual_host, port: Override the URL's parts
+            (on every failover host).  ``port`` may be a decimal string.
+        insist: kombu's legacy flag; only ``False`` is accepted (brokers
+            ignore it).
+        ssl: ``True``, ``False``, a dict of TLS options or an
+            :class:`ssl.SSLContext`.  Not given: on for ``amqps://`` or a
+            URL with ``ssl_*`` query options, else off.  Given, it wins
+            over the URL (``ssl=False`` turns TLS off for ``amqps://``).
         transport: A transport name (``'amqp'``, ``'memory'``) or instance;
             overrides the URL scheme.
-        connect_timeout: Seconds to wait for the broker to answer.
-        heartbeat: Heartbeat interval in seconds to ask the broker for
-            (``None``: 60, RabbitMQ's own default; ``0``: off).  A background
-            thread sends heartbeats while the application is idle.
+        connect_timeout: Seconds to wait for the broker to answer (> 0, or
+            ``None`` for no limit).  Not given: the URL's
+            ``?connect_timeout=``, else 4.
         transport_options: Options for the transport; unknown keys raise.
+            kombu's retry keys (``max_retries``, ``interval_start``,
+            ``interval_step``, ``interval_max``, ``connect_retries_timeout``,
+            ``errback``, ``callback``) raise too: kombu uses them for a
+            reconnect loop hidden in ``default_channel``, while here an
+            implicit connect tries each host once.  Retry explicitly with
+            ``publish(retry=True, retry_policy=...)``,
+            :meth:`ensure_connection` or :meth:`ensure`.
         login_method: SASL mechanism, such as ``'PLAIN'`` or ``'AMQPLAIN'``.
+        uri_prefix: kombu's SQLAlchemy URL prefix; only ``None`` is accepted.
+        heartbeat: Heartbeat interval in seconds to ask the broker for
+            (``None``: the URL's ``?heartbeat=``, else 60, RabbitMQ's own
+            default; ``0``: off).  A background thread sends heartbeats
+            while the application is idle.
         failover_strategy: ``'round-robin'``, ``'shuffle'`` or a callable
             taking the list of URLs and returning an iterator over them.
         alternates: More URLs to fail over to.
+        credential_provider: kombu's Redis credential hook; only ``None``
+            is accepted.
         confirm_publish: Make every ``publish`` wait for the broker's
             confirm (also ``transport_options={'confirm_publish': True}``;
             ``'confirm_timeout'`` sets the wait, 30 s by default).
@@ -98,10 +123,24 @@ class Connection(ConsumerFactories):
             :class:`~kombu_lite.exceptions.ConnectionBlocked` (default 60;
             ``None``: wait as long as it takes).
 
+    A keyword argument that is given wins over every URL, even when its
+    value is the default (``connect_timeout=4`` beats ``?connect_timeout=2``;
+    ``ssl=False`` beats ``amqps://``).  ``None`` means "not given", except
+    for ``connect_timeout``, where it means no limit.  Any other keyword
+    raises :class:`~kombu_lite.exceptions.ConfigurationError` naming it
+    (kombu ignores unknown keywords).
+
+    Where the password shows: the :attr:`password` attribute and
+    ``as_uri(include_password=True)`` return it in clear.  ``repr()``,
+    ``str()``, :meth:`as_uri`, :meth:`info` (unlike kombu's, whose
+    ``info()`` includes it), :attr:`alt` and every error message replace it
+    with ``**``.
+
     Raises:
         InvalidURL: the URL is malformed (the text never shows the password).
         UnknownTransport: the scheme or ``transport`` names no transport.
-        ConfigurationError: any other bad argument.
+        ConfigurationError: any other bad argument, including an unknown
+            keyword.
     """
 
     def __init__(
@@ -111,28 +150,31 @@ class Connection(ConsumerFactories):
         password: str | None = None,
         virtual_host: str | None = None,
         port: int | None = None,
-        ssl: SSLOption = False,
+        insist: Literal[False] = False,
+        ssl: SSLOption | Unset = UNSET,
         transport: str | Transport | None = None,
-        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
-        heartbeat: float | None = None,
+        connect_timeout: float | Unset | None = UNSET,
         transport_options: Mapping[str, object] | None = None,
         login_method: str | None = None,
+        uri_prefix: None = None,
+        heartbeat: float | None = None,
         failover_strategy: FailoverStrategy = "round-robin",
-        *,
         alternates: Sequence[str] | None = None,
+        credential_provider: None = None,
+        *,
         confirm_publish: bool = False,
         on_blocked: Callable[[str], object] | None = None,
         on_unblocked: Callable[[], object] | None = None,
         blocked_connection_timeout: float | None = DEFAULT_BLOCKED_TIMEOUT,
-        insist: bool = False,
+        **kwargs: Never,
     ) -> None:
-        # ``insist`` is accepted for kombu compatibility; AMQP 0-9-1 brokers
-        # ignore it.
-        del insist
-        urls = split_hosts(hostname) + list(alternates or ())
-        if not urls:
-            raise ConfigurationError("hostname must name at least one broker")
-        explicit = ExplicitSettings(
+        check_unknown_keywords(kwargs, _KEYWORDS)
+        check_kombu_only(
+            insist=insist,
+            uri_prefix=uri_prefix,
+            credential_provider=credential_provider,
+        )
+        explicit = check_explicit(
             userid=userid,
             password=password,
             virtual_host=virtual_host,
@@ -142,10 +184,22 @@ class Connection(ConsumerFactories):
             heartbeat=heartbeat,
             login_method=login_method,
         )
+        urls = split_hosts(hostname) + split_hosts(alternates or ())
+        if not urls:
+            raise ConfigurationError("hostname must name at least one broker")
+        if not isinstance(transport, str | None) and not callable(
+            getattr(transport, "connect", None)
+        ):
+            raise ConfigurationError(
+                f"transport must be a transport name or a transport "
+                f"instance, not {type(transport).__name__}"
+            )
         parsed = [parse_host(url, transport) for url in urls]
         self.transport: Transport = self._make_transport(transport, parsed[0])
-        self.transport_options: dict[str, object] = dict(transport_options or {})
-        check_transport_options(self.transport, self.transport_options)
+        self.transport_options: dict[str, object] = check_transport_options(
+            self.transport, transport_options
+        )
+        self._explicit = explicit
         #: Wait for the broker's confirm of every publish (kombu's
         #: ``transport_options={'confirm_publish': True}`` works too).
         self.confirm_publish = bool(
@@ -233,7 +287,10 @@ class Connection(ConsumerFactories):
 
     @property
     def password(self) -> str:
-        """The password used to log in (never shown by ``repr``)."""
+        """The password used to log in, in clear (as in kombu).
+
+        ``repr()``, :meth:`as_uri` and :meth:`info` mask it.
+        """
         return self._params.password
 
     @property
@@ -280,7 +337,10 @@ class Connection(ConsumerFactories):
     recoverable_channel_errors: tuple[type[BaseException], ...] = ()
 
     def as_uri(self, include_password: bool = False, mask: str = "**") -> str:
-        """Return the current broker's URL, with the password masked."""
+        """Return the current broker's URL, with the password masked.
+
+        Only ``include_password=True`` puts the password in clear.
+        """
         p = self._params
         scheme = self.transport.name
         if scheme == "amqp" and p.ssl:
@@ -297,7 +357,11 @@ class Connection(ConsumerFactories):
         )
 
     def info(self) -> dict[str, object]:
-        """The connection's settings as a dict (the password masked)."""
+        """The current broker's settings as a dict, with kombu's keys.
+
+        Unlike kombu's ``info()``, the ``'password'`` value is always
+        ``'**'``: read :attr:`password` for the real one.
+        """
         p = self._params
         return {
             "hostname": p.hostname,
@@ -305,14 +369,17 @@ class Connection(ConsumerFactories):
             "password": "**",
             "virtual_host": p.virtual_host,
             "port": p.port,
+            "insist": False,
             "ssl": p.ssl,
             "transport": self.transport.name,
             "connect_timeout": p.connect_timeout,
-            "heartbeat": p.heartbeat,
             "transport_options": dict(self.transport_options),
             "login_method": p.login_method,
+            "uri_prefix": None,
+            "heartbeat": p.heartbeat,
             "failover_strategy": self.failover_strategy,
             "alternates": self.alt,
+            "credential_provider": None,
         }
 
     def __repr__(self) -> str:
@@ -476,20 +543,26 @@ class Connection(ConsumerFactories):
         self.release()
 
     def clone(self, **kwargs: Any) -> Connection:
-        """Return a new, unconnected Connection with the same settings."""
-        p = self._params
+        """Return a new, unconnected Connection with the same settings.
+
+        The clone gets the same URLs and keyword arguments as this
+        connection was built with (``kwargs`` override them), and shares
+        its transport object, so a memory transport's private
+        :class:`~kombu_lite.transport.memory.Broker` is kept.
+        """
+        e = self._explicit
         settings: dict[str, Any] = {
             "hostname": list(self._host_urls),
-            "userid": p.userid,
-            "password": p.password,
-            "virtual_host": p.virtual_host,
-            "port": p.port,
-            "ssl": p.ssl,
-            "transport": self.transport.name if self.transport.name != "amqp" else None,
-            "connect_timeout": p.connect_timeout,
-            "heartbeat": p.heartbeat,
+            "userid": e.userid,
+            "password": e.password,
+            "virtual_host": e.virtual_host,
+            "port": e.port,
+            "ssl": e.ssl,
+            "transport": self.transport,
+            "connect_timeout": e.connect_timeout,
+            "heartbeat": e.heartbeat,
             "transport_options": dict(self.transport_options),
-            "login_method": p.login_method,
+            "login_method": e.login_method,
             "failover_strategy": self.failover_strategy,
             "confirm_publish": self.confirm_publish,
             "on_blocked": self.on_blocked,
@@ -599,3 +672,9 @@ class Connection(ConsumerFactories):
         from kombu_lite.messaging import Producer
 
         return Producer(channel if channel is not None else self, *args, **kwargs)
+
+
+# The names Connection() accepts, for the "did you mean" of an unknown one.
+_code = Connection.__init__.__code__
+_KEYWORDS = _code.co_varnames[1 : _code.co_argcount + _code.co_kwonlyargcount]
+del _code

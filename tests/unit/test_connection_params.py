@@ -164,11 +164,6 @@ def test_empty_hostname_is_refused() -> None:
         Connection(";")
 
 
-def test_unknown_keyword_is_an_error() -> None:
-    with pytest.raises(TypeError, match="colour"):
-        Connection("amqp://", colour="blue")  # type: ignore[call-arg]
-
-
 def test_unknown_transport_option_is_refused_by_name() -> None:
     with pytest.raises(ConfigurationError, match="visibility_timeout"):
         Connection("amqp://", transport_options={"visibility_timeout": 3})
