@@ -36,6 +36,19 @@ def test_release_closes_and_next_use_reconnects(connection: Connection) -> None:
     assert connection.connected
 
 
+def test_keyword_virtual_host_wins_over_the_urls(url: str) -> None:
+    # The URL names a vhost that does not exist; the keyword names "/".
+    missing = url.rstrip("/") + "/klt-no-such-vhost"
+    if url == "memory://":
+        missing = "memory:///klt-no-such-vhost"
+
+    with Connection(missing, virtual_host="/") as conn:
+        conn.connect()
+
+        assert conn.connected
+        assert conn.virtual_host == "/"
+
+
 def test_default_channel_is_reused(connection: Connection) -> None:
     assert connection.default_channel is connection.default_channel
 

@@ -149,3 +149,16 @@ def test_a_retry_count_that_is_not_an_int_is_a_type_error() -> None:
 def test_a_url_is_not_a_channel() -> None:
     with pytest.raises(KombuError):
         Producer("memory://")  # type: ignore[arg-type]
+
+
+def test_a_misspelt_connection_keyword_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="did you mean 'heartbeat'"):
+        Connection("memory://", hearbeat=10)  # type: ignore[arg-type]
+
+
+def test_kombu_arguments_without_meaning_here_accept_only_their_default() -> None:
+    Connection("memory://", insist=False, uri_prefix=None, credential_provider=None)
+    with pytest.raises(ConfigurationError, match="insist"):
+        Connection("memory://", insist=True)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="uri_prefix"):
+        Connection("memory://", uri_prefix="sqla")  # type: ignore[arg-type]
