@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from kombu_lite._connection_params import callback_option, seconds
+from kombu_lite._connection_params import UNSET, Unset, callback_option, seconds
 from kombu_lite._log import get_logger
 
 __all__ = ["BlockedOptions", "report_blocked", "report_unblocked"]
@@ -39,13 +39,13 @@ class BlockedOptions:
         transport_options: Mapping[str, object],
         on_blocked: OnBlocked | None,
         on_unblocked: OnUnblocked | None,
-        timeout: float | None,
+        timeout: float | Unset | None,
+        default_timeout: float | None,
     ) -> BlockedOptions:
         """Merge the arguments with kombu-style transport options.
 
-        A callback given as an argument wins over the transport option; the
-        ``blocked_connection_timeout`` transport option wins over the
-        argument's default.
+        An argument given wins over the transport option of the same name;
+        ``default_timeout`` applies when neither gives a timeout.
 
         Raises:
             ConfigurationError: a callback that is not callable, or a
@@ -56,7 +56,11 @@ class BlockedOptions:
             on_blocked = callback_option(options, "on_blocked")
         if on_unblocked is None:
             on_unblocked = callback_option(options, "on_unblocked")
-        wait = options.get("blocked_connection_timeout", timeout)
+        wait = (
+            options.get("blocked_connection_timeout", default_timeout)
+            if timeout is UNSET
+            else timeout
+        )
         if wait is not None:
             wait = seconds("blocked_connection_timeout", wait)
         return cls(on_blocked, on_unblocked, wait)

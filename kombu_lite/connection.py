@@ -121,7 +121,9 @@ class Connection(ConsumerFactories):
         blocked_connection_timeout: Seconds a publish waits for a blocked
             connection to be unblocked before raising
             :class:`~kombu_lite.exceptions.ConnectionBlocked` (default 60;
-            ``None``: wait as long as it takes).
+            ``None``: wait as long as it takes); also a
+            ``transport_options`` key, which the argument, when given,
+            overrides.
 
     A keyword argument that is given wins over every URL, even when its
     value is the default (``connect_timeout=4`` beats ``?connect_timeout=2``;
@@ -165,7 +167,7 @@ class Connection(ConsumerFactories):
         confirm_publish: bool = False,
         on_blocked: Callable[[str], object] | None = None,
         on_unblocked: Callable[[], object] | None = None,
-        blocked_connection_timeout: float | None = DEFAULT_BLOCKED_TIMEOUT,
+        blocked_connection_timeout: float | Unset | None = UNSET,
         **kwargs: Never,
     ) -> None:
         check_unknown_keywords(kwargs, _KEYWORDS)
@@ -213,6 +215,7 @@ class Connection(ConsumerFactories):
             on_blocked,
             on_unblocked,
             blocked_connection_timeout,
+            DEFAULT_BLOCKED_TIMEOUT,
         )
         #: Called with the reason when the broker blocks publishing.
         self.on_blocked: Callable[[str], object] | None = blocked.on_blocked

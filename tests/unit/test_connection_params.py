@@ -252,6 +252,24 @@ def test_a_blocked_callback_argument_wins_over_the_transport_option() -> None:
     assert conn.on_unblocked is mine
 
 
+@pytest.mark.parametrize("given", [5, 60, None])
+def test_a_blocked_timeout_argument_wins_over_the_transport_option(
+    given: float | None,
+) -> None:
+    # 60 is the default: passing it must still beat the option.
+    conn = Connection(
+        "memory://",
+        blocked_connection_timeout=given,
+        transport_options={"blocked_connection_timeout": 10},
+    )
+
+    assert conn.blocked_connection_timeout == given
+
+
+def test_the_blocked_timeout_defaults_to_60_seconds() -> None:
+    assert Connection("memory://").blocked_connection_timeout == 60.0
+
+
 def test_a_blocked_callback_option_that_is_not_callable_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="'on_blocked' must be callable"):
         Connection("memory://", transport_options={"on_blocked": "log it"})
