@@ -134,20 +134,41 @@ class ConsumerFactories:
             accept=accept,
         )
 
-    def Pool(self, limit: int | None = None) -> ConnectionPool:  # noqa: N802
+    def Pool(  # noqa: N802 - kombu's factory name
+        self, limit: int | None = None, **options: Any
+    ) -> ConnectionPool:
         """Return a :class:`~kombu_lite.pools.ConnectionPool` of clones of this.
 
-        ``limit=None`` means no limit (kombu's name for the factory).
+        ``limit=None`` means no limit (kombu's name for the factory).  The
+        options are kombu's: ``preload`` (make that many connections now,
+        each opened on first use) and ``close_after_fork``; see
+        :class:`~kombu_lite.pools.ConnectionPool`.
+
+        Raises:
+            ConfigurationError: a bad limit or option, or an unknown option
+                (kombu ignores those).
         """
+        from kombu_lite._resource import check_pool_options
         from kombu_lite.pools import ConnectionPool
 
-        return ConnectionPool(self._self(), limit)
+        check_pool_options("Connection.Pool", options)
+        return ConnectionPool(self._self(), limit, **options)
 
-    def ChannelPool(self, limit: int | None = None) -> ChannelPool:  # noqa: N802
+    def ChannelPool(  # noqa: N802 - kombu's factory name
+        self, limit: int | None = None, **options: Any
+    ) -> ChannelPool:
         """Return a :class:`~kombu_lite.pools.ChannelPool` of this connection.
 
-        ``limit=None`` means no limit (kombu's name for the factory).
+        ``limit=None`` means no limit (kombu's name for the factory).  The
+        options are kombu's: ``preload`` (open that many channels now) and
+        ``close_after_fork``; see :class:`~kombu_lite.pools.ChannelPool`.
+
+        Raises:
+            ConfigurationError: a bad limit or option, or an unknown option
+                (kombu ignores those).
         """
+        from kombu_lite._resource import check_pool_options
         from kombu_lite.pools import ChannelPool
 
-        return ChannelPool(self._self(), limit)
+        check_pool_options("Connection.ChannelPool", options)
+        return ChannelPool(self._self(), limit, **options)

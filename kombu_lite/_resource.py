@@ -9,21 +9,37 @@ thread from giving an item back.
 An item given back after an error, or found unusable (a closed channel, a
 dropped connection), is closed and forgotten, never lent again; a new one
 is made when needed.
+
+A pool made with ``close_after_fork`` forgets all its items in a child
+process made by :func:`os.fork`: they share the parent's sockets, so the
+child must open its own (the parent keeps using them; nothing is closed).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from typing import ClassVar, Generic, TypeVar
+import weakref
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
 from kombu_lite.exceptions import ConfigurationError, LimitExceeded
 
-__all__ = ["Resource", "check_limit"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["POOL_OPTIONS", "Resource", "check_limit", "check_pool_options"]
 
 T = TypeVar("T")
 # Inside Resource, ``LimitExceeded`` names the class attribute.
 _LimitError = LimitExceeded
+
+#: The keyword options kombu's ``Connection.Pool`` and ``ChannelPool`` take.
+POOL_OPTIONS: Final = frozenset({"preload", "close_after_fork"})
+
+#: The pools to empty in a forked child.  Weak, so a pool nobody holds goes
+#: away; it needs no reset: a test's pools leave it when they are dropped.
+_FORGET_IN_CHILD: Final[weakref.WeakSet[Resource[Any]]] = weakref.WeakSet()
 
 
 def check_limit(limit: object) -> int | None:
@@ -42,20 +58,81 @@ def check_limit(limit: object) -> int | None:
     return limit
 
 
+def check_pool_options(owner: str, options: Mapping[str, object]) -> None:
+    """Refuse keyword options other than :data:`POOL_OPTIONS`.
+
+    Raises:
+        ConfigurationError: naming every unknown option (kombu ignores them).
+    """
+    unknown = sorted(set(options) - POOL_OPTIONS)
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise ConfigurationError(
+            f"{owner}() got unknown option{plural} {names}; known options: "
+            f"{', '.join(sorted(POOL_OPTIONS))}"
+        )
+
+
+def _check_preload(preload: object, limit: int | None) -> int:
+    if preload is None:
+        return 0
+    if isinstance(preload, bool) or not isinstance(preload, int) or preload < 0:
+        raise ConfigurationError(
+            f"preload must be None or an int >= 0, not {preload!r}"
+        )
+    if limit is not None and preload > limit:
+        raise ConfigurationError(
+            f"preload={preload} is more than the pool's limit of {limit}"
+        )
+    return preload
+
+
 class Resource(Generic[T]):
     """A pool that lends at most ``limit`` items at a time (``None``: no limit).
 
     Subclasses say how to make (:meth:`new`), check (:meth:`is_usable`)
     and close (:meth:`close_resource`) an item.
+
+    Args:
+        limit: The most items lent at once (``None``: no limit).
+        preload: How many items to make up front; a subclass that takes it
+            calls :meth:`_preload` once it is set up.
+        close_after_fork: Forget every item in a forked child (``None``:
+            the class default, :attr:`close_after_fork`).
+
+    Raises:
+        ConfigurationError: a bad argument.
     """
 
     #: Raised by :meth:`acquire` when every item is in use.
     LimitExceeded: ClassVar[type[LimitExceeded]] = LimitExceeded
     #: What an item is called in error messages.
     noun: ClassVar[str] = "item"
+    #: Whether a forked child forgets the items (the default for the class).
+    close_after_fork: bool = False
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        limit: int | None = None,
+        preload: int | None = None,
+        close_after_fork: bool | None = None,
+    ) -> None:
         self._limit = check_limit(limit)
+        #: How many items were made up front.
+        self.preload = _check_preload(preload, self._limit)
+        if close_after_fork is not None and not isinstance(close_after_fork, bool):
+            raise ConfigurationError(
+                f"close_after_fork must be True, False or None, "
+                f"not {close_after_fork!r}"
+            )
+        if close_after_fork is not None:
+            self.close_after_fork = close_after_fork
+        self._reset_state()
+        if self.close_after_fork:
+            _FORGET_IN_CHILD.add(self)
+
+    def _reset_state(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._idle: list[T] = []
         # id(item) -> item: items need not be hashable.
@@ -64,6 +141,24 @@ class Resource(Generic[T]):
         self._creating = 0
         # Items in use when the pool was closed: closed when given back.
         self._retired: set[int] = set()
+
+    def _preload(self) -> None:
+        """Make :attr:`preload` items now and keep them idle.
+
+        If making one fails, those already made are closed and the error
+        is raised.
+        """
+        made: list[T] = []
+        try:
+            for _ in range(self.preload):
+                # Not a comprehension: what was made before a failure is closed.
+                made.append(self.new())  # noqa: PERF401
+        except BaseException:
+            for item in made:
+                self.close_resource(item)
+            raise
+        with self._cond:
+            self._idle.extend(made)
 
     # -- what subclasses provide ---------------------------------------------------
 
@@ -253,3 +348,14 @@ class Resource(Generic[T]):
             f"<{type(self).__name__}: {limit}, {len(self._in_use)} in use, "
             f"{len(self._idle)} idle>"
         )
+
+
+def _forget_after_fork() -> None:  # pragma: no cover - runs in a forked child
+    # The lock may have been held by a parent thread that does not exist
+    # here, and the items use the parent's sockets: start again empty.
+    for pool in list(_FORGET_IN_CHILD):
+        pool._reset_state()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
+    os.register_at_fork(after_in_child=_forget_after_fork)

@@ -114,19 +114,41 @@ class ConnectionPool(Resource[PooledConnection]):
     by a new one.  A break is found by the first call that needs the
     broker, so a connection broken while idle is lent once more, fails on
     first use, and is then replaced.
+
+    Args:
+        connection: The connection whose settings the pool copies.
+        limit: The most connections lent at once (``None``: no limit).
+        preload: Make this many connections now (at most ``limit``); like
+            the others, each opens on first use, so nothing is sent yet.
+            kombu 5 accepts this option and ignores it.
+        close_after_fork: In a child made by :func:`os.fork`, forget every
+            connection (the parent keeps using their sockets), so the child
+            opens its own.  True by default, as in kombu (whose pool is
+            closed for good in the child instead).
+
+    Raises:
+        ConfigurationError: a bad argument.
     """
 
     LimitExceeded: ClassVar[type[LimitExceeded]] = ConnectionLimitExceeded
     noun: ClassVar[str] = "connection"
+    close_after_fork = True
 
-    def __init__(self, connection: Connection, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        limit: int | None = None,
+        preload: int | None = None,
+        close_after_fork: bool | None = None,
+    ) -> None:
         if not isinstance(connection, Connection):
             raise ConfigurationError(
                 f"ConnectionPool needs a Connection, not {type(connection).__name__}"
             )
-        super().__init__(limit)
+        super().__init__(limit, preload, close_after_fork)
         #: The connection whose settings the pooled connections copy.
         self.connection = connection
+        self._preload()
 
     def new(self) -> PooledConnection:
         """Clone the pool's connection (no I/O yet)."""
@@ -202,19 +224,40 @@ class ChannelPool(Resource[PooledChannel]):
 
     A channel given back closed (for example after the broker refused
     something on it) is replaced by a new one.
+
+    Args:
+        connection: The connection the channels belong to.
+        limit: The most channels lent at once (``None``: no limit).
+        preload: Open this many channels now (at most ``limit``),
+            connecting first if needed; the others open when first lent.
+        close_after_fork: In a child made by :func:`os.fork`, forget every
+            channel (False by default, as in kombu: channels go with their
+            connection).
+
+    Raises:
+        ConfigurationError: a bad argument; nothing was sent.
+        OperationalError: ``preload`` could not open a channel (those
+            already opened are closed).
     """
 
     LimitExceeded: ClassVar[type[LimitExceeded]] = ChannelLimitExceeded
     noun: ClassVar[str] = "channel"
 
-    def __init__(self, connection: Connection, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        limit: int | None = None,
+        preload: int | None = None,
+        close_after_fork: bool | None = None,
+    ) -> None:
         if not isinstance(connection, Connection):
             raise ConfigurationError(
                 f"ChannelPool needs a Connection, not {type(connection).__name__}"
             )
-        super().__init__(limit)
+        super().__init__(limit, preload, close_after_fork)
         #: The connection the channels belong to.
         self.connection = connection
+        self._preload()
 
     def new(self) -> PooledChannel:
         """Open a new channel (connecting first if needed)."""

@@ -9,6 +9,8 @@ test's own connections go through it).
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
 import threading
 import time
@@ -664,6 +666,159 @@ def test_reset_closes_a_lent_connection_when_it_is_given_back(
     assert conn.connected
     conn.release()
     assert not conn.connected
+
+
+# -- kombu's pool options: preload, close_after_fork ----------------------------
+
+
+def in_forked_child(check: Callable[[], object]) -> Any:
+    """Run ``check`` in a child made by ``os.fork`` and return its JSON result."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        status = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "w") as out:
+                json.dump(check(), out)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as result:
+        text = result.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return json.loads(text)
+
+
+def test_pool_preload_makes_that_many_connections_up_front_unopened(
+    connection: Connection,
+) -> None:
+    pool = connection.Pool(10, preload=2)
+    made_up_front = pool.idle
+
+    first, second = pool.acquire(), pool.acquire()
+    unopened = not first.connected and not second.connected
+    channel = first.default_channel  # opens on first use, like any other
+
+    assert made_up_front == 2
+    assert unopened
+    assert channel.is_open
+    assert pool.idle == 0
+    first.release()
+    second.release()
+
+
+def test_channel_pool_preload_opens_that_many_channels_now(
+    connection: Connection,
+) -> None:
+    pool = connection.ChannelPool(3, preload=2)
+    made_up_front = pool.idle
+
+    first, second = pool.acquire(), pool.acquire()
+
+    assert made_up_front == 2
+    assert first.is_open
+    assert second.is_open
+    assert first.channel_id != second.channel_id
+    first.release()
+    second.release()
+
+
+def test_pool_preload_without_a_limit_makes_idle_connections(
+    connection: Connection,
+) -> None:
+    pool = connection.Pool(preload=3)
+
+    assert pool.idle == 3
+    assert pool.limit is None
+
+
+def test_a_channel_pool_whose_preload_fails_raises_from_the_constructor(
+    unreachable: Connection,
+) -> None:
+    with pytest.raises(OperationalError):
+        unreachable.ChannelPool(2, preload=1)
+
+
+@pytest.mark.parametrize("factory", ["Pool", "ChannelPool"])
+def test_an_unknown_pool_option_is_refused_by_name(
+    connection: Connection, factory: str
+) -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=(
+            rf"Connection.{factory}\(\) got unknown options 'max_idle', "
+            r"'prelaod'; known options: close_after_fork, preload"
+        ),
+    ):
+        getattr(connection, factory)(2, prelaod=1, max_idle=3)
+
+    assert not connection.connected
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"preload": 3}, "preload=3 is more than the pool's limit of 2"),
+        ({"preload": -1}, "preload must be None or an int >= 0"),
+        ({"preload": True}, "preload must be None or an int >= 0"),
+        ({"preload": "1"}, "preload must be None or an int >= 0"),
+        ({"close_after_fork": "yes"}, "close_after_fork must be True, False or None"),
+    ],
+)
+@pytest.mark.parametrize("factory", ["Pool", "ChannelPool"])
+def test_a_bad_pool_option_is_refused_before_anything_is_sent(
+    connection: Connection, factory: str, options: dict[str, object], match: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        getattr(connection, factory)(2, **options)
+
+    assert not connection.connected
+
+
+def test_connection_pools_forget_their_connections_after_fork_by_default(
+    connection: Connection,
+) -> None:
+    pool = connection.Pool(2, preload=2)
+    lent = pool.acquire()
+
+    def child() -> object:
+        before = (pool.idle, pool.in_use)
+        lent.release()  # not the child's: nothing comes back
+        fresh = pool.acquire()
+        return [*before, pool.idle, fresh is not lent]
+
+    child_saw = in_forked_child(child)
+
+    assert pool.close_after_fork
+    assert child_saw == [0, 0, 0, True]
+    assert (pool.idle, pool.in_use) == (1, 1)
+    lent.release()
+
+
+def test_close_after_fork_false_keeps_the_items_in_a_child(
+    connection: Connection,
+) -> None:
+    pool = connection.Pool(2, preload=2, close_after_fork=False)
+    channels = connection.ChannelPool(2, preload=1)
+
+    child_saw = in_forked_child(lambda: [pool.idle, channels.idle])
+
+    assert not channels.close_after_fork
+    assert child_saw == [2, 1]
+
+
+def test_a_channel_pool_may_forget_its_channels_after_fork(
+    connection: Connection,
+) -> None:
+    channels = connection.ChannelPool(2, preload=2, close_after_fork=True)
+
+    child_saw = in_forked_child(lambda: channels.idle)
+
+    assert child_saw == 0
+    assert channels.idle == 2
 
 
 # -- arguments ---------------------------------------------------------------------
