@@ -1,4 +1,4 @@
-"""Shared fixtures: broker detection, unique entity names."""
+"""Shared fixtures: broker detection, unique entity names; reported figures."""
 
 from __future__ import annotations
 
@@ -18,6 +18,43 @@ BROKER_URL = f"amqp://guest:guest@{BROKER_HOST}:{BROKER_PORT}//"
 #: Set by .ci/run: a missing broker then fails the broker tests instead of
 #: skipping them.
 REQUIRE_BROKER = os.environ.get("KOMBU_LITE_REQUIRE_BROKER", "") not in ("", "0")
+
+#: ``record_property`` names with this prefix are figures a test reports
+#: (such as the duplicates a cut stream left): they are printed at the end
+#: of every run, not only written to a JUnit XML file.
+REPORT_PREFIX = "report:"
+
+
+class _Figures:
+    """Collects the ``report:`` properties of each test and prints them."""
+
+    def __init__(self) -> None:
+        self.by_test: dict[str, list[tuple[str, object]]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Each phase's report carries every property recorded so far, so
+        # the last phase seen for a test holds them all.
+        figures = [
+            (name.removeprefix(REPORT_PREFIX), value)
+            for name, value in report.user_properties
+            if name.startswith(REPORT_PREFIX)
+        ]
+        if figures:
+            self.by_test[report.nodeid] = figures
+
+    def pytest_terminal_summary(
+        self, terminalreporter: pytest.TerminalReporter
+    ) -> None:
+        if not self.by_test:
+            return
+        terminalreporter.write_sep("=", "fault-suite figures")
+        for nodeid, figures in self.by_test.items():
+            shown = ", ".join(f"{name}={value}" for name, value in figures)
+            terminalreporter.write_line(f"{nodeid}: {shown}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_Figures(), "kombu-lite-figures")
 
 
 def _broker_reachable() -> bool:

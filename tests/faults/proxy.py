@@ -20,20 +20,26 @@ them:
   have sent a given number of bytes more (a cut in the middle of a body).
 * :meth:`FaultProxy.delay_replies` holds every broker frame back for a
   while before passing it on (latency).
+
+It also keeps score: :attr:`FaultProxy.acks` lists every ``basic.ack`` the
+broker sent (with its ``multiple`` bit), and :meth:`FaultProxy.uploaded`
+counts the bytes clients have sent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import select
 import socket
 import ssl
 import struct
+import termios
 import threading
 import time
 
-__all__ = ["BASIC_ACK", "FaultProxy", "blocked_frame", "unblocked_frame"]
+__all__ = ["BASIC_ACK", "BrokerAck", "FaultProxy", "blocked_frame", "unblocked_frame"]
 
 _LOOPBACK = "127.0.0.1"
 
@@ -87,6 +93,26 @@ def _method_of(frame: bytes) -> tuple[int, int] | None:
     return class_id, method_id
 
 
+@dataclasses.dataclass(frozen=True)
+class BrokerAck:
+    """One ``basic.ack`` frame the broker sent (a publisher confirm)."""
+
+    channel: int
+    delivery_tag: int
+    multiple: bool
+
+
+#: After the frame header and the class and method ids: a ``longlong``
+#: delivery tag, then an octet whose lowest bit is ``multiple``.
+_ACK_ARGUMENTS = struct.Struct(">QB")
+
+
+def _ack_of(frame: bytes) -> BrokerAck:
+    _, channel, _ = _FRAME_HEADER.unpack_from(frame)
+    tag, bits = _ACK_ARGUMENTS.unpack_from(frame, _FRAME_HEADER.size + 4)
+    return BrokerAck(channel, tag, bool(bits & 1))
+
+
 @dataclasses.dataclass
 class _ReplyCut:
     """An armed :meth:`FaultProxy.cut_on_reply`."""
@@ -104,6 +130,22 @@ class _Link:
         self.closed = threading.Event()
         #: Held while writing to the client, so injected frames land whole.
         self.to_client = threading.Lock()
+        #: Bytes read from the client so far.
+        self.uploaded = 0
+        #: Held around each read of the client's bytes and its count, so
+        #: :meth:`sent_by_client` never sees a chunk that is in neither.
+        self.upload_lock = threading.Lock()
+
+    def sent_by_client(self) -> int:
+        """Bytes the client sent: read by the proxy, or waiting in the kernel."""
+        with self.upload_lock:
+            try:
+                waiting = struct.unpack(
+                    "i", fcntl.ioctl(self.client, termios.FIONREAD, b"\0" * 4)
+                )[0]
+            except (OSError, ValueError):
+                waiting = 0  # closed: only what was read counts
+            return self.uploaded + int(waiting)
 
     def close(self) -> None:
         self.closed.set()
@@ -141,6 +183,11 @@ class FaultProxy:
         #: How many connections :meth:`cut_on_reply` and
         #: :meth:`cut_after_upload` have closed.
         self.cuts = 0
+        #: Every ``basic.ack`` the broker sent, in order, whether it was
+        #: passed on or dropped by a cut.
+        self.acks: list[BrokerAck] = []
+        self._ack_seen = threading.Condition(self._lock)
+        self._every_link: list[_Link] = []
         self._acceptor = threading.Thread(
             target=self._accept_loop, name="fault-proxy-accept", daemon=True
         )
@@ -204,6 +251,25 @@ class FaultProxy:
         """Hold each chunk from the broker back for ``seconds`` (0: none)."""
         self._reply_delay = seconds
 
+    def uploaded(self) -> int:
+        """How many bytes clients have sent so far, over every connection.
+
+        Bytes still waiting in the proxy's socket count too, so on loopback
+        a client's write is counted as soon as it returns (TLS links count
+        the encrypted bytes not yet read).
+        """
+        with self._lock:
+            links = list(self._every_link)
+        return sum(link.sent_by_client() for link in links)
+
+    def wait_for_acks(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until the broker has sent ``count`` ``basic.ack`` frames.
+
+        Returns False if fewer came within ``timeout`` seconds.
+        """
+        with self._ack_seen:
+            return self._ack_seen.wait_for(lambda: len(self.acks) >= count, timeout)
+
     def cut(self) -> None:
         """Close every open connection, both sides, at once."""
         with self._lock:
@@ -255,6 +321,7 @@ class FaultProxy:
             link = _Link(client, upstream)
             with self._lock:
                 self._links.append(link)
+                self._every_link.append(link)
                 self.accepted += 1
             for src, dst, gate in (
                 (client, upstream, self._uploads_flowing),
@@ -277,8 +344,12 @@ class FaultProxy:
         out = bytearray()
         for frame in frames.feed(data):
             with self._lock:
+                method = _method_of(frame)
+                if method == BASIC_ACK:
+                    self.acks.append(_ack_of(frame))
+                    self._ack_seen.notify_all()
                 armed = self._reply_cut
-                if armed is not None and _method_of(frame) == armed.method:
+                if armed is not None and method == armed.method:
                     if armed.let_through == 0:
                         self._reply_cut = None
                         return bytes(out), True
@@ -314,7 +385,12 @@ class FaultProxy:
                 buffered = isinstance(src, ssl.SSLSocket) and src.pending() > 0
                 if not buffered and not select.select([src], [], [], 0.1)[0]:
                     continue
-                data = src.recv(65536)
+                if replies:
+                    data = src.recv(65536)
+                else:
+                    with link.upload_lock:
+                        data = src.recv(65536)
+                        link.uploaded += len(data)
                 if not data:
                     break
                 # Switched off while this chunk was on its way: hold it.
