@@ -115,8 +115,40 @@ def test_a_silent_peer_times_out_within_connect_timeout(
     assert time.monotonic() - started < 2
 
 
+def _rabbitmqctl(*args: str) -> str:
+    done = subprocess.run(
+        ["rabbitmqctl", *args], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout
+
+
+def _listed(connection_name: str) -> tuple[str, str] | None:
+    """The broker's pid and state of the connection named ``connection_name``."""
+    listing = _rabbitmqctl(
+        "list_connections", "--silent", "pid", "state", "client_properties"
+    )
+    wanted = f'{{"connection_name","{connection_name}"}}'
+    for line in listing.splitlines():
+        pid, state, client_properties = line.split("\t", 2)
+        if wanted in client_properties:
+            return pid, state
+    return None
+
+
+def _wait_until_listed(connection_name: str, *, running: bool) -> str:
+    """Poll the listing until the connection is there (running or not).
+
+    Returns its pid.
+    """
+    for _ in range(30):  # each listing takes the broker a moment
+        listed = _listed(connection_name)
+        if listed is not None and (listed[1] == "running") == running:
+            return listed[0]
+    pytest.fail(f"{connection_name!r} was not listed as running={running}")
+
+
 @pytest.mark.broker
-def test_a_broker_closed_connection_is_lost_on_the_next_call(
+def test_a_connection_closed_by_name_on_the_broker_is_lost_on_the_next_call(
     broker: ConnectionParameters, unique: str
 ) -> None:
     if shutil.which("rabbitmqctl") is None:
@@ -127,23 +159,20 @@ def test_a_broker_closed_connection_is_lost_on_the_next_call(
             broker, transport_options={"client_properties": {"connection_name": name}}
         )
     )
-    channel = conn.channel()
-    subprocess.run(
-        ["rabbitmqctl", "close_all_connections", "test"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    try:
+        channel = conn.channel()
+        # Only this test's own connection is closed: others share the broker.
+        pid = _wait_until_listed(name, running=True)
+        _rabbitmqctl("close_connection", pid, "closed by a kombu_lite test")
+        # No longer running: the broker has sent its connection.close (and
+        # waits for the close-ok that only the next call will read).
+        _wait_until_listed(name, running=False)
 
-    def declare_until_it_fails() -> None:
-        for _ in range(50):  # the close frame arrives asynchronously
+        with pytest.raises(ConnectionLost):
             channel.queue_declare("", exclusive=True)
-            time.sleep(0.1)
-
-    with pytest.raises(ConnectionLost):
-        declare_until_it_fails()
-    assert not conn.is_connected
-    conn.close()
+        assert not conn.is_connected
+    finally:
+        conn.close()
 
 
 @pytest.mark.broker
