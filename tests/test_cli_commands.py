@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -391,6 +392,21 @@ def test_get_from_a_missing_queue_fails_in_one_line() -> None:
     assert result.code == 1
     assert result.err.startswith("kombu-lite get: error: NotFound: ")
     assert result.err.count("\n") == 1
+
+
+def test_a_missing_tls_file_fails_in_one_line_naming_the_option(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "nonexist.pem"
+    url = f"amqps://guest:guest@127.0.0.1:{free_port()}//?ssl_ca_certs={missing}"
+
+    result = run("get", "--url", url, "q")
+
+    assert result.code == 1
+    assert result.err == (
+        "kombu-lite get: error: ConfigurationError: ssl option 'ca_certs': "
+        f"cannot read '{missing}': No such file or directory\n"
+    )
 
 
 # -- consume ------------------------------------------------------------------

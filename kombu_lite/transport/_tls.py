@@ -8,14 +8,16 @@ to.
 from __future__ import annotations
 
 import ssl as _ssl
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kombu_lite.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = ["build_ssl_context"]
+
+_T = TypeVar("_T")
 
 _SSL_KEYS = frozenset(
     {
@@ -38,8 +40,13 @@ def build_ssl_context(
     host name.  A dict may set ``ca_certs``, ``certfile``, ``keyfile``,
     ``cert_reqs``, ``check_hostname`` and ``server_hostname``.
 
+    The files are read here, before any network I/O.
+
     Raises:
-        ConfigurationError: an unknown key in the dict.
+        ConfigurationError: an unknown key in the dict, or a file named by
+            ``ca_certs``, ``certfile`` or ``keyfile`` that cannot be read or
+            holds no usable PEM data (the message names the option and the
+            path).
     """
     if isinstance(option, _ssl.SSLContext):
         return option, hostname
@@ -51,13 +58,39 @@ def build_ssl_context(
             f"{', '.join(sorted(_SSL_KEYS))}"
         )
     ca_certs = options.get("ca_certs")
-    context = _ssl.create_default_context(
-        cafile=str(ca_certs) if ca_certs is not None else None
-    )
+    if ca_certs is None:
+        context = _ssl.create_default_context()
+    else:
+        cafile = str(ca_certs)
+        _readable("ca_certs", cafile)
+        context = _load(
+            f"ssl option 'ca_certs': {cafile!r} holds no usable PEM certificate",
+            lambda: _ssl.create_default_context(cafile=cafile),
+        )
     certfile = options.get("certfile")
+    keyfile = options.get("keyfile")
     if certfile is not None:
-        keyfile = options.get("keyfile")
-        context.load_cert_chain(str(certfile), str(keyfile) if keyfile else None)
+        chain = str(certfile)
+        _readable("certfile", chain)
+        if keyfile:
+            key = str(keyfile)
+            _readable("keyfile", key)
+            problem = (
+                f"ssl options 'certfile' and 'keyfile': {chain!r} and {key!r} "
+                f"hold no matching PEM certificate and private key"
+            )
+        else:
+            key = None
+            problem = (
+                f"ssl option 'certfile': {chain!r} holds no usable PEM "
+                f"certificate and private key"
+            )
+        _load(problem, lambda: context.load_cert_chain(chain, key))
+    elif keyfile:
+        raise ConfigurationError(
+            "ssl option 'keyfile' needs 'certfile' too (the certificate the "
+            "key belongs to)"
+        )
     cert_reqs = options.get("cert_reqs")
     check_hostname = options.get("check_hostname")
     if cert_reqs == _ssl.CERT_NONE:
@@ -69,3 +102,28 @@ def build_ssl_context(
         context.check_hostname = bool(check_hostname)
     server_hostname = options.get("server_hostname")
     return context, str(server_hostname) if server_hostname else hostname
+
+
+def _readable(option: str, path: str) -> None:
+    # Opening the file first tells which option names a missing file: the
+    # ssl module's own errors name neither the option nor the file.
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(
+            f"ssl option {option!r}: cannot read {path!r}: {reason}"
+        ) from None
+
+
+def _load(problem: str, load: Callable[[], _T]) -> _T:
+    # The files were readable a moment ago: what fails now is their content
+    # (or, rarely, a file removed in between).
+    try:
+        return load()
+    except _ssl.SSLError as exc:
+        reason = exc.reason or str(exc)
+        raise ConfigurationError(f"{problem} ({reason})") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{problem}: {exc.strerror or exc}") from None

@@ -552,11 +552,15 @@ class PyAmqpTransport:
             kwargs.setdefault(
                 "write_timeout", max(1, round(params.blocked_connection_timeout))
             )
+        # The TLS files are read first: a missing or bad one raises
+        # ConfigurationError (naming the option and the path) before any
+        # network I/O, with nothing to close.
+        tls = build_ssl_context(params.ssl, host) if params.ssl else None
         conn = _AmqpConnection(
             f"[{host}]:{params.port}" if ":" in host else where, **kwargs
         )
-        if params.ssl:
-            conn.kl_tls = build_ssl_context(params.ssl, host)
+        if tls is not None:
+            conn.kl_tls = tls
         try:
             conn.connect()
         except amqp_errors.AccessRefused as exc:
