@@ -48,7 +48,8 @@ pygments_style = "sphinx"
 
 # -- autodoc / napoleon -------------------------------------------------------
 
-autodoc_typehints = "description"
+# Types in the signature line and in the list of parameters.
+autodoc_typehints = "both"
 autodoc_member_order = "bysource"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
