@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -9,7 +10,7 @@ import amqp
 import pytest
 
 from kombu_lite import Connection, Exchange, Queue
-from kombu_lite.exceptions import OperationalError
+from kombu_lite.exceptions import ConnectionLost
 
 from .conftest import bodies as _bodies
 from .proxy import FaultProxy
@@ -87,15 +88,33 @@ def test_heartbeat_is_on_by_default(rabbitmq: str) -> None:
 
 
 def test_a_silent_broker_fails_a_waiting_call_instead_of_hanging(
-    proxy: FaultProxy,
+    proxy: FaultProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     conn = Connection(proxy.url, heartbeat=1)
-    channel = conn.default_channel
-    proxy.hold_replies()  # the broker goes silent: no replies, no heartbeats
+    try:
+        channel = conn.default_channel
+        proxy.hold_replies()  # the broker goes silent: no replies, no heartbeats
+        silent_since = time.monotonic()
 
-    started = time.monotonic()
-    with pytest.raises(OperationalError):
-        channel.wire.queue_declare("amq.rabbitmq.reply-to", passive=True)
+        with (
+            caplog.at_level(logging.WARNING, logger="kombu_lite"),
+            pytest.raises(ConnectionLost),
+        ):
+            channel.wire.queue_declare("amq.rabbitmq.reply-to", passive=True)
+        elapsed = time.monotonic() - silent_since
+    finally:
+        proxy.release_replies()
+        conn.release()
 
-    assert time.monotonic() - started < 10
-    conn.release()
+    # The heartbeat watchdog gave up on it after two intervals (of 1 s)
+    # without a byte, and said why.
+    assert 2 <= elapsed < 10
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING
+        and "sent nothing for" in record.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "heartbeat 1.0s" in warnings[0]
+    assert "closing the connection as dead" in warnings[0]
