@@ -7,7 +7,6 @@ part: it slips the frame into the stream and stalls the client's writes.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
@@ -37,9 +36,11 @@ def _connect(proxy: FaultProxy, **kwargs: object) -> Connection:
     return conn
 
 
-def _block(proxy: FaultProxy) -> None:
-    proxy.send_to_clients(blocked_frame("low on memory"))
-    time.sleep(0.1)  # let the frame arrive before the next publish looks
+def _block(proxy: FaultProxy, conn: Connection, reason: str = "low on memory") -> None:
+    """Send ``connection.blocked`` and read it: the client knows it is blocked."""
+    proxy.send_to_clients(blocked_frame(reason))
+    # With heartbeats off the blocked frame is the only thing coming.
+    conn.drain_events(timeout=10)
 
 
 def test_the_client_advertises_connection_blocked(proxy: FaultProxy) -> None:
@@ -60,30 +61,49 @@ def test_on_blocked_and_on_unblocked_are_called(
         on_blocked=lambda reason: events.append(f"blocked: {reason}"),
         on_unblocked=lambda: events.append("unblocked"),
     )
-    producer = conn.Producer(routing_key=queue.name)
-    _block(proxy)
-    threading.Timer(0.3, proxy.send_to_clients, [unblocked_frame()]).start()
+    try:
+        producer = conn.Producer(routing_key=queue.name)
+        _block(proxy, conn)
+        assert events == ["blocked: low on memory"]
+        proxy.send_to_clients(unblocked_frame())
 
-    producer.publish(b"after the alarm", serializer="raw")
+        # A blocked publish reads on until the unblock comes.
+        producer.publish(b"after the alarm", serializer="raw")
 
-    assert events == ["blocked: low on memory", "unblocked"]
-    conn.release()
+        assert events == ["blocked: low on memory", "unblocked"]
+    finally:
+        conn.release()
 
 
 def test_publish_waits_for_unblock_then_sends_once(
     proxy: FaultProxy, queue: Queue, admin: amqp.Channel
 ) -> None:
-    conn = _connect(proxy, confirm_publish=True)
-    producer = conn.Producer(routing_key=queue.name)
-    _block(proxy)
-    threading.Timer(0.5, proxy.send_to_clients, [unblocked_frame()]).start()
+    sent_when_unblocked: list[int] = []
 
-    started = time.monotonic()
-    producer.publish(b"patient", serializer="raw")
+    def a_second_alarm(reason: str) -> None:
+        # The publish below reads this one while it waits: the broker lifts
+        # the block from here, and the bytes sent so far are counted.
+        if reason == "low on disk":
+            sent_when_unblocked.append(proxy.uploaded())
+            proxy.send_to_clients(unblocked_frame())
 
-    assert time.monotonic() - started >= 0.4
-    assert bodies(admin, queue.name) == [b"patient"]
-    conn.release()
+    conn = _connect(proxy, confirm_publish=True, on_blocked=a_second_alarm)
+    try:
+        producer = conn.Producer(routing_key=queue.name)
+        producer.channel.enable_confirms()  # nothing left to send but the message
+        _block(proxy, conn)
+        sent_before = proxy.uploaded()
+        proxy.send_to_clients(blocked_frame("low on disk"))
+
+        producer.publish(b"patient", serializer="raw")
+
+        # The publish started while blocked and wrote nothing until the
+        # unblock came; then it sent the message, once.
+        assert sent_when_unblocked == [sent_before]
+        assert proxy.uploaded() > sent_before
+        assert bodies(admin, queue.name) == [b"patient"]
+    finally:
+        conn.release()
 
 
 def test_still_blocked_after_the_timeout_raises_and_sends_nothing(
@@ -91,7 +111,7 @@ def test_still_blocked_after_the_timeout_raises_and_sends_nothing(
 ) -> None:
     conn = _connect(proxy, blocked_connection_timeout=0.5)
     producer = conn.Producer(routing_key=queue.name)
-    _block(proxy)
+    _block(proxy, conn)
 
     with pytest.raises(ConnectionBlocked, match="was not sent"):
         producer.publish(b"refused", serializer="raw", retry=True)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import amqp
 import pytest
@@ -74,7 +74,7 @@ def test_a_stream_with_a_cut_every_100_loses_nothing(
     confirming: Connection,
     queue: Queue,
     admin: amqp.Channel,
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     producer = confirming.Producer(routing_key=queue.name)
     cut_at: dict[int, str] = {}
@@ -192,6 +192,22 @@ def test_a_confirm_slower_than_the_timeout_has_an_unknown_outcome(
     # once the queue has it).
     assert proxy.wait_for_acks(2)
     assert _bodies(admin, queue.name) == [b"fast", b"slow"]
+
+
+def test_a_slow_link_delays_each_confirm_and_loses_nothing(
+    proxy: FaultProxy, confirming: Connection, queue: Queue, admin: amqp.Channel
+) -> None:
+    producer = confirming.Producer(routing_key=queue.name)
+    _ready(producer, queue)
+    proxy.delay_replies(0.05)  # 50 ms of latency on every reply
+
+    started = time.monotonic()
+    for n in range(5):
+        producer.publish(f"{n}".encode(), serializer="raw")
+
+    # Each publish waited for its own confirm, delayed on the way back.
+    assert time.monotonic() - started >= 5 * 0.05
+    assert _bodies(admin, queue.name) == [b"0", b"1", b"2", b"3", b"4"]
 
 
 def test_a_broker_gone_for_good_fails_within_the_retry_policy(

@@ -413,7 +413,7 @@ def test_a_batch_without_confirms_goes_out_in_order_without_tags(
     messages = [(f"m{n}".encode(), BasicProperties()) for n in range(5)]
 
     tags = channel.basic_publish_batch(messages, "", queue)
-    received = []
+    received: list[bytes] = []
     while len(received) < 5:
         delivery = channel.basic_get(queue, no_ack=True)
         if delivery is None:
