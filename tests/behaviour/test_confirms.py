@@ -45,10 +45,32 @@ def _drain(raw_get: RawGet, name: str) -> list[bytes]:
     return bodies
 
 
-def test_transport_option_spelling_turns_confirms_on(url: str) -> None:
+def test_transport_option_spelling_turns_confirms_on(
+    url: str, unique: str, cleanup: Cleanup, raw_get: RawGet
+) -> None:
+    # kombu's spelling: publish then waits for each confirm and honours it.
     conn = Connection(url, transport_options={"confirm_publish": True})
+    try:
+        queue = Queue(
+            f"{unique}-full",
+            Exchange(f"{unique}-fx"),
+            routing_key="rk",
+            max_length=1,
+            queue_arguments={"x-overflow": "reject-publish"},
+        )
+        cleanup(queue)
+        producer = conn.Producer(exchange=queue.exchange, routing_key="rk")
+        producer.publish(b"first", serializer="raw", declare=[queue])
+        assert _drain(raw_get, queue.name) == [b"first"]  # there on return
+        producer.publish(b"kept", serializer="raw")
 
-    assert conn.confirm_publish is True
+        with pytest.raises(MessageNacked):
+            producer.publish(b"refused", serializer="raw")
+
+        assert conn.confirm_publish is True
+        assert _drain(raw_get, queue.name) == [b"kept"]
+    finally:
+        conn.release()
 
 
 def test_confirmed_publish_is_in_the_queue_when_it_returns(
