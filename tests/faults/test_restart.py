@@ -7,6 +7,7 @@ suite runs its tests one at a time, so only the test's own are affected.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,6 +33,10 @@ RESTART_RETRY = {
     "timeout": 45,
 }
 
+#: The longest a restart may take: ``rabbitmqctl`` gives each of
+#: stop_app, start_app and await_startup 60 s.
+RESTART_LIMIT = 3 * 60
+
 
 def _restart(ctl: Ctl, stopped: threading.Event | None = None) -> None:
     ctl("stop_app")
@@ -41,6 +46,27 @@ def _restart(ctl: Ctl, stopped: threading.Event | None = None) -> None:
     finally:
         ctl("start_app")
         ctl("await_startup")
+
+
+def _restart_in_background(
+    ctl: Ctl, stopped: threading.Event, errors: list[BaseException]
+) -> threading.Thread:
+    """Restart the node in a thread; its errors land in ``errors``.
+
+    ``stopped`` is set once the node is stopped, or when the restart failed
+    (then ``errors`` says why), so a waiter never waits in vain.
+    """
+
+    def restart() -> None:
+        try:
+            _restart(ctl, stopped)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+            stopped.set()
+
+    thread = threading.Thread(target=restart, name="rabbitmq-restart")
+    thread.start()
+    return thread
 
 
 def _take_all(name: str) -> list[bytes]:
@@ -64,44 +90,63 @@ def _delete(name: str) -> None:
     conn = amqp.Connection("127.0.0.1:5672", userid="guest", password="guest")
     conn.connect()
     try:
-        conn.channel().queue_delete(name)
+        with contextlib.suppress(amqp.exceptions.AMQPError):
+            conn.channel().queue_delete(name)
     finally:
         conn.close()
 
 
-def test_a_publish_retried_across_a_restart_declares_again_and_arrives_once(
-    ctl: Ctl, rabbitmq: str
-) -> None:
+@pytest.fixture
+def queue_name() -> Iterator[str]:
+    """A fresh queue name; the queue is deleted afterwards if it exists."""
     name = f"klt-restart-{uuid.uuid4().hex[:8]}"
+    yield name
+    _delete(name)
+
+
+# The restart may take RESTART_LIMIT and the retried publish 45 s of it.
+@pytest.mark.timeout(RESTART_LIMIT + 60)
+def test_a_publish_retried_across_a_restart_declares_again_and_arrives_once(
+    ctl: Ctl, rabbitmq: str, queue_name: str
+) -> None:
+    name = queue_name
     queue = Queue(name, Exchange(""), routing_key=name, durable=False)
     conn = Connection(rabbitmq, confirm_publish=True, heartbeat=0)
-    producer = conn.Producer(routing_key=name)
-    producer.publish(b"before", serializer="raw", declare=[queue])
-    stopped = threading.Event()
-    restart = threading.Thread(target=_restart, args=(ctl, stopped))
-    restart.start()
-    stopped.wait(60)
-
-    producer.publish(
-        b"during",
-        serializer="raw",
-        declare=[queue],
-        retry=True,
-        retry_policy=RESTART_RETRY,
-    )
-    restart.join(120)
+    try:
+        producer = conn.Producer(routing_key=name)
+        producer.publish(b"before", serializer="raw", declare=[queue])
+        stopped = threading.Event()
+        errors: list[BaseException] = []
+        restart = _restart_in_background(ctl, stopped, errors)
+        try:
+            assert stopped.wait(60), "rabbitmqctl stop_app did not finish"
+            assert errors == []  # the node really is stopped
+            producer.publish(
+                b"during",
+                serializer="raw",
+                declare=[queue],
+                retry=True,
+                retry_policy=RESTART_RETRY,
+            )
+        finally:
+            # Never leave the node half restarted for the next test.
+            restart.join(RESTART_LIMIT)
+        assert not restart.is_alive()
+        assert errors == []
+    finally:
+        conn.release()
 
     # The transient queue and "before" went with the restart; the retried
     # publish declared the queue again on the new connection.
     assert _take_all(name) == [b"during"]
-    conn.release()
 
 
 @pytest.fixture(scope="module")
 def restarted() -> Iterator[tuple[str, str]]:
     """A durable and a transient queue, each with a message, then a restart.
 
-    Yields the two queue names.
+    Yields the two queue names; both queues are deleted afterwards, even if
+    the restart failed.
     """
     from tests.conftest import REQUIRE_BROKER, _broker_reachable
 
@@ -110,30 +155,41 @@ def restarted() -> Iterator[tuple[str, str]]:
         if REQUIRE_BROKER:
             pytest.fail(reason)
         pytest.skip(reason)
+    if shutil.which("rabbitmqctl") is None:
+        if REQUIRE_BROKER:
+            pytest.fail("rabbitmqctl is not on PATH")
+        pytest.skip("rabbitmqctl is not on PATH")
     tag = uuid.uuid4().hex[:8]
     durable, transient = f"klt-durable-{tag}", f"klt-transient-{tag}"
-    with Connection("amqp://guest:guest@127.0.0.1:5672//", confirm_publish=True) as c:
-        producer = c.Producer()
-        producer.publish(
-            b"kept",
-            serializer="raw",
-            routing_key=durable,
-            declare=[Queue(durable, Exchange(""), routing_key=durable)],
-            delivery_mode="persistent",
-        )
-        producer.publish(
-            b"lost",
-            serializer="raw",
-            routing_key=transient,
-            declare=[
-                Queue(transient, Exchange(""), routing_key=transient, durable=False)
-            ],
-        )
-    _restart(rabbitmqctl)
-    yield durable, transient
-    _delete(durable)
+    try:
+        with Connection(
+            "amqp://guest:guest@127.0.0.1:5672//", confirm_publish=True
+        ) as c:
+            producer = c.Producer()
+            producer.publish(
+                b"kept",
+                serializer="raw",
+                routing_key=durable,
+                declare=[Queue(durable, Exchange(""), routing_key=durable)],
+                delivery_mode="persistent",
+            )
+            producer.publish(
+                b"lost",
+                serializer="raw",
+                routing_key=transient,
+                declare=[
+                    Queue(transient, Exchange(""), routing_key=transient, durable=False)
+                ],
+            )
+        _restart(rabbitmqctl)
+        yield durable, transient
+    finally:
+        _delete(durable)
+        _delete(transient)  # gone with the restart, unless that failed
 
 
+# pytest-timeout counts fixture set-up: the first of these restarts the node.
+@pytest.mark.timeout(RESTART_LIMIT + 30)
 def test_a_durable_queue_keeps_its_persistent_messages_across_a_restart(
     restarted: tuple[str, str],
 ) -> None:
@@ -142,6 +198,7 @@ def test_a_durable_queue_keeps_its_persistent_messages_across_a_restart(
     assert _take_all(durable) == [b"kept"]
 
 
+@pytest.mark.timeout(RESTART_LIMIT + 30)
 def test_a_transient_queue_is_gone_after_a_restart(
     restarted: tuple[str, str], rabbitmq: str
 ) -> None:
