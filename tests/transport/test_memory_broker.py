@@ -240,16 +240,134 @@ def test_a_stopped_broker_refuses_connections(broker: Broker, connect: Connect) 
     assert info.value.recoverable
 
 
-def test_start_accepts_connections_again_with_the_messages_kept(
-    broker: Broker, channel: MemoryChannel, connect: Connect
-) -> None:
-    declare(channel)
-    publish(channel, b"kept")
+PERSISTENT = BasicProperties(delivery_mode=2)
+TRANSIENT = BasicProperties(delivery_mode=1)
+
+
+def restart(broker: Broker) -> None:
     broker.stop()
     broker.start()
+
+
+def test_start_accepts_connections_again_with_persistent_messages_kept(
+    broker: Broker, channel: MemoryChannel, connect: Connect
+) -> None:
+    channel.queue_declare("q", durable=True)
+    publish(channel, b"kept", properties=PERSISTENT)
+    restart(broker)
     delivery = connect().channel().basic_get("q")
     assert delivery is not None
     assert delivery.body == b"kept"
+
+
+def test_a_restart_drops_transient_queues_and_their_messages(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    channel.queue_declare("transient", durable=False)
+    publish(channel, b"lost", "transient", properties=PERSISTENT)
+    restart(broker)
+    assert [queue.name for queue in broker.queues()] == []
+
+
+def test_a_restart_keeps_only_the_persistent_messages_of_a_durable_queue(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    channel.queue_declare("q", durable=True)
+    publish(channel, b"one", properties=PERSISTENT)
+    publish(channel, b"two", properties=TRANSIENT)
+    publish(channel, b"three")  # no delivery_mode: transient
+    publish(channel, b"four", properties=PERSISTENT)
+    restart(broker)
+    assert bodies(broker) == [b"one", b"four"]
+    assert broker.statistics().messages_ready == 2
+
+
+def test_a_restart_keeps_unacked_persistent_messages_as_redelivered(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    channel.queue_declare("q", durable=True)
+    publish(channel, b"held", properties=PERSISTENT)
+    publish(channel, b"held too", properties=TRANSIENT)
+    assert channel.basic_get("q") is not None
+    assert channel.basic_get("q") is not None
+    restart(broker)
+    assert [(m.body, m.redelivered) for m in broker.queue_messages("q")] == [
+        (b"held", True)
+    ]
+
+
+def test_a_restart_drops_transient_exchanges_and_keeps_durable_ones(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    channel.exchange_declare("kept", "direct", durable=True)
+    channel.exchange_declare("lost", "fanout", durable=False)
+    restart(broker)
+    names = {exchange.name for exchange in broker.exchanges()}
+    assert "kept" in names
+    assert "lost" not in names
+    assert {"", "amq.direct", "amq.fanout", "amq.topic", "amq.headers"} <= names
+
+
+def test_a_restart_keeps_only_bindings_between_durable_entities(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    channel.exchange_declare("durable-x", "direct", durable=True)
+    channel.exchange_declare("transient-x", "direct", durable=False)
+    channel.queue_declare("durable-q", durable=True)
+    channel.queue_declare("transient-q", durable=False)
+    channel.queue_bind("durable-q", "durable-x", "a")
+    channel.queue_bind("transient-q", "durable-x", "b")
+    channel.queue_bind("durable-q", "transient-x", "c")
+    channel.exchange_bind("transient-x", "durable-x", "d")
+    channel.exchange_bind("durable-x", "transient-x", "e")
+    channel.exchange_bind("durable-x", "amq.direct", "f")
+    restart(broker)
+    assert sorted(
+        (b.source, b.destination, b.routing_key) for b in broker.bindings()
+    ) == [("amq.direct", "durable-x", "f"), ("durable-x", "durable-q", "a")]
+
+
+def test_surviving_bindings_still_route_after_a_restart(
+    broker: Broker, channel: MemoryChannel, connect: Connect
+) -> None:
+    channel.exchange_declare("x", "direct", durable=True)
+    channel.queue_declare("q", durable=True)
+    channel.queue_declare("gone", durable=False)
+    channel.queue_bind("q", "x", "k")
+    channel.queue_bind("gone", "x", "k")
+    restart(broker)
+    publish(connect().channel(), b"routed", "k", "x", PERSISTENT)
+    assert bodies(broker) == [b"routed"]
+    assert broker.statistics().queues == 1
+
+
+def test_a_transient_queue_can_be_declared_again_after_a_restart(
+    broker: Broker, channel: MemoryChannel, connect: Connect
+) -> None:
+    channel.queue_declare("q", durable=False)
+    restart(broker)
+    # Declared as durable now: no inequivalence with the queue that is gone.
+    assert connect().channel().queue_declare("q", durable=True).message_count == 0
+
+
+def test_start_on_a_running_broker_drops_nothing(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    declare(channel)
+    publish(channel, b"kept", properties=TRANSIENT)
+    broker.start()
+    assert bodies(broker) == [b"kept"]
+
+
+def test_a_stopped_broker_shows_its_state_until_it_starts(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    declare(channel)
+    publish(channel, b"until start")
+    broker.stop()
+    assert bodies(broker) == [b"until start"]
+    broker.start()
+    assert broker.queues() == []
 
 
 def test_stop_requeues_unacknowledged_messages(

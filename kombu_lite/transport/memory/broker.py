@@ -10,17 +10,22 @@ Thread safety: one lock guards the whole broker.  Each connection waits for
 its events on its own :class:`threading.Condition` built over that lock, so a
 publish in one thread wakes exactly the connection it delivered to.
 
-Fault simulation for tests: :meth:`Broker.stop` / :meth:`Broker.start` and
-:meth:`Broker.close_all_connections`.  Inspection without a consumer:
-:meth:`Broker.queue_messages`, :meth:`Broker.queues`, :meth:`Broker.exchanges`,
-:meth:`Broker.bindings` and :meth:`Broker.statistics`.
+Fault simulation for tests: :meth:`Broker.stop` / :meth:`Broker.start` (a
+node restart) and :meth:`Broker.close_all_connections`.  Inspection without a
+consumer: :meth:`Broker.queue_messages`, :meth:`Broker.queues`,
+:meth:`Broker.exchanges`, :meth:`Broker.bindings` and :meth:`Broker.statistics`.
+
+A restart keeps what a RabbitMQ node recovers from disk, and only that:
+durable exchanges and queues, the bindings between two of them, and the
+persistent messages (``delivery_mode`` 2) of durable queues.  Transient
+exchanges and queues, their bindings and every other message are gone.
 
 Known differences from RabbitMQ (the memory broker is for tests, not a
 server):
 
-* No persistence: ``durable`` and ``delivery_mode`` are recorded, but
-  ``stop()``/``start()`` keeps every entity and message, like a broker that
-  never lost its disk.
+* Nothing is written to disk: a restart is :meth:`Broker.stop` then
+  :meth:`Broker.start` in the same process; a new ``Broker()`` starts
+  empty.
 * No dead-lettering: messages RabbitMQ would dead-letter are dropped.
 * ``x-expires`` is validated but queues never expire; consumer arguments
   (``x-priority``) and ``x-single-active-consumer`` are ignored; every queue
@@ -120,21 +125,38 @@ class Broker:
             self._alarms.clear(None)
 
     def stop(self) -> None:
-        """Simulate a broker shutdown.
+        """Simulate a broker shutdown (``rabbitmqctl stop_app``).
 
         Open connections break (their next call, and any ``drain_events``
         waiting now, raise ``ConnectionLost`` with reply code 320) and new
         connections are refused with ``OperationalError`` until
-        :meth:`start`.  Exchanges, queues and ready messages are kept;
-        unacknowledged messages are requeued.
+        :meth:`start`.  Unacknowledged messages go back to their queues,
+        marked redelivered, and exclusive queues go with their connections.
+
+        As on a RabbitMQ node restart, :meth:`start` then brings back only
+        durable exchanges and queues, the bindings between them and the
+        persistent messages (``delivery_mode`` 2) of durable queues; the
+        rest is gone.  Until then, inspection shows the broker as it was
+        when it stopped.
         """
         with self._lock:
             self._running = False
             self._break_all("broker forced connection closure with reason 'shutdown'")
 
     def start(self) -> None:
-        """Accept connections again after :meth:`stop`."""
+        """Start a stopped broker, keeping only what RabbitMQ keeps on a restart.
+
+        Durable exchanges and queues survive, with the bindings between
+        them and the persistent messages (``delivery_mode`` 2) of durable
+        queues.  Transient exchanges and queues, the bindings to or from
+        them and non-persistent messages are gone, as after a RabbitMQ
+        node restart.  Calling it on a running broker does nothing.
+        """
         with self._lock:
+            if self._running:
+                return
+            for vhost in self._vhosts.values():
+                vhost.recover()
             self._running = True
 
     @property

@@ -381,6 +381,22 @@ class MemoryQueue:
         self._ready = self._bytes = 0
         return count
 
+    def keep_persistent(self) -> None:
+        """Drop every ready message but the persistent ones (a broker restart).
+
+        RabbitMQ writes only ``delivery_mode`` 2 messages of a durable queue
+        to disk, so only those come back.
+        """
+        kept = 0
+        size = 0
+        for index, level in enumerate(self._levels):
+            survivors = deque(m for m in level if m.properties.delivery_mode == 2)
+            self._levels[index] = survivors
+            kept += len(survivors)
+            size += sum(len(message.body) for message in survivors)
+        self._ready = kept
+        self._bytes = size
+
     def dispatch(self) -> None:
         """Push ready messages to consumers while their prefetch limits allow."""
         while self._ready and self.consumers:

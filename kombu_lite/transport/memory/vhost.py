@@ -349,6 +349,37 @@ class VirtualHost:
         if queue.auto_delete and queue.had_consumer and not queue.consumers:
             self.delete_queue(queue)
 
+    # -- restart -------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Keep what a RabbitMQ node recovers from disk when it restarts.
+
+        Durable exchanges and queues stay, with the bindings between two of
+        them and their queues' persistent messages; the rest goes.  Nothing
+        is auto-deleted on the way: a durable auto-delete exchange left
+        without bindings stays, as RabbitMQ recovers it.  Called on a
+        stopped broker, so no consumer or exclusive queue is left.
+        """
+        for queue in [queue for queue in self.queues.values() if not queue.durable]:
+            queue.deleted = True
+            queue.purge()
+            del self.queues[queue.name]
+        for exchange in [e for e in self.exchanges.values() if not e.durable]:
+            exchange.deleted = True
+            del self.exchanges[exchange.name]
+        for exchange in self.exchanges.values():
+            for key, binding in list(exchange.bindings.items()):
+                if binding.destination.deleted:
+                    exchange.remove_binding(key)
+            for key, binding in list(exchange.incoming.items()):
+                if binding.source.deleted:
+                    del exchange.incoming[key]
+        for queue in self.queues.values():
+            for key, binding in list(queue.incoming.items()):
+                if binding.source.deleted:
+                    del queue.incoming[key]
+            queue.keep_persistent()
+
     # -- routing -------------------------------------------------------------
 
     def route(
