@@ -13,14 +13,18 @@ the channel, so those tests make one inside ``pytest.raises``.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import re
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 import pytest
 
 from kombu_lite.exceptions import (
     AccessRefused,
     ChannelClosed,
+    EncodeError,
     NotAllowed,
     NotFound,
     OperationalError,
@@ -913,6 +917,106 @@ def test_a_user_id_other_than_the_login_is_refused(
                 wire_channel, b"x", "", queue, BasicProperties(user_id="mallory")
             ),
         )
+
+
+def test_user_id_is_checked_before_expiration(wire_channel: WireChannel) -> None:
+    queue = temp_queue(wire_channel)
+    both_wrong = BasicProperties(user_id="mallory", expiration="soon")
+    with pytest.raises(PreconditionFailed, match="user_id property set"):
+        then_sync_call(
+            wire_channel, lambda: publish(wire_channel, b"x", "", queue, both_wrong)
+        )
+
+
+@pytest.mark.parametrize("mode", [0, 3, 255])
+def test_a_delivery_mode_other_than_1_or_2_is_refused(
+    wire_channel: WireChannel, mode: int
+) -> None:
+    queue = temp_queue(wire_channel)
+    properties = BasicProperties(delivery_mode=mode)
+    with pytest.raises(
+        PreconditionFailed, match=f"invalid message: {{delivery_mode_unknown,{mode}}}"
+    ):
+        then_sync_call(
+            wire_channel, lambda: publish(wire_channel, b"x", "", queue, properties)
+        )
+
+
+# -- what AMQP cannot carry: refused before anything is sent ---------------------
+
+#: (properties, exchange, routing key or None for the test's queue, text).
+_UNENCODABLE: list[tuple[BasicProperties, str, str | None, str]] = [
+    (BasicProperties(timestamp=datetime.datetime.now()), "", None, "timestamp"),  # type: ignore[arg-type]
+    (BasicProperties(timestamp="now"), "", None, "timestamp"),  # type: ignore[arg-type]
+    (BasicProperties(timestamp=-1), "", None, "timestamp"),
+    (BasicProperties(timestamp=True), "", None, "timestamp"),  # type: ignore[arg-type]
+    (BasicProperties(app_id=b"x"), "", None, "app_id must be a str, not bytes"),  # type: ignore[arg-type]
+    (BasicProperties(correlation_id=5), "", None, "correlation_id must be a str"),  # type: ignore[arg-type]
+    (BasicProperties(message_id="é" * 128), "", None, "message_id is 256 bytes"),
+    (BasicProperties(reply_to="r" * 256), "", None, "reply_to is 256 bytes"),
+    (BasicProperties(expiration=100), "", None, "expiration must be a str"),  # type: ignore[arg-type]
+    (BasicProperties(priority=256), "", None, "priority must be from 0 to 255"),
+    (BasicProperties(priority="1"), "", None, "priority must be from 0 to 255"),  # type: ignore[arg-type]
+    (BasicProperties(delivery_mode=True), "", None, "delivery_mode"),  # type: ignore[arg-type]
+    (BasicProperties(delivery_mode=-1), "", None, "delivery_mode"),
+    (BasicProperties(headers="abc"), "", None, "headers"),  # type: ignore[arg-type]
+    (BasicProperties(headers={"a": object()}), "", None, "headers"),
+    (BasicProperties(headers={"a": [1, {2, 3}]}), "", None, "headers"),
+    (BasicProperties(headers={"a": 2**64}), "", None, "headers"),
+    (BasicProperties(headers={"a": Decimal("NaN")}), "", None, "headers"),
+    (BasicProperties(headers={"a": bytearray(b"x")}), "", None, "headers"),
+    (BasicProperties(headers={1: "one"}), "", None, "headers"),  # type: ignore[dict-item]
+    (BasicProperties(headers={"k" * 256: 1}), "", None, "headers"),
+    (BasicProperties(headers={"big": "v" * 131072}), "", None, "frame_max 131072"),
+    (PLAIN, "", "k" * 256, "routing_key is 256 bytes"),
+    (PLAIN, "x" * 256, None, "exchange is 256 bytes"),
+    (PLAIN, "", 5, "routing_key must be a str"),  # type: ignore[list-item]
+]
+
+
+@pytest.mark.parametrize(
+    ("properties", "exchange", "routing_key", "text"),
+    _UNENCODABLE,
+    ids=[case[3].split()[0] + f"-{n}" for n, case in enumerate(_UNENCODABLE)],
+)
+def test_what_amqp_cannot_carry_is_an_encode_error_and_the_channel_goes_on(
+    wire_channel: WireChannel,
+    properties: BasicProperties,
+    exchange: str,
+    routing_key: str | None,
+    text: str,
+) -> None:
+    queue = temp_queue(wire_channel)
+
+    with pytest.raises(EncodeError, match=re.escape(text)):
+        publish(wire_channel, b"refused", exchange, routing_key or queue, properties)
+
+    publish(wire_channel, b"next", "", queue)
+    assert drain(wire_channel, queue) == [b"next"]
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        BasicProperties(headers={"when": datetime.datetime(2024, 1, 2, 3, 4, 5)}),
+        BasicProperties(headers={"price": Decimal("12.50"), "big": 2**62}),
+        BasicProperties(headers={"raw": b"\x00\xff", "pair": (1, "two")}),
+        BasicProperties(headers={b"bytes-name": 1, "k" * 255: None}),
+        BasicProperties(headers={}),
+        BasicProperties(headers=""),  # type: ignore[arg-type]  # empty table
+        BasicProperties(timestamp=0, priority=0, delivery_mode=1),
+        BasicProperties(timestamp=2**64 - 1, priority=255, delivery_mode=2),
+        BasicProperties(message_id="é" * 127, app_id="a" * 255),
+    ],
+)
+def test_what_amqp_can_carry_is_published(
+    wire_channel: WireChannel, properties: BasicProperties
+) -> None:
+    queue = temp_queue(wire_channel)
+
+    publish(wire_channel, b"carried", "", queue, properties)
+
+    assert drain(wire_channel, queue) == [b"carried"]
 
 
 def test_reusing_a_consumer_tag_on_a_channel_closes_the_connection(

@@ -38,6 +38,7 @@ from kombu_lite.transport.memory.delivery import (
     copy_headers,
     fresh_properties,
 )
+from kombu_lite.transport.memory.encoding import check_names, check_properties
 from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
 from kombu_lite.transport.memory.replies import (
     NOT_ALLOWED,
@@ -75,6 +76,8 @@ class MemoryChannel:
         self._consumers: dict[str, Consumer] = {}
         self._return_handler: Callable[[ReturnedMessage], None] | None = None
         self._confirms = ConfirmLedger(channel_id)
+        #: The last properties object that passed the encoding checks.
+        self._checked: BasicProperties | None = None
 
     def __repr__(self) -> str:
         return f"<MemoryChannel {self._id} {'open' if self.is_open else 'closed'}>"
@@ -241,19 +244,37 @@ class MemoryChannel:
         When this returns the message is in every matching queue (or in a
         consumer's inbox).  An unroutable ``mandatory`` message comes back
         through the return handler during the next ``drain_events``.
+
+        Raises:
+            EncodeError: a name or property does not fit its AMQP type, as
+                the py-amqp transport refuses it; nothing was published and
+                the channel stays open.
+            PreconditionFailed: RabbitMQ refuses a property (406); the
+                channel is closed.
+            NotFound: the exchange does not exist (404, channel closed).
         """
         # The hot path: kept flat (no context manager, one default lookup).
         if self._alarms.active:  # RabbitMQ's connection.blocked
             self._alarms.hold(self._conn, self._conn._notice)
         if type(body) is not bytes:
             body = bytes(body)
-        if properties.headers:
-            properties = copy_headers(properties)
         with self._lock:
             if not self._open or not self._conn.is_connected:
                 self._check("basic.publish")
+            # What a py-amqp client refuses to encode, before anything is
+            # "sent"; the channel stays open.  A producer reuses one
+            # properties object for its plain messages: checked once.
+            check_names(exchange, routing_key)
+            if properties is not self._checked:
+                check_properties(properties)
+                if properties.headers is None:  # nothing mutable inside
+                    self._checked = properties
+            if properties.headers:
+                properties = copy_headers(properties)
             vhost = self._vhost
             try:
+                # RabbitMQ's order: exchange, user_id, expiration,
+                # delivery_mode (the last three in check_publish).
                 if exchange == "":
                     queue = vhost.queues.get(routing_key)
                     queues = [queue] if queue is not None else []

@@ -14,7 +14,6 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
-from kombu_lite.exceptions import EncodeError
 from kombu_lite.transport.memory.replies import PRECONDITION_FAILED, channel_error
 
 if TYPE_CHECKING:
@@ -149,47 +148,32 @@ class Outstanding:
         return record
 
 
-#: The properties AMQP carries as short strings (at most 255 bytes).
-_SHORT_STRINGS = (
-    "content_type",
-    "content_encoding",
-    "correlation_id",
-    "reply_to",
-    "expiration",
-    "message_id",
-    "type",
-    "user_id",
-    "app_id",
-    "cluster_id",
-)
-
-
 def check_publish(properties: BasicProperties, userid: str) -> int | None:
     """Check a message's properties as RabbitMQ does; return its TTL in ms.
 
+    The client-side checks (what AMQP cannot carry) are
+    :func:`~kombu_lite.transport.memory.encoding.check_properties`.
+
     Raises:
-        EncodeError: a string property is longer than an AMQP short string
-            (255 bytes): a client cannot put it on the wire.
-        PreconditionFailed: ``expiration`` is not a non-negative integer, or
-            ``user_id`` is not the connection's user (406, RabbitMQ's texts).
+        PreconditionFailed: ``user_id`` is not the connection's user,
+            ``expiration`` is not a non-negative integer, or
+            ``delivery_mode`` is neither 1 nor 2 (406, RabbitMQ's texts, in
+            RabbitMQ's order).
     """
-    for name in _SHORT_STRINGS:
-        value = getattr(properties, name)
-        # 64 characters or fewer always fit in 255 bytes of UTF-8.
-        if value is not None and len(value) > 63:
-            size = len(value.encode("utf-8", "surrogatepass"))
-            if size > 255:
-                raise EncodeError(
-                    f"{name} is {size} bytes long once encoded; AMQP short "
-                    f"strings hold at most 255 bytes"
-                )
-    ttl = _parse_expiration(properties.expiration)
     user_id = properties.user_id
     if user_id is not None and user_id != userid:
         raise channel_error(
             PRECONDITION_FAILED,
             f"user_id property set to '{user_id}' but authenticated user was "
             f"'{userid}'",
+            "basic.publish",
+        )
+    ttl = _parse_expiration(properties.expiration)
+    mode = properties.delivery_mode
+    if mode is not None and mode != 1 and mode != 2:
+        raise channel_error(
+            PRECONDITION_FAILED,
+            f"invalid message: {{delivery_mode_unknown,{mode}}}",
             "basic.publish",
         )
     return ttl
