@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from kombu_lite import Connection, Exchange, Queue
 from kombu_lite.exceptions import (
     AccessRefused,
     ChannelClosed,
+    ConfigurationError,
     ConfirmTimeout,
     ConnectionLost,
     NotAllowed,
@@ -417,6 +419,87 @@ def test_close_all_connections_deletes_their_exclusive_queues(
     channel.queue_declare("mine", exclusive=True)
     broker.close_all_connections()
     assert broker.queues() == []
+
+
+# -- max_message_size --------------------------------------------------------------
+
+
+def test_the_default_max_message_size_is_rabbitmqs_128_mib() -> None:
+    assert Broker().max_message_size == 128 * 1024 * 1024
+
+
+def test_a_body_over_max_message_size_is_refused_by_size_and_closes_the_channel(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    declare(channel)
+    broker.set_max_message_size(10)
+    with pytest.raises(
+        PreconditionFailed,
+        match=r"^PRECONDITION_FAILED - message size 11 is larger than configured "
+        r"max size 10$",
+    ) as info:
+        publish(channel, b"x" * 11)
+    assert (info.value.reply_code, info.value.method) == (406, "basic.publish")
+    assert bodies(broker) == []
+    assert broker.statistics().published == 0
+    with pytest.raises(ChannelClosed, match="message size 11"):
+        publish(channel, b"small")
+
+
+def test_a_body_of_exactly_max_message_size_is_accepted(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    declare(channel)
+    broker.set_max_message_size(10)
+    publish(channel, b"x" * 10)
+    assert bodies(broker) == [b"x" * 10]
+
+
+def test_the_size_is_checked_before_the_exchange(
+    broker: Broker, channel: MemoryChannel
+) -> None:
+    broker.set_max_message_size(1)
+    with pytest.raises(PreconditionFailed, match="message size 2"):
+        publish(channel, b"xx", exchange="missing")
+
+
+def test_a_producer_goes_on_after_an_oversize_message(clock: FakeClock) -> None:
+    broker = Broker(clock=clock, max_message_size=64 * 1024)
+    conn = Connection(transport=MemoryTransport(broker), confirm_publish=True)
+    queue = Queue("q", Exchange(""), routing_key="q")
+    producer = conn.Producer(routing_key="q")
+    producer.publish(b"small", serializer="raw", declare=[queue])
+
+    with pytest.raises(PreconditionFailed, match="size"):
+        producer.publish(b"z" * 100_000, serializer="raw", retry=True)
+    producer.publish(b"small again", serializer="raw")
+
+    assert bodies(broker) == [b"small", b"small again"]
+    conn.release()
+
+
+def test_reset_restores_the_constructor_max_message_size(clock: FakeClock) -> None:
+    broker = Broker(clock=clock, max_message_size=1000)
+    broker.set_max_message_size(10)
+    broker.reset()
+    assert broker.max_message_size == 1000
+
+
+def test_set_max_message_size_none_restores_the_constructor_value() -> None:
+    broker = Broker(max_message_size=1000)
+    broker.set_max_message_size(10)
+    broker.set_max_message_size(None)
+    assert broker.max_message_size == 1000
+
+
+@pytest.mark.parametrize("size", [-1, 512 * 1024 * 1024 + 1, True, 1.5, "10"])
+def test_a_max_message_size_rabbitmq_would_not_take_is_a_configuration_error(
+    size: object,
+) -> None:
+    with pytest.raises(ConfigurationError, match="max_message_size"):
+        Broker().set_max_message_size(size)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="max_message_size"):
+        Broker(max_message_size=size)  # type: ignore[arg-type]
 
 
 # -- logins and virtual hosts ----------------------------------------------------------

@@ -9,8 +9,10 @@ Use it through ``Connection('memory://')`` (every such connection shares
 The broker routes, queues and delivers like RabbitMQ (exchange types, TTL,
 length limits, priorities, prefetch, exclusive and auto-delete queues, the
 same refusals with the same reply codes) and adds what a test needs:
-:meth:`Broker.reset`, fault simulation (:meth:`Broker.stop`,
-:meth:`Broker.start`, :meth:`Broker.close_all_connections`) and inspection
+:meth:`Broker.reset`, fault simulation (:meth:`Broker.stop` and
+:meth:`Broker.start` for a restart that keeps only durable entities and
+persistent messages, :meth:`Broker.close_all_connections`,
+:meth:`Broker.set_alarm`, :meth:`Broker.set_max_message_size`) and inspection
 without a consumer (:meth:`Broker.queue_messages`, :meth:`Broker.queues`,
 :meth:`Broker.exchanges`, :meth:`Broker.bindings`,
 :meth:`Broker.statistics`).  The module docstring of

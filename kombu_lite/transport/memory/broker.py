@@ -11,9 +11,11 @@ its events on its own :class:`threading.Condition` built over that lock, so a
 publish in one thread wakes exactly the connection it delivered to.
 
 Fault simulation for tests: :meth:`Broker.stop` / :meth:`Broker.start` (a
-node restart) and :meth:`Broker.close_all_connections`.  Inspection without a
-consumer: :meth:`Broker.queue_messages`, :meth:`Broker.queues`,
-:meth:`Broker.exchanges`, :meth:`Broker.bindings` and :meth:`Broker.statistics`.
+node restart), :meth:`Broker.close_all_connections`, resource alarms
+(:meth:`Broker.set_alarm`) and a lower message size limit
+(:meth:`Broker.set_max_message_size`).  Inspection without a consumer:
+:meth:`Broker.queue_messages`, :meth:`Broker.queues`, :meth:`Broker.exchanges`,
+:meth:`Broker.bindings` and :meth:`Broker.statistics`.
 
 A restart keeps what a RabbitMQ node recovers from disk, and only that:
 durable exchanges and queues, the bindings between two of them, and the
@@ -31,10 +33,12 @@ server):
   (``x-priority``) and ``x-single-active-consumer`` are ignored; every queue
   behaves as a classic queue (``x-queue-type: quorum`` is accepted).
 * Only the built-in exchange types; no ``amq.rabbitmq.trace``.
-* No per-user permissions, no ``channel_max``, no message size limit.
-* Refusals of asynchronous methods (``basic.publish`` to a missing exchange,
-  ``basic.ack`` with an unknown tag) are raised by the call itself; RabbitMQ
-  reports them with the next synchronous call on the channel.
+* No per-user permissions, no ``channel_max``; ``frame_max`` is RabbitMQ's
+  default (131072) for the properties check and bodies are never split.
+* Refusals of asynchronous methods (``basic.publish`` to a missing exchange
+  or with an oversize body, ``basic.ack`` with an unknown tag) are raised by
+  the call itself; RabbitMQ reports them with the next synchronous call on
+  the channel.
 """
 
 from __future__ import annotations
@@ -44,7 +48,12 @@ import time
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from kombu_lite.exceptions import AccessRefused, NotFound, OperationalError
+from kombu_lite.exceptions import (
+    AccessRefused,
+    ConfigurationError,
+    NotFound,
+    OperationalError,
+)
 from kombu_lite.transport.memory.alarms import Alarms
 from kombu_lite.transport.memory.delivery import fresh_properties
 from kombu_lite.transport.memory.inspection import (
@@ -58,6 +67,7 @@ from kombu_lite.transport.memory.queue import Counters
 from kombu_lite.transport.memory.replies import (
     ACCESS_REFUSED,
     CONNECTION_FORCED,
+    MAX_MESSAGE_SIZE_LIMIT,
     NOT_ALLOWED,
     connection_error,
     reply_text,
@@ -70,7 +80,10 @@ if TYPE_CHECKING:
     from kombu_lite.transport.base import ConnectionParameters
     from kombu_lite.transport.memory.connection import MemoryConnection
 
-__all__ = ["Broker", "default_broker"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Broker", "default_broker"]
+
+#: RabbitMQ's default ``max_message_size`` since 3.8: 128 MiB.
+DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024
 
 
 class Broker:
@@ -81,6 +94,12 @@ class Broker:
             with one of these; when None (the default) any login is accepted.
         clock: Monotonic seconds, used for message TTLs.  Tests can inject a
             fake clock to expire messages without sleeping.
+        max_message_size: The largest body accepted, in bytes (RabbitMQ's
+            ``max_message_size``); see :meth:`set_max_message_size`.
+
+    Raises:
+        ConfigurationError: ``max_message_size`` is not an int from 0 to
+            512 MiB.
     """
 
     def __init__(
@@ -88,7 +107,11 @@ class Broker:
         *,
         users: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
+        #: Read on every publish, so kept as a plain attribute.
+        self._max_message_size = _checked_size(max_message_size)
+        self._configured_max_message_size = self._max_message_size
         self._lock = threading.Lock()
         self._users = dict(users) if users is not None else None
         self._clock = clock
@@ -115,13 +138,16 @@ class Broker:
 
         Every virtual host is emptied and gets its ``amq.*`` exchanges back;
         the virtual hosts themselves and the users stay.  A stopped broker is
-        started again and the statistics counters restart from zero.
+        started again, the statistics counters restart from zero, alarms are
+        cleared and ``max_message_size`` is the one given to the constructor
+        again.
         """
         with self._lock:
             self._break_all("the memory broker was reset")
             self._counters = Counters()
             self._vhosts = {name: self._new_vhost(name) for name in self._vhosts}
             self._running = True
+            self._max_message_size = self._configured_max_message_size
             self._alarms.clear(None)
 
     def stop(self) -> None:
@@ -158,6 +184,29 @@ class Broker:
             for vhost in self._vhosts.values():
                 vhost.recover()
             self._running = True
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest message body the broker accepts, in bytes."""
+        return self._max_message_size
+
+    def set_max_message_size(self, size: int | None = None) -> None:
+        """Change the largest body accepted (RabbitMQ's ``max_message_size``).
+
+        A publish with a longer body is refused with ``PreconditionFailed``
+        (406, ``message size N is larger than configured max size M``) and
+        closes its channel; nothing is enqueued.  ``None`` goes back to the
+        size given to the constructor, as :meth:`reset` also does.
+
+        Raises:
+            ConfigurationError: ``size`` is not an int from 0 to 512 MiB,
+                RabbitMQ's limit.
+        """
+        checked = (
+            self._configured_max_message_size if size is None else _checked_size(size)
+        )
+        with self._lock:
+            self._max_message_size = checked
 
     @property
     def is_running(self) -> bool:
@@ -359,6 +408,19 @@ class Broker:
 
     def _new_vhost(self, name: str) -> VirtualHost:
         return VirtualHost(name, self._clock, self._counters)
+
+
+def _checked_size(size: object) -> int:
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, int)
+        or not 0 <= size <= MAX_MESSAGE_SIZE_LIMIT
+    ):
+        raise ConfigurationError(
+            f"max_message_size must be an int of bytes from 0 to "
+            f"{MAX_MESSAGE_SIZE_LIMIT} (512 MiB, RabbitMQ's limit), not {size!r}"
+        )
+    return size
 
 
 _DEFAULT_BROKER = Broker()

@@ -44,6 +44,7 @@ from kombu_lite.transport.memory.replies import (
     NOT_ALLOWED,
     NOT_IMPLEMENTED,
     connection_error,
+    message_too_large,
     no_route,
 )
 
@@ -66,6 +67,7 @@ class MemoryChannel:
         self._conn = connection
         self._lock = connection._lock
         self._vhost: VirtualHost = connection._vhost
+        self._broker = connection._broker
         self._counters = connection._broker._counters
         self._alarms = connection._broker._alarms
         self._id = channel_id
@@ -249,8 +251,9 @@ class MemoryChannel:
             EncodeError: a name or property does not fit its AMQP type, as
                 the py-amqp transport refuses it; nothing was published and
                 the channel stays open.
-            PreconditionFailed: RabbitMQ refuses a property (406); the
-                channel is closed.
+            PreconditionFailed: the body is over the broker's
+                ``max_message_size``, or RabbitMQ refuses a property (406);
+                the channel is closed.
             NotFound: the exchange does not exist (404, channel closed).
         """
         # The hot path: kept flat (no context manager, one default lookup).
@@ -273,8 +276,10 @@ class MemoryChannel:
                 properties = copy_headers(properties)
             vhost = self._vhost
             try:
-                # RabbitMQ's order: exchange, user_id, expiration,
+                # RabbitMQ's order: size, exchange, user_id, expiration,
                 # delivery_mode (the last three in check_publish).
+                if len(body) > self._broker._max_message_size:
+                    raise message_too_large(len(body), self._broker._max_message_size)
                 if exchange == "":
                     queue = vhost.queues.get(routing_key)
                     queues = [queue] if queue is not None else []

@@ -26,6 +26,7 @@ __all__ = [
     "ACCESS_REFUSED",
     "COMMAND_INVALID",
     "CONNECTION_FORCED",
+    "MAX_MESSAGE_SIZE_LIMIT",
     "NOT_ALLOWED",
     "NOT_FOUND",
     "NOT_IMPLEMENTED",
@@ -35,6 +36,7 @@ __all__ = [
     "channel_error",
     "connection_error",
     "describe_value",
+    "message_too_large",
     "no_route",
 ]
 
@@ -76,6 +78,21 @@ def connection_error(code: int, detail: str) -> OperationalError:
     """Build a connection-level error (the broker closes the whole connection)."""
     text = reply_text(code, detail)
     return connection_error_for_code(code)(text, reply_code=code, reply_text=text)
+
+
+#: RabbitMQ's hard limit on ``max_message_size`` (512 MiB).
+MAX_MESSAGE_SIZE_LIMIT = 512 * 1024 * 1024
+
+
+def message_too_large(size: int, limit: int) -> ChannelError:
+    """RabbitMQ's refusal of a body over ``max_message_size`` (406)."""
+    # RabbitMQ says "configured" unless the limit is its hard maximum.
+    which = "max size" if limit == MAX_MESSAGE_SIZE_LIMIT else "configured max size"
+    return channel_error(
+        PRECONDITION_FAILED,
+        f"message size {size} is larger than {which} {limit}",
+        "basic.publish",
+    )
 
 
 def amqp_type_name(value: object) -> str:
