@@ -20,6 +20,7 @@ from kombu_lite.exceptions import (
     AccessRefused,
     ConfigurationError,
     ConnectionLost,
+    NotFound,
     OperationalError,
     ProtocolError,
 )
@@ -443,3 +444,37 @@ def test_a_batch_with_confirms_gets_consecutive_tags_all_acked(
     assert tags == [first + 1, first + 2]
     assert all(channel.wait_for_confirm(tag, 5.0) is None for tag in tags)
     conn.close()
+
+
+def _publish_one(channel: Any, exchange: str) -> None:
+    channel.basic_publish(b"after", BasicProperties(), exchange, "k")
+
+
+def _publish_batch(channel: Any, exchange: str) -> None:
+    channel.basic_publish_batch([(b"after", BasicProperties())], exchange, "k")
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("publish", [_publish_one, _publish_batch])
+def test_a_publish_after_the_broker_closed_the_channel_is_refused_not_written(
+    broker: ConnectionParameters, unique: str, publish: Any
+) -> None:
+    conn = PyAmqpTransport().connect(broker)
+    try:
+        channel = conn.channel()
+        # Without confirms the broker answers a publish to a missing
+        # exchange only by closing the channel, asynchronously.
+        channel.basic_publish(b"lost", BasicProperties(), f"{unique}.missing", "k")
+        time.sleep(0.3)  # the channel.close is on the socket, unread
+
+        # The next publish reads it before writing: refused, not sent.  Sent
+        # after the close-ok, it would make the broker close the connection
+        # (504 CHANNEL_ERROR, expected 'channel.open').
+        with pytest.raises(NotFound):
+            publish(channel, f"{unique}.missing")
+        time.sleep(0.1)
+        other = conn.channel()
+        assert other.queue_declare("", exclusive=True).queue
+        assert conn.is_connected
+    finally:
+        conn.close()
