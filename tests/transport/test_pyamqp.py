@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import select
 import shutil
 import socket
 import ssl
@@ -465,14 +466,19 @@ def test_a_publish_after_the_broker_closed_the_channel_is_refused_not_written(
         # Without confirms the broker answers a publish to a missing
         # exchange only by closing the channel, asynchronously.
         channel.basic_publish(b"lost", BasicProperties(), f"{unique}.missing", "k")
-        time.sleep(0.3)  # the channel.close is on the socket, unread
+        # Wait for the channel.close to be on the socket, unread, and for the
+        # next publish to be due to look at the socket.
+        sock = conn._conn.transport.sock
+        assert select.select([sock], [], [], 10.0)[0], "no channel.close came"
+        while time.monotonic() < conn.next_poll:
+            time.sleep(0.005)
 
         # The next publish reads it before writing: refused, not sent.  Sent
         # after the close-ok, it would make the broker close the connection
-        # (504 CHANNEL_ERROR, expected 'channel.open').
+        # (504 CHANNEL_ERROR, expected 'channel.open'), which the broker
+        # would do before answering the declare below.
         with pytest.raises(NotFound):
             publish(channel, f"{unique}.missing")
-        time.sleep(0.1)
         other = conn.channel()
         assert other.queue_declare("", exclusive=True).queue
         assert conn.is_connected
