@@ -116,7 +116,8 @@ DEFAULT_PUBLISH_RETRY_POLICY = RetryPolicy(
 
 def interval_range(start: float, step: float, maximum: float) -> Iterator[float]:
     """Yield ``start, start + step, ...`` capped at ``maximum``, forever."""
-    value = float(min(start, maximum))
+    maximum = float(maximum)
+    value = min(float(start), maximum)
     while True:
         yield value
         value = min(value + step, maximum)

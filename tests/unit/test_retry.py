@@ -153,6 +153,12 @@ def test_interval_range_caps_and_repeats() -> None:
     assert list(itertools.islice(interval_range(2, 2, 5), 5)) == [2, 4, 5, 5, 5]
 
 
+def test_interval_range_yields_floats_even_for_integer_arguments() -> None:
+    values = list(itertools.islice(interval_range(2, 2, 5), 4))
+
+    assert all(type(v) is float for v in values)
+
+
 @given(start=st.floats(0, 50), step=st.floats(0, 50), maximum=st.floats(0, 50))
 def test_intervals_never_exceed_the_maximum(
     start: float, step: float, maximum: float
