@@ -32,7 +32,6 @@ refusals included (kombu lets those escape as py-amqp classes)::
     │   └── ConfirmTimeout
     ├── MessageStateError
     ├── NotBoundError
-    ├── ConcurrentUseError
     └── LimitExceeded
         ├── ConnectionLimitExceeded
         └── ChannelLimitExceeded
@@ -49,7 +48,6 @@ __all__ = [
     "ChannelError",
     "ChannelLimitExceeded",
     "CompressionNotInstalled",
-    "ConcurrentUseError",
     "ConfigurationError",
     "ConfirmTimeout",
     "ConnectionBlocked",
@@ -265,10 +263,6 @@ class MessageStateError(KombuError):
 
 class NotBoundError(KombuError):
     """An entity method that needs a channel was called on an unbound entity."""
-
-
-class ConcurrentUseError(KombuError):
-    """Two threads used one channel at the same time."""
 
 
 class LimitExceeded(KombuError):
