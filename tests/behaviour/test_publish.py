@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 import zlib
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -102,6 +104,45 @@ def test_explicit_content_type_sends_the_body_as_is(
     assert raw.properties["content_type"] == "application/xml"
     assert raw.properties["content_encoding"] == "utf-8"
     assert raw.body == b"<a/>"
+
+
+def test_header_values_come_back_as_the_wire_carries_them(
+    producer: Producer, queue: Queue, raw_get: RawGet
+) -> None:
+    stamp = datetime.datetime(
+        2024,
+        1,
+        2,
+        3,
+        4,
+        5,
+        678901,
+        tzinfo=datetime.timezone(datetime.timedelta(hours=2)),
+    )
+    producer.publish(
+        {"x": 1},
+        headers={
+            "text-bytes": b"abc",
+            "raw-bytes": b"\xff\x00",
+            b"bytes-name": 1,
+            "when": stamp,
+            "amount": Decimal("1.50"),
+            "pair": (1, 2),
+            "nested": {"list": [b"y", (True, None)]},
+            "big": 2**40,
+        },
+    )
+
+    assert _only(raw_get, queue.name).properties["headers"] == {
+        "text-bytes": "abc",
+        "raw-bytes": b"\xff\x00",
+        "bytes-name": 1,
+        "when": datetime.datetime(2024, 1, 2, 1, 4, 5),  # UTC, whole seconds
+        "amount": Decimal("1.5"),
+        "pair": [1, 2],
+        "nested": {"list": ["y", [True, None]]},
+        "big": 2**40,
+    }
 
 
 def test_amqp_properties_reach_the_broker(

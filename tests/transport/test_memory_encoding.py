@@ -15,8 +15,10 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 import pytest
+from amqp.serialization import decode_properties_basic
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -24,10 +26,11 @@ from kombu_lite.exceptions import EncodeError
 from kombu_lite.transport.base import BasicProperties
 from kombu_lite.transport.memory.encoding import (
     FRAME_MAX,
+    as_from_the_wire,
     check_names,
     check_properties,
 )
-from kombu_lite.transport.pyamqp.framing import PublishFramer
+from kombu_lite.transport.pyamqp.framing import PublishFramer, encode_properties
 
 _settings = settings(
     max_examples=400,
@@ -189,6 +192,52 @@ def test_memory_refuses_properties_exactly_when_py_amqp_cannot_encode_them(
     _assert_same_verdict(properties, "", "q")
 
 
+_good_scalars = st.one_of(
+    st.none(),
+    st.text(max_size=10),
+    st.binary(max_size=6),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    st.builds(
+        lambda unscaled, places: Decimal(unscaled).scaleb(-places),
+        st.integers(-(2**31) + 1, 2**31 - 1),
+        st.integers(0, 12),
+    ),
+    st.datetimes(
+        min_value=dt.datetime(1971, 1, 1), timezones=st.none() | st.timezones()
+    ),
+)
+_good_values = st.recursive(
+    _good_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=5) | st.binary(max_size=5), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+_good_headers = st.dictionaries(
+    st.text(max_size=10) | st.binary(max_size=6), _good_values, min_size=1, max_size=4
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(headers=_good_headers)
+@example({"when": dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC)})
+@example({"d": Decimal("1.50"), b"k": [b"v", (1,)]})
+def test_memory_stores_headers_as_py_amqp_reads_them_off_the_wire(
+    headers: Any,
+) -> None:
+    properties = BasicProperties(headers=headers)
+    assert _memory_error(properties, "", "q") is None
+    decoded, _ = decode_properties_basic(encode_properties(properties), 0)
+
+    # repr: the types must match too (1, 1.0 and True are equal), and NaN
+    # is not equal to itself.
+    assert repr(as_from_the_wire(headers)) == repr(decoded["application_headers"])
+
+
 @_settings
 @given(exchange=_short, key=_short)
 @example("x" * 256, "q")
@@ -214,3 +263,37 @@ def test_headers_that_contain_themselves_are_refused() -> None:
 
     with pytest.raises(EncodeError, match="headers"):
         check_properties(BasicProperties(headers=headers))
+
+
+class _Text(str):
+    pass
+
+
+class _Number(int):
+    pass
+
+
+class _Real(float):
+    pass
+
+
+def test_stored_headers_lose_their_subclasses_as_on_the_wire() -> None:
+    stored = as_from_the_wire(
+        {_Text("name"): _Text("v"), "n": _Number(3), "f": _Real(0.5)}
+    )
+
+    assert [type(key) for key in stored] == [str, str, str]
+    assert [type(value) for value in stored.values()] == [str, int, float]
+
+
+def test_stored_header_names_are_decoded_like_py_amqp_decodes_them() -> None:
+    stored = as_from_the_wire({memoryview(b"ok"): 1, b"\xff": 2})
+
+    assert stored == {"ok": 1, b"\xff": 2}
+
+
+def test_a_negative_decimal_keeps_its_sign_and_places() -> None:
+    stored = as_from_the_wire({"d": Decimal("-0.250"), "z": Decimal(0)})
+
+    assert stored == {"d": Decimal("-0.25"), "z": Decimal(0)}
+    assert str(stored["d"]) == "-0.25"

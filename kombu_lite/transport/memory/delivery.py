@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
+from kombu_lite.transport.memory.encoding import as_from_the_wire
 from kombu_lite.transport.memory.replies import PRECONDITION_FAILED, channel_error
 
 if TYPE_CHECKING:
@@ -204,21 +204,9 @@ def fresh_properties(properties: BasicProperties) -> BasicProperties:
 
 
 def copy_headers(properties: BasicProperties) -> BasicProperties:
-    """Return ``properties`` with a deep copy of its headers table.
+    """Return ``properties`` with a copy of its headers as the wire returns it.
 
-    Tuples become lists, as an AMQP array comes back from the wire.
+    See :func:`~kombu_lite.transport.memory.encoding.as_from_the_wire`.
     """
     headers = properties.headers or {}
-    return dataclasses.replace(properties, headers=_copy_table(headers))
-
-
-def _copy_table(table: Mapping[str, object]) -> dict[str, object]:
-    return {key: _copy_field(value) for key, value in table.items()}
-
-
-def _copy_field(value: object) -> object:
-    if isinstance(value, Mapping):
-        return _copy_table(value)
-    if isinstance(value, list | tuple):
-        return [_copy_field(item) for item in value]
-    return value
+    return dataclasses.replace(properties, headers=as_from_the_wire(headers))

@@ -20,12 +20,18 @@ in the same order and with the same texts; code that publishes fine on
 
 ``bool`` counts as neither an ``int`` nor a short string here, as in the
 py-amqp transport.
+
+What the checks let through is stored as a consumer on RabbitMQ would read
+it back (:func:`as_from_the_wire`): a header value is never the very object
+the publisher passed, so a test on ``memory://`` sees the same headers as
+on RabbitMQ.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as _dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
 
     from kombu_lite.transport.base import BasicProperties
 
-__all__ = ["FRAME_MAX", "check_names", "check_properties"]
+__all__ = ["FRAME_MAX", "as_from_the_wire", "check_names", "check_properties"]
 
 #: RabbitMQ's default ``frame_max``, which py-amqp's default also is.
 FRAME_MAX: Final = 131072
@@ -276,3 +282,68 @@ def _decimal_size(value: Decimal) -> int:
             f"holds Decimal({str(value)!r}): its digits do not fit in 32 bits"
         )
     return 6
+
+
+# -- what the wire gives back ------------------------------------------------------
+
+
+def as_from_the_wire(table: Mapping[Any, object]) -> dict[Any, object]:
+    """Return a copy of a headers table as py-amqp decodes it off the wire.
+
+    For a table :func:`check_properties` accepted, the copy holds what a
+    consumer of the message on RabbitMQ reads: names and ``bytes`` values
+    that are valid UTF-8 become ``str``; tuples become lists; a
+    ``datetime`` loses its microseconds and comes back naive, in UTC; a
+    ``Decimal`` comes back as its unscaled value over a power of ten
+    (``Decimal("1.50")`` as ``Decimal("1.5")``); subclasses of ``str``,
+    ``int`` and ``float`` come back as the plain type.  Nested tables and
+    arrays are copied, so neither side can change the other's.
+    """
+    return {
+        _name_from_the_wire(key): _from_the_wire(value) for key, value in table.items()
+    }
+
+
+def _name_from_the_wire(key: object) -> object:
+    if type(key) is str:
+        return key
+    if isinstance(key, str):
+        return _text_or_bytes(key.encode("utf-8", "surrogatepass"))
+    return _text_or_bytes(bytes(key))  # type: ignore[call-overload]  # bytes-like
+
+
+def _text_or_bytes(raw: bytes) -> str | bytes:
+    # py-amqp reads a long string or a field name as UTF-8 (surrogates
+    # allowed) and leaves it bytes when that fails.
+    try:
+        return raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return raw
+
+
+def _from_the_wire(value: object) -> object:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    # py-amqp's encoder tries the types in this order.
+    if isinstance(value, str | bytes):
+        if isinstance(value, str):
+            value = value.encode("utf-8", "surrogatepass")
+        return _text_or_bytes(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Decimal):
+        sign, digits, exponent = value.as_tuple()
+        unscaled = int("".join(map(str, digits)) or "0")
+        places = -int(exponent)
+        return Decimal(-unscaled if sign else unscaled) / Decimal(10**places)
+    if isinstance(value, _dt.datetime):
+        seconds = calendar.timegm(value.utctimetuple())
+        return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC).replace(tzinfo=None)
+    if isinstance(value, Mapping):
+        return as_from_the_wire(value)
+    if isinstance(value, list | tuple):
+        return [_from_the_wire(item) for item in value]
+    return value  # pragma: no cover - check_properties refuses anything else
