@@ -47,7 +47,7 @@ class _Figures:
     ) -> None:
         if not self.by_test:
             return
-        terminalreporter.write_sep("=", "fault-suite figures")
+        terminalreporter.write_sep("=", "reported figures")
         for nodeid, figures in self.by_test.items():
             shown = ", ".join(f"{name}={value}" for name, value in figures)
             terminalreporter.write_line(f"{nodeid}: {shown}")

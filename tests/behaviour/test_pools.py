@@ -870,7 +870,7 @@ PUBLISHES = 1000
 
 @pytest.mark.slow
 def test_threads_publishing_through_the_producer_pool_deliver_each_message_once(
-    connection: Connection, queue: Queue
+    connection: Connection, queue: Queue, record_property: Callable[[str, object], None]
 ) -> None:
     pool = producers[connection]
     held: set[int] = set()  # ids of the producers and connections lent now
@@ -921,9 +921,13 @@ def test_threads_publishing_through_the_producer_pool_deliver_each_message_once(
             while True:
                 connection.drain_events(timeout=0.3)
 
+    connection_pool = connections[connection]
+    record_property("report:threads", THREADS)
+    record_property("report:messages", sum(received.values()))
+    record_property("report:duplicates", sum(received.values()) - len(received))
+    record_property("report:pooled connections", connection_pool.idle)
     assert set(received) == {(t, n) for t in range(THREADS) for n in range(PUBLISHES)}
     assert set(received.values()) == {1}
     # Never more connections than the pool's limit, all given back.
-    connection_pool = connections[connection]
     assert connection_pool.in_use == 0
     assert connection_pool.idle <= pools.DEFAULT_LIMIT

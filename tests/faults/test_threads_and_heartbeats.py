@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import amqp
 import pytest
@@ -20,7 +21,11 @@ pytestmark = pytest.mark.broker
 
 @pytest.mark.parametrize("confirm", [False, True], ids=["unconfirmed", "confirmed"])
 def test_threads_sharing_a_producer_keep_every_frame_intact(
-    rabbitmq: str, unique: str, admin: amqp.Channel, confirm: bool
+    rabbitmq: str,
+    unique: str,
+    admin: amqp.Channel,
+    confirm: bool,
+    record_property: Callable[[str, object], None],
 ) -> None:
     conn = Connection(rabbitmq, confirm_publish=confirm)
     queue = Queue(f"{unique}-q", Exchange(""), routing_key=f"{unique}-q")
@@ -52,8 +57,12 @@ def test_threads_sharing_a_producer_keep_every_frame_intact(
             queue.name, passive=True
         )  # a sync point
 
+    received = _bodies(admin, queue.name)
+    record_property("report:threads", len(threads))
+    record_property("report:messages", len(received))
+    record_property("report:missing", len(expected - set(received)))
     assert errors == []
-    assert sorted(_bodies(admin, queue.name)) == sorted(expected)
+    assert sorted(received) == sorted(expected)
     admin.queue_delete(queue.name)
     conn.release()
 
