@@ -10,8 +10,8 @@ from collections.abc import Callable
 import amqp
 import pytest
 
-from kombu_lite import Connection, Exchange, Queue
-from kombu_lite.exceptions import ConnectionLost
+from kombu_lite import Connection, Exchange, Producer, Queue
+from kombu_lite.exceptions import ConnectionLost, NotFound
 
 from .conftest import bodies as _bodies
 from .proxy import FaultProxy
@@ -65,6 +65,55 @@ def test_threads_sharing_a_producer_keep_every_frame_intact(
     assert sorted(received) == sorted(expected)
     admin.queue_delete(queue.name)
     conn.release()
+
+
+def _publish_until_refused(producer: Producer) -> None:
+    for _ in range(1_000_000):  # ends with the broker's 404 long before
+        producer.publish(b"x", serializer="raw")
+
+
+def test_a_channel_closed_while_another_thread_reads_keeps_the_connection(
+    rabbitmq: str, unique: str, admin: amqp.Channel
+) -> None:
+    # One thread publishes without confirms to an exchange that is then
+    # deleted; another thread reads the connection (a consumer's loop), so
+    # it is the one that reads the broker's channel.close and sends the
+    # close-ok.  A publish written after that close-ok would make RabbitMQ
+    # close the whole connection (504 CHANNEL_ERROR), the consumer's too.
+    conn = Connection(rabbitmq)
+    name = f"{unique}-x"
+    admin.exchange_declare(name, "fanout", durable=False, auto_delete=False)
+    producer = conn.Producer(channel=conn.channel(), exchange=name, auto_declare=False)
+    producer.publish(b"first", serializer="raw")
+    reading = threading.Event()
+    stop = threading.Event()
+    reader_errors: list[BaseException] = []
+
+    def read() -> None:
+        reading.set()
+        while not stop.is_set():
+            try:
+                conn.drain_events(timeout=0.05)
+            except TimeoutError:
+                continue
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                reader_errors.append(exc)
+                return
+
+    reader = threading.Thread(target=read, name="reader")
+    reader.start()
+    try:
+        assert reading.wait(5)
+        admin.exchange_delete(name)
+        with pytest.raises(NotFound):
+            _publish_until_refused(producer)
+        # The connection is still up: a new channel answers.
+        assert conn.channel().wire.queue_declare("", exclusive=True).queue
+    finally:
+        stop.set()
+        reader.join(5)
+        conn.release()
+    assert reader_errors == []
 
 
 @pytest.mark.slow

@@ -465,3 +465,22 @@ def test_pyamqp_frames_and_ours_share_the_write_lock(raw_connection: Any) -> Non
     assert outcome == [True]
     channel = raw_connection.channel()
     assert channel.queue_declare("", exclusive=True).queue
+
+
+@pytest.mark.broker
+def test_a_refused_write_sends_nothing_and_says_so(raw_connection: Any) -> None:
+    amqp_connection = raw_connection._conn
+    writer = writer_for(amqp_connection)
+    before = amqp_connection.bytes_sent
+    asked: list[bool] = []
+
+    def refused() -> bool:
+        asked.append(writer.lock.locked())  # asked under the lock
+        return True
+
+    # Not even a valid frame: had it gone out, the broker would close the
+    # connection before answering the declare below.
+    assert writer.write(b"not a frame", refused) is False
+    assert asked == [True]
+    assert amqp_connection.bytes_sent == before
+    assert raw_connection.channel().queue_declare("", exclusive=True).queue

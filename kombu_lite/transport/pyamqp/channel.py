@@ -151,15 +151,18 @@ class PyAmqpChannel:
         own call in progress, or kept for its next call.
         """
         raw = self._ch
-        with contextlib.suppress(Exception):
-            raw.send_method(spec.Channel.CloseOk)
         error = typed_channel_error(
             amqp_errors.error_for_code(
                 reply_code, reply_text, (class_id, method_id), amqp_errors.ChannelError
             )
         )
         self._broker_error = error
+        # Before the close-ok, which takes the write lock: a publish in
+        # another thread sees this under that lock and writes nothing, as a
+        # frame after the close-ok makes the broker close the connection.
         self._closed_reason = f"{reply_code} {reply_text}"
+        with contextlib.suppress(Exception):
+            raw.send_method(spec.Channel.CloseOk)
         with contextlib.suppress(Exception):
             raw.collect()
         if self._unconfirmed:
@@ -352,9 +355,11 @@ class PyAmqpChannel:
         data = framer.encode(body, properties, exchange, routing_key, mandatory)
         if not self._confirming:
             try:
-                self._writer.write(data)
+                written = self._writer.write(data, self._refuses_writes)
             except Exception as exc:  # noqa: BLE001 - mapped like _send_publish
                 self._write_failed(exc)
+            if not written:
+                self._check()  # raises why
             self._unconfirmed += 1
             return 0
         # The tag and the write must happen together: the broker numbers
@@ -424,9 +429,15 @@ class PyAmqpChannel:
         # any lock, racing the thread that reads confirms; and its frame
         # writer re-encodes everything that framing.py caches.
         try:
-            self._writer.write(data)
+            written = self._writer.write(data, self._refuses_writes)
         except Exception as exc:  # noqa: BLE001 - every error is mapped
             self._write_failed(exc)
+        if not written:
+            self._check()  # raises why
+
+    def _refuses_writes(self) -> bool:
+        # Asked under the write lock; see _on_broker_close.
+        return self._closed_reason is not None
 
     def _write_failed(self, exc: Exception) -> NoReturn:
         """Raise kombu_lite's error for a failed write of publish frames."""

@@ -181,13 +181,20 @@ class ConnectionWriter:
         with self.lock:
             return self._inner(*args)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, refused: Callable[[], bool] | None = None) -> bool:
         """Write whole frames with one call, under the connection's write lock.
+
+        ``refused``, if given, is asked under the lock first: when it says
+        True nothing is written and False is returned.  A channel uses it so
+        that none of its frames follows its ``channel.close-ok``, which
+        another thread may be sending.
 
         Raises whatever the transport raises (``OSError``, ``TimeoutError``);
         after an error part of the data may have been sent.
         """
         with self.lock:
+            if refused is not None and refused():
+                return False
             try:
                 # Large bodies go out as a view: a TLS transport slices what
                 # is left after each partial write, and bytes slices copy.
@@ -202,6 +209,7 @@ class ConnectionWriter:
                 raise
             # py-amqp counts writes; heartbeats are skipped while it grows.
             self._connection.bytes_sent += 1
+        return True
 
 
 _INSTALL_LOCK = threading.Lock()
