@@ -352,18 +352,18 @@ def test_get_json_writes_header_values_json_has_no_type_for() -> None:
         "q",
         {},
         headers={
-            "raw": b"\x00",
+            "raw": b"\xff\x00",  # not UTF-8: stays bytes, as off the wire
             "when": datetime.datetime(2024, 5, 1, 12, 0),
-            "price": decimal.Decimal("1.50"),
+            "price": decimal.Decimal("1.25"),
         },
     )
 
     record = json.loads(run("get", *MEMORY, "--json", "q").out)
 
     assert record["headers"] == {
-        "raw": "AA==",
+        "raw": "/wA=",
         "when": "2024-05-01T12:00:00",
-        "price": "1.50",
+        "price": "1.25",
     }
 
 
