@@ -88,6 +88,43 @@ def free_port() -> int:
 # -- publish ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--url", "memory://", "--json", "declare", "queue", "q"],
+        ["declare", "--url", "memory://", "--json", "queue", "q"],
+        ["declare", "queue", "q", "--url", "memory://", "--json"],
+    ],
+    ids=["before the command", "after declare", "after queue"],
+)
+def test_common_options_are_taken_before_or_after_the_command(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Were --url lost, the command would go to this unreachable broker.
+    monkeypatch.setenv("KOMBU_LITE_URL", "amqp://guest:guest@127.0.0.1:1//")
+
+    result = run(*argv)
+
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["declared"] == "queue"
+
+
+def test_an_option_given_before_the_command_is_not_undone_after_it() -> None:
+    publish("q", {"n": 1})
+
+    result = run("--json", *MEMORY, "get", "--count", "1", "q")
+
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["payload"] == {"n": 1}
+
+
+def test_the_demo_takes_its_url_before_the_command_too() -> None:
+    result = run("--url", "amqp://guest:guest@127.0.0.1:1//", "demo")
+
+    assert result.code == 1
+    assert "127.0.0.1:1" in result.err
+
+
 def test_publish_declares_the_queue_and_sends_the_body_as_json() -> None:
     result = run("publish", *MEMORY, "--declare-queue", "tasks", '{"n": 1}')
 

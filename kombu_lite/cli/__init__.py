@@ -67,21 +67,29 @@ logger = logging.getLogger(__name__)
 
 
 def _common_options() -> argparse.ArgumentParser:
+    # Accepted before the command, after it, and after ``declare`` or
+    # ``delete``: a level where the option is not given leaves no default
+    # behind (SUPPRESS), so it cannot hide a value given at another level.
+    # main() fills in the defaults.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-u",
         "--url",
-        help=f"broker URL (default: ${URL_ENVIRONMENT_VARIABLE}, else {DEFAULT_URL})",
+        default=argparse.SUPPRESS,
+        help=f"broker URL (default: ${URL_ENVIRONMENT_VARIABLE}, else {DEFAULT_URL}; "
+        "for demo: memory://)",
     )
     common.add_argument(
         "--json",
         action="store_true",
+        default=argparse.SUPPRESS,
         help="write one JSON object per line instead of text",
     )
     common.add_argument(
         "-v",
         "--verbose",
         action="store_true",
+        default=argparse.SUPPRESS,
         help="show the library's debug log on stderr",
     )
     return common
@@ -89,16 +97,17 @@ def _common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``kombu-lite`` command."""
+    parents = [_common_options()]
     parser: argparse.ArgumentParser = CliParser(
         prog=_PROG,
         description="kombu_lite's command line: publish, read and manage "
         "exchanges and queues on an AMQP 0-9-1 broker.",
+        parents=parents,
     )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    parents = [_common_options()]
 
     def command(
         name: str,
@@ -114,13 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "-u",
         "--url",
-        default=os.environ.get(_DEMO_URL_VARIABLE, "memory://"),
+        default=argparse.SUPPRESS,
         help="broker URL (default: memory://, an in-process broker)",
     )
     demo.add_argument(
-        "-v", "--verbose", action="store_true", help="show the debug log on stderr"
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the debug log on stderr",
     )
-    demo.set_defaults(run=_demo, json=False)
+    demo.set_defaults(run=_demo)
 
     publish = command("publish", "publish a message", parents=parents)
     _publish.add_arguments(publish)
@@ -134,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     _receive.add_consume_arguments(consume)
     consume.set_defaults(run=_receive.consume)
 
-    declare = command("declare", "declare an exchange or a queue")
+    declare = command("declare", "declare an exchange or a queue", parents=parents)
     _admin.add_declare_arguments(declare, parents)
-    delete = command("delete", "delete an exchange or a queue")
+    delete = command("delete", "delete an exchange or a queue", parents=parents)
     _admin.add_delete_arguments(delete, parents)
 
     purge = command("purge", "drop the ready messages of a queue", parents=parents)
@@ -172,12 +185,18 @@ def main(
             args = parser.parse_args(argv)
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else 2
-    url: str = args.url or os.environ.get(URL_ENVIRONMENT_VARIABLE) or DEFAULT_URL
+    url: str | None = getattr(args, "url", None)
+    if args.command == "demo":
+        url = url or os.environ.get(_DEMO_URL_VARIABLE) or "memory://"
+        json_mode = False  # the demo's output is for reading
+    else:
+        url = url or os.environ.get(URL_ENVIRONMENT_VARIABLE) or DEFAULT_URL
+        json_mode = getattr(args, "json", False)
     passwords = passwords_in(url)
-    console = Console(Output(stdout, json_mode=args.json), stdin, stderr, url)
+    console = Console(Output(stdout, json_mode=json_mode), stdin, stderr, url)
     prefix = f"{_PROG} {args.command}"
     try:
-        with _debug_log(stderr, passwords, enabled=args.verbose):
+        with _debug_log(stderr, passwords, enabled=getattr(args, "verbose", False)):
             args.run(args, console)
     except UsageError as exc:
         return _fail(stderr, prefix, exc, passwords, status=2)
