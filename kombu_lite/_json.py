@@ -192,7 +192,7 @@ class JSONCodec:
                 return {_TYPE: "base64", _VALUE: base64.b64encode(obj).decode("ascii")}
         raise TypeError(
             f"Object of type {type(obj).__name__} is not JSON serializable; "
-            "register it with kombu_lite._json.register_type() or pick another "
+            "register it with kombu_lite.utils.json.register_type() or pick another "
             "serializer"
         )
 
@@ -206,7 +206,7 @@ class JSONCodec:
         if decoder is None:
             raise DecodeError(
                 f"unknown JSON type marker {marker!r}: register it with "
-                "kombu_lite._json.register_type() on the consuming side"
+                "kombu_lite.utils.json.register_type() on the consuming side"
             )
         return decoder(obj[_VALUE])
 

@@ -12,9 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kombu.utils import json as kombu_json
 
-from kombu_lite import _json
+from kombu_lite import Connection, Queue, _json
 from kombu_lite._json import JSONCodec
 from kombu_lite.exceptions import ConfigurationError, DecodeError, EncodeError
+from kombu_lite.utils import json as lite_json
 
 SAMPLES: list[Any] = [
     datetime(2024, 1, 2, 3, 4, 5, 6),
@@ -236,3 +237,33 @@ def test_round_trip_preserves_every_supported_value(body: Any) -> None:
 def test_kombu_and_kombu_lite_read_each_other(body: Any) -> None:
     assert kombu_json.loads(_json.dumps(body)) == body
     assert _json.loads(kombu_json.dumps(body)) == body
+
+
+def test_kombus_import_path_registers_a_type_the_json_serializer_uses() -> None:
+    lite_json.register_type(Money, "money", lambda m: m.cents, Money)
+    try:
+        with Connection("memory://") as conn:
+            queue = Queue("money")
+            conn.Producer(routing_key="money").publish(
+                {"price": Money(250)}, declare=[queue]
+            )
+            message = queue.get(channel=conn.default_channel)
+
+        assert message is not None
+        assert message.body == b'{"price": {"__type__": "money", "__value__": 250}}'
+        assert message.payload == {"price": Money(250)}
+    finally:
+        _json.codec.reset()
+
+
+def test_kombus_import_path_dumps_str_as_kombu_does() -> None:
+    value = {"when": datetime(2024, 5, 1, 12, 0), "raw": b"\xff"}
+
+    assert lite_json.dumps(value) == kombu_json.dumps(value)
+    assert lite_json.loads(lite_json.dumps(value)) == value
+    assert lite_json.loads(memoryview(b"[1]")) == [1]
+
+
+def test_an_unknown_type_names_the_public_way_to_register_it() -> None:
+    with pytest.raises(EncodeError, match=r"kombu_lite\.utils\.json\.register_type"):
+        _json.dumps(Money(1))
