@@ -346,11 +346,6 @@ class PyAmqpChannel:
         # look at the socket (the same test it starts with).
         if conn.blocked_reason is not None or time.monotonic() >= conn.next_poll:
             conn.before_publish()
-            # That poll may have read the broker's channel.close: the
-            # close-ok has gone out, and a publish written after it would be
-            # dropped and make the broker close the whole connection.
-            if self._broker_error is not None or self._closed_reason is not None:
-                self._check()
         framer = self._framer or self._start_framing()
         data = framer.encode(body, properties, exchange, routing_key, mandatory)
         if not self._confirming:
@@ -393,7 +388,6 @@ class PyAmqpChannel:
         """
         self._check()
         self._conn.before_publish()
-        self._check()  # the wait may have read a channel.close (see above)
         framer = self._framer or self._start_framing()
         encode = framer.encode
         data = b"".join(
@@ -436,7 +430,10 @@ class PyAmqpChannel:
             self._check()  # raises why
 
     def _refuses_writes(self) -> bool:
-        # Asked under the write lock; see _on_broker_close.
+        # Asked under the write lock.  True once a channel.close was read,
+        # by this thread's pre-publish poll or by another thread (see
+        # _on_broker_close): a frame after the close-ok would be dropped
+        # and make the broker close the whole connection.
         return self._closed_reason is not None
 
     def _write_failed(self, exc: Exception) -> NoReturn:
