@@ -334,6 +334,79 @@ def test_headers_exchange_matches_all_or_any(
     assert (raw_get(queue.name) is not None) is routed
 
 
+@pytest.mark.parametrize(
+    ("bound", "sent", "routed"),
+    [
+        (Decimal("1.50"), Decimal("1.50"), True),  # same scale and digits
+        (Decimal("1.50"), Decimal("1.5"), False),  # another scale on the wire
+        (b"v", "v", True),  # both are AMQP long strings
+        ((1, 2), [1, 2], True),  # both are arrays
+        (1, 1.0, True),  # numbers compare by value
+        (1, True, False),  # a boolean is not a number
+        (
+            datetime.datetime(2024, 1, 2, 3, 4, 5),
+            datetime.datetime(2024, 1, 2, 3, 4, 5, 999999),  # seconds on the wire
+            True,
+        ),
+        (
+            datetime.datetime(2024, 1, 2, 3, 4, 5),  # naive: taken as UTC
+            datetime.datetime(
+                2024,
+                1,
+                2,
+                5,
+                4,
+                5,
+                tzinfo=datetime.timezone(datetime.timedelta(hours=2)),
+            ),
+            True,
+        ),
+    ],
+    ids=[
+        "decimal",
+        "decimal-scale",
+        "bytes-str",
+        "tuple-list",
+        "int-float",
+        "bool",
+        "time",
+        "time-zone",
+    ],
+)
+def test_headers_exchange_compares_values_as_sent_on_the_wire(
+    connection: Connection,
+    unique: str,
+    cleanup: Cleanup,
+    raw_get: RawGet,
+    bound: object,
+    sent: object,
+    routed: bool,
+) -> None:
+    exchange = Exchange(f"{unique}-x", type="headers")
+    queue = Queue(f"{unique}-q", exchange, binding_arguments={"k": bound})
+    cleanup(queue)
+
+    Producer(connection, exchange=exchange).publish(
+        {"x": 1}, headers={"k": sent}, declare=[queue]
+    )
+
+    assert (raw_get(queue.name) is not None) is routed
+
+
+def test_headers_exchange_reads_a_bytes_header_name_as_text(
+    connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
+) -> None:
+    exchange = Exchange(f"{unique}-x", type="headers")
+    queue = Queue(f"{unique}-q", exchange, binding_arguments={"k": 1})
+    cleanup(queue)
+
+    Producer(connection, exchange=exchange).publish(
+        {"x": 1}, headers={b"k": 1}, declare=[queue]
+    )
+
+    assert raw_get(queue.name) is not None
+
+
 def test_queue_with_two_bindings_under_one_name_gets_both(
     connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
 ) -> None:

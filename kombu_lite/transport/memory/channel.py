@@ -38,7 +38,11 @@ from kombu_lite.transport.memory.delivery import (
     copy_headers,
     fresh_properties,
 )
-from kombu_lite.transport.memory.encoding import check_names, check_properties
+from kombu_lite.transport.memory.encoding import (
+    check_names,
+    check_properties,
+    wire_names,
+)
 from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
 from kombu_lite.transport.memory.replies import (
     NOT_ALLOWED,
@@ -272,8 +276,13 @@ class MemoryChannel:
                 check_properties(properties)
                 if properties.headers is None:  # nothing mutable inside
                     self._checked = properties
-            if properties.headers:
+            sent_headers = properties.headers
+            if sent_headers:
                 properties = copy_headers(properties)
+                # Headers bindings compare what went on the wire (a
+                # Decimal's scale included), which the stored copy, shaped
+                # as a consumer reads it back, may have lost.
+                sent_headers = wire_names(sent_headers)
             vhost = self._vhost
             try:
                 # RabbitMQ's order: size, exchange, user_id, expiration,
@@ -287,7 +296,7 @@ class MemoryChannel:
                 else:
                     target = vhost.exchange_for_publish(exchange)
                     ttl = check_publish(properties, self._conn.userid)
-                    queues = vhost.route(target, routing_key, properties.headers)
+                    queues = vhost.route(target, routing_key, sent_headers)
             except ChannelError as exc:
                 self._fail(exc)
                 raise

@@ -42,7 +42,13 @@ if TYPE_CHECKING:
 
     from kombu_lite.transport.base import BasicProperties
 
-__all__ = ["FRAME_MAX", "as_from_the_wire", "check_names", "check_properties"]
+__all__ = [
+    "FRAME_MAX",
+    "as_from_the_wire",
+    "check_names",
+    "check_properties",
+    "wire_names",
+]
 
 #: RabbitMQ's default ``frame_max``, which py-amqp's default also is.
 FRAME_MAX: Final = 131072
@@ -302,6 +308,16 @@ def as_from_the_wire(table: Mapping[Any, object]) -> dict[Any, object]:
     return {
         _name_from_the_wire(key): _from_the_wire(value) for key, value in table.items()
     }
+
+
+def wire_names(table: Mapping[Any, object]) -> Mapping[Any, object]:
+    """Return ``table`` with its names as RabbitMQ reads them, values as given.
+
+    The table itself when every name is a plain ``str`` (the usual case).
+    """
+    if all(type(key) is str for key in table):
+        return table
+    return {_name_from_the_wire(key): value for key, value in table.items()}
 
 
 def _name_from_the_wire(key: object) -> object:

@@ -24,6 +24,7 @@ exactly, key order and field types included.
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -157,7 +158,8 @@ def _typed(value: object) -> object:
         # py-amqp sends scale and unscaled value: Decimal('1.0') != Decimal('1').
         return ("decimal", value.as_tuple())
     if isinstance(value, _dt.datetime):
-        return ("timestamp", int(value.timestamp()))
+        # As py-amqp encodes it: whole seconds, a naive value taken as UTC.
+        return ("timestamp", calendar.timegm(value.utctimetuple()))
     if isinstance(value, Mapping):
         return ("table", tuple((key, _typed(item)) for key, item in value.items()))
     if isinstance(value, list | tuple):
