@@ -90,9 +90,13 @@ def properties_from(raw: Mapping[str, Any]) -> BasicProperties:
 
 
 def delivery_from(message: Any, message_count: int | None = None) -> Delivery:
+    """Our :class:`Delivery` for a py-amqp message; the body is always bytes."""
     info = message.delivery_info
+    body = message.body
     return Delivery(
-        body=bytes(message.body),
+        # A 0-byte message has no body frame, and py-amqp leaves its body at
+        # the default, '' (a str): it is b'' here, as on memory://.
+        body=bytes(body) if body else b"",
         properties=properties_from(message.properties),
         delivery_tag=int(info["delivery_tag"]),
         exchange=str(info.get("exchange", "")),
