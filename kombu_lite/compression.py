@@ -368,13 +368,19 @@ def _brotli_decompressor(brotli: Any) -> Decompressor:
 # -- built-in methods -------------------------------------------------------------
 
 
-def _import(modules: tuple[str, ...], method: str, hint: str) -> Any:
+def _import(
+    modules: tuple[str, ...], method: str, hint: str, extra: str | None = None
+) -> Any:
     for module in modules:
         try:
             return importlib.import_module(module)
         except ImportError:
             continue
-    raise CompressionNotInstalled(f"compression method {method!r} needs {hint}")
+    install = f", which is not installed here: pip install 'kombu-lite[{extra}]'"
+    raise CompressionNotInstalled(
+        f"compression method {method!r} needs {hint}{install if extra else ''}",
+        extra=extra,
+    )
 
 
 def _load_zlib() -> _Pair:
@@ -398,21 +404,20 @@ def _load_lzma() -> _Pair:
 def _load_zstd() -> _Pair:
     modules = ("compression.zstd",) if sys.version_info >= (3, 14) else ()
     zstd = _import(
-        (*modules, "backports.zstd"),
-        "zstd",
-        "Python 3.14, or: pip install backports.zstd",
+        (*modules, "backports.zstd"), "zstd", "Python 3.14 or backports.zstd", "zstd"
     )
     return zstd.compress, _streams_decompress(zstd.ZstdDecompressor, (zstd.ZstdError,))
 
 
 def _load_brotli() -> _Pair:
-    brotli = _import(("brotli", "brotlicffi"), "brotli", "pip install 'brotli>=1.2'")
+    brotli = _import(("brotli", "brotlicffi"), "brotli", "brotli>=1.2", "brotli")
     # Older releases cannot cap their output, which is the only defence
     # against a compression bomb here.
     if not hasattr(brotli.Decompressor(), "can_accept_more_data"):
         raise CompressionNotInstalled(
             "compression method 'brotli' needs brotli >= 1.2 to cap its "
-            "output: pip install -U 'brotli>=1.2'"
+            "output: pip install -U 'kombu-lite[brotli]'",
+            extra="brotli",
         )
     return brotli.compress, _brotli_decompressor(brotli)
 

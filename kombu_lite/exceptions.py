@@ -97,11 +97,40 @@ class UnknownTransport(ConfigurationError):
 
 
 class CompressionNotInstalled(ConfigurationError):
-    """The compression method is unknown or its library is not installed."""
+    """The compression method is unknown or its library is not installed.
+
+    On a received message this is not the message's fault: a host with the
+    library can decompress it.
+
+    Attributes:
+        extra: The kombu-lite extra that installs the missing library
+            (``pip install 'kombu-lite[<extra>]'``), or ``None`` when no
+            extra would help (an unknown method, a Python built without it).
+    """
+
+    def __init__(self, message: str = "", *, extra: str | None = None) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 class SerializerNotInstalled(KombuError):
-    """No serializer is registered under that name or content type."""
+    """No serializer is registered under that name, or its library is missing.
+
+    Attributes:
+        extra: The kombu-lite extra that installs the missing library
+            (``pip install 'kombu-lite[<extra>]'``), or ``None`` when no
+            extra would help (an unknown name, a refused content type).
+    """
+
+    def __init__(self, message: str = "", *, extra: str | None = None) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 class ContentDisallowed(SerializerNotInstalled):

@@ -576,8 +576,9 @@ def _optional(module: str, serializer: str, package: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise SerializerNotInstalled(
-            f"serializer {serializer!r} needs {package}: "
-            f"pip install kombu-lite[{serializer}]"
+            f"serializer {serializer!r} needs {package}, which is not installed "
+            f"here: pip install 'kombu-lite[{serializer}]'",
+            extra=serializer,
         ) from exc
 
 

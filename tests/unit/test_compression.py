@@ -188,6 +188,30 @@ def test_missing_library_raises_compression_not_installed(
     assert method not in str(registry.encoders())
 
 
+@pytest.mark.parametrize(
+    ("blocked", "method", "extra"),
+    [
+        (("backports.zstd", "compression.zstd"), "zstd", "zstd"),
+        (("brotli", "brotlicffi"), "brotli", "brotli"),
+        (("bz2",), "bzip2", None),  # the stdlib's: no extra installs it
+    ],
+)
+def test_missing_library_error_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+    blocked: tuple[str, ...],
+    method: str,
+    extra: str | None,
+) -> None:
+    for module in blocked:
+        monkeypatch.setitem(sys.modules, module, None)
+
+    with pytest.raises(CompressionNotInstalled) as info:
+        CompressionRegistry().get_decoder(method)
+
+    assert info.value.extra == extra
+    assert ("pip install 'kombu-lite[" in str(info.value)) is (extra is not None)
+
+
 def test_missing_library_is_left_out_of_the_available_list(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -660,6 +660,19 @@ def test_missing_optional_library_raises_naming_the_extra(
         registry.encoder_for(name)
 
 
+def test_missing_library_error_keeps_its_extra_through_pickling(
+    monkeypatch: pytest.MonkeyPatch, registry: SerializerRegistry
+) -> None:
+    monkeypatch.setitem(sys.modules, "msgpack", None)
+    with pytest.raises(SerializerNotInstalled) as info:
+        registry.loads(b"\x01", "application/x-msgpack", "binary", force=True)
+
+    copy = pickle.loads(pickle.dumps(info.value))
+
+    assert (info.value.extra, copy.extra) == ("msgpack", "msgpack")
+    assert str(copy) == str(info.value)
+
+
 def test_missing_optional_library_on_decode_is_not_a_decode_error(
     monkeypatch: pytest.MonkeyPatch, registry: SerializerRegistry
 ) -> None:
