@@ -6,16 +6,17 @@ channel.  The broker then pushes messages, and
 each one, in the thread that drains, to ``on_message(message)`` or to every
 ``callback(body, message)``.
 
-Two things differ from kombu on purpose:
+A message that cannot be decoded (a corrupt body, a content type outside
+``accept``, a codec whose library is not installed here) goes, as in kombu,
+to ``on_decode_error(message, exc)``, or, without one, its error is raised
+out of ``drain_events``.  Either way nothing settles the message for you:
+it stays unacknowledged, and goes back to the queue (for another consumer)
+when the channel closes, unless you ack, reject or requeue it.  A missing
+codec library is also logged once, as a warning naming the extra to install.
 
-* A message that cannot be decoded (corrupt, a refused content type, an
-  unknown compression) never breaks the consumer loop: it goes to
-  ``on_decode_error(message, exc)``, or, without one, it is rejected
-  (dead-lettered if the queue has a dead-letter exchange, else dropped) and
-  logged.  kombu raises out of ``drain_events`` and leaves it unacked.
-* The broker cancelling a consumer (its queue was deleted) goes to
-  ``on_cancel(queue)`` (or a warning in the log); py-amqp would raise it as
-  a connection failure.
+One thing differs from kombu on purpose: the broker cancelling a consumer
+(its queue was deleted) goes to ``on_cancel(queue)`` (or a warning in the
+log); py-amqp would raise it as a connection failure.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from kombu_lite.entity import Queue
 from kombu_lite.exceptions import (
     CompressionNotInstalled,
     ConfigurationError,
+    ContentDisallowed,
     OperationalError,
     SerializationError,
     SerializerNotInstalled,
@@ -91,7 +93,10 @@ class Consumer:
         callbacks: Functions called as ``callback(body, message)``.
         on_decode_error: Called as ``on_decode_error(message, exc)`` for a
             message that cannot be decoded; settling it is then up to you.
-            Without it, such a message is rejected and logged.
+            Without it, the error (one of :data:`DECODE_ERRORS`) is raised
+            out of ``drain_events``, as in kombu.  Either way the message is
+            neither acked nor rejected for you: it stays unacknowledged and
+            returns to the queue when the channel closes.
         on_message: Called as ``on_message(message)`` instead of the
             callbacks; the body is not decoded first.
         accept: The serializers (names or content types) a message may use;
@@ -304,6 +309,14 @@ class Consumer:
     # -- delivery ------------------------------------------------------------------
 
     def _on_delivery(self, channel: Channel, no_ack: bool, delivery: Delivery) -> None:
+        """Decode a delivery and hand it over; runs inside ``drain_events``.
+
+        A message that cannot be decoded goes to ``on_decode_error``, or,
+        without one, its error (one of :data:`DECODE_ERRORS`) is raised out
+        of ``drain_events``.  It is never acked or rejected here: it stays
+        unacknowledged (unless ``no_ack``) and returns to the queue when
+        the channel closes, as in kombu.
+        """
         # The hot path.  The accept list is set after construction: it is
         # prepared once per consumer, not once per message.
         message = Message(delivery, channel, no_ack=no_ack)
@@ -315,7 +328,12 @@ class Consumer:
         try:
             body = message.decode()
         except DECODE_ERRORS as exc:
-            _settle_undecodable(message, exc, self.on_decode_error)
+            if _is_missing_codec(exc):
+                _warn_missing_codec(message, exc)
+            on_decode_error = self.on_decode_error
+            if on_decode_error is None:
+                raise
+            on_decode_error(message, exc)
             return
         self.receive(body, message)
 
@@ -420,22 +438,23 @@ class Consumer:
         return f"<Consumer: [{names}] on channel {self.channel.channel_id}>"
 
 
-def _settle_undecodable(
-    message: Message, exc: Exception, on_decode_error: OnDecodeError | None
-) -> None:
-    """Hand an undecodable message to ``on_decode_error``, or reject and log it."""
-    if on_decode_error is not None:
-        on_decode_error(message, exc)
-        return
-    logger.error(
-        "rejected message %s (content type %r, routing key %r): it cannot be "
-        "decoded: %s",
+def _is_missing_codec(exc: Exception) -> bool:
+    # A refused content type is the message's (or the accept list's) doing;
+    # a codec missing here is this host's, and another host may decode it.
+    return isinstance(
+        exc, SerializerNotInstalled | CompressionNotInstalled
+    ) and not isinstance(exc, ContentDisallowed)
+
+
+def _warn_missing_codec(message: Message, exc: Exception) -> None:
+    logger.warning(
+        "cannot decode message %s (routing key %r) on this host: %s; the "
+        "message is not at fault and is not acked or rejected here, so a "
+        "consumer with the library can take it once this channel gives it back",
         message.delivery_tag,
-        message.content_type,
         message.delivery_info.get("routing_key"),
         exc,
     )
-    message.reject(requeue=False)
 
 
 # -- argument checks -------------------------------------------------------------------

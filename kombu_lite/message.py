@@ -168,10 +168,16 @@ class Message:
     def decode(self) -> Any:
         """Return the deserialized body (computed once).
 
+        A message that raised is left as it was: settle it yourself.
+
         Raises:
             ContentDisallowed: the content type is not in :attr:`accept`.
             DecodeError: the body (or its compression) is corrupt or too
                 large once inflated.
+            SerializerNotInstalled: the serializer's library is not
+                installed here (``extra`` names what to install).
+            CompressionNotInstalled: the compression method is unknown, or
+                its library is not installed here (likewise).
         """
         if self._decoded is _UNDECODED:
             self._decoded = self._decode()

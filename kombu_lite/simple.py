@@ -16,7 +16,10 @@ A queue never loses a message it cannot decode.  ``put`` refuses a
 serializer that its own ``get`` would not accept, before sending; and
 ``get`` hands out every message, decodable or not: reading
 ``message.payload`` raises :class:`~kombu_lite.exceptions.ContentDisallowed`
-(or :class:`~kombu_lite.exceptions.DecodeError`), and the message stays
+(or :class:`~kombu_lite.exceptions.DecodeError`, or
+:class:`~kombu_lite.exceptions.SerializerNotInstalled` /
+:class:`~kombu_lite.exceptions.CompressionNotInstalled` when this host lacks
+the codec's library), and the message stays
 unacknowledged until you settle it.
 """
 
@@ -268,7 +271,10 @@ class SimpleQueue:
         content type outside ``accept``, published by someone else, or a
         corrupt body): reading its ``payload`` raises
         :class:`~kombu_lite.exceptions.ContentDisallowed` (or
-        :class:`~kombu_lite.exceptions.DecodeError`), while ``body`` and
+        :class:`~kombu_lite.exceptions.DecodeError`, or
+        :class:`~kombu_lite.exceptions.SerializerNotInstalled` /
+        :class:`~kombu_lite.exceptions.CompressionNotInstalled` for a
+        codec library missing here), while ``body`` and
         ``content_type`` still tell what it is.  It stays unacknowledged
         until you ``ack()``, ``reject()`` (dead-letter) or ``requeue()`` it,
         so nothing is lost unseen; kombu raises out of ``get`` and leaves
