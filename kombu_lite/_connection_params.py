@@ -251,8 +251,11 @@ def _port(value: object) -> int | None:
     port: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         port = value
-    elif isinstance(value, str) and value.strip().isdecimal():
-        port = int(value)
+    elif (
+        isinstance(value, str) and (text := value.strip()).isascii() and text.isdigit()
+    ):
+        # ASCII only: int() reads other scripts' digits too ('٣' is 3).
+        port = int(text)
     if port is None or not 0 < port < 65536:
         raise ConfigurationError(
             f"port must be a number from 1 to 65535, not {value!r}"

@@ -10,12 +10,15 @@ mean the same thing):
 
 No error raised here ever contains the password: texts quote the URL only
 through :func:`mask_url`, which cuts the user info at the *last* ``@`` so an
-unencoded ``#``, ``?``, ``/`` or ``@`` in a password cannot leak.
+unencoded ``#``, ``?``, ``/`` or ``@`` in a password cannot leak, and masks
+what stands in place of a port in a URL without ``@`` (a password whose
+``@host`` was left out).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -67,18 +70,46 @@ def mask_url(text: str, mask: str = "**") -> str:
 
     Safe on malformed input: everything between ``://`` and the last ``@``
     is treated as user info, so a password with unencoded delimiters is
-    still hidden.
+    still hidden.  Without an ``@``, whatever follows a ``:`` in the host
+    part and is not a valid port may be a password whose ``@host`` was
+    left out (``amqp://guest:secret``): it is masked, and the rest of the
+    URL, where the password may go on, is left out.
     """
     scheme, sep, rest = text.partition("://")
     if not sep:
         scheme, rest = "", text
-    at = rest.rfind("@")
-    if at < 0:
-        return text
-    user, colon, _password = rest[:at].partition(":")
-    hidden = f"{user}:{mask}" if colon else user
     prefix = f"{scheme}://" if sep else ""
-    return f"{prefix}{hidden}@{rest[at + 1 :]}"
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _password = rest[:at].partition(":")
+        hidden = f"{user}:{mask}" if colon else user
+        return f"{prefix}{hidden}@{rest[at + 1 :]}"
+    hostport = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            return f"{prefix}[{mask}"
+        host, port_text = hostport[: end + 1], hostport[end + 1 :]
+        if port_text and not port_text.startswith(":"):
+            return f"{prefix}{host}{mask}"
+        port_text = port_text[1:]
+    else:
+        host, _colon, port_text = hostport.partition(":")
+    if not port_text or _port_number(port_text) is not None:
+        return text
+    return f"{prefix}{host}:{mask}"
+
+
+def _port_number(text: str) -> int | None:
+    """The port ``text`` names, or None.
+
+    Only ASCII digits count: ``int()`` also reads other scripts' digits
+    (``'٣'`` is 3), and ``str.isdigit`` accepts ``'²'``, which ``int()``
+    refuses.
+    """
+    if text.isascii() and text.isdigit() and 0 < int(text) < 65536:
+        return int(text)
+    return None
 
 
 def _fail(text: str, problem: str) -> InvalidURL:
@@ -144,11 +175,17 @@ def _split_hostport(text: str, hostport: str) -> tuple[str | None, int | None]:
         host, _colon, port_text = hostport.partition(":")
     port: int | None = None
     if port_text:
-        # The port text is never echoed: in a malformed URL it may be a
-        # password fragment.
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise _fail(text, "the port must be a number from 1 to 65535")
-        port = int(port_text)
+        # The port text is never echoed (mask_url hides it): in a
+        # malformed URL it may be a password.
+        port = _port_number(port_text)
+        if port is None:
+            problem = "the port must be a number from 1 to 65535"
+            if "@" not in text:
+                problem += (
+                    "; a user name and password go before an '@': "
+                    "'scheme://user:password@host'"
+                )
+            raise _fail(text, problem)
     return (unquote(host) or None), port
 
 

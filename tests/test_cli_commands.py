@@ -634,6 +634,20 @@ def test_errors_never_show_the_password() -> None:
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["amqp://guest:MyS3cretPw", "amqp://guest:MyS3cretPw/", "amqp://guest:pw@h:²/"],
+)
+def test_a_malformed_url_is_one_line_without_the_password(url: str) -> None:
+    result = run("get", "--url", url, "q")
+
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert "InvalidURL" in result.err
+    assert "MyS3cretPw" not in result.err
+    assert "Traceback" not in result.err
+
+
 def test_usage_errors_are_one_line_with_status_2() -> None:
     result = run("get", *MEMORY, "q", "--count", "zero")
 
