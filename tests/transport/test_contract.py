@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -968,6 +969,11 @@ _UNENCODABLE: list[tuple[BasicProperties, str, str | None, str]] = [
     (BasicProperties(headers={1: "one"}), "", None, "headers"),  # type: ignore[dict-item]
     (BasicProperties(headers={"k" * 256: 1}), "", None, "headers"),
     (BasicProperties(headers={"big": "v" * 131072}), "", None, "frame_max 131072"),
+    # RabbitMQ reads no NaN or infinity: it would close the connection (541).
+    (BasicProperties(headers={"f": math.nan}), "", None, "header 'f' holds nan"),
+    (BasicProperties(headers={"f": -math.inf}), "", None, "header 'f' holds -inf"),
+    (BasicProperties(headers={"t": {"f": math.inf}}), "", None, "header 'f' holds inf"),
+    (BasicProperties(headers={"a": [1.0, math.nan]}), "", None, "header 'a' holds nan"),
     (PLAIN, "", "k" * 256, "routing_key is 256 bytes"),
     (PLAIN, "x" * 256, None, "exchange is 256 bytes"),
     (PLAIN, "", 5, "routing_key must be a str"),  # type: ignore[list-item]

@@ -13,7 +13,8 @@ in the same order and with the same texts; code that publishes fine on
 * ``delivery_mode`` and ``priority`` are octets: an ``int`` from 0 to 255;
 * ``timestamp`` is an ``int`` of POSIX seconds, from 0 to 2**64 - 1;
 * ``headers`` is an AMQP field table, with the values py-amqp's encoder
-  accepts (see :func:`check_properties`);
+  accepts (see :func:`check_properties`) and no float that is NaN or
+  infinite, which RabbitMQ cannot read (it closes the connection);
 * the content header must fit in one frame of RabbitMQ's default
   ``frame_max`` (131072 bytes), the limit a py-amqp connection with
   default settings has.
@@ -31,11 +32,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
+import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from kombu_lite.exceptions import EncodeError
+from kombu_lite.transport._rabbitmq import non_finite_detail
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -84,7 +87,9 @@ def check_properties(properties: BasicProperties) -> None:
     ``items()`` method.  Its keys are ``str`` or bytes-like, at most 255
     bytes long.  Its values, like the values of nested tables and arrays,
     may be ``str``, ``bytes``, ``bool``, ``float``, an ``int`` of 64 bits,
-    a ``Decimal`` with 0 to 255 decimal places and a 32-bit unscaled value,
+    a finite ``float`` (RabbitMQ closes the connection on a NaN or an
+    infinity), a ``Decimal`` with 0 to 255 decimal places and a 32-bit
+    unscaled value,
     a ``datetime`` from 1970 on, a ``dict`` (a nested table), a ``list`` or
     ``tuple`` (an array), or ``None``.
 
@@ -244,6 +249,8 @@ def _field_size(value: object) -> int:
     if isinstance(value, bool):
         return 2
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _BadField(non_finite_detail(value))
         return 9
     if isinstance(value, int):
         if not -_INT64 <= value < _INT64:

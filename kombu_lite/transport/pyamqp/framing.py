@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 from amqp import serialization as _amqp_serialization
 
 from kombu_lite.exceptions import EncodeError
+from kombu_lite.transport._rabbitmq import non_finite_detail, non_finite_field
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -99,6 +100,15 @@ def _table(headers: object) -> bytes:
         data: bytes = _amqp_serialization.dumps("F", (headers,))
     except Exception as exc:  # py-amqp raises several kinds (struct, AMQP)
         raise EncodeError(f"cannot encode the message headers: {exc}") from exc
+    # py-amqp encodes a NaN or an infinity, but RabbitMQ closes the whole
+    # connection on reading one (541): refused here, as on memory://.
+    bad = non_finite_field(headers)
+    if bad is not None:
+        name, value = bad
+        raise EncodeError(
+            f"cannot encode the message headers: header {name!r} "
+            f"{non_finite_detail(value)}"
+        )
     return data
 
 
