@@ -14,6 +14,7 @@ import difflib
 import enum
 import math
 import ssl as _ssl
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -53,6 +54,10 @@ DEFAULT_CONNECT_TIMEOUT = 4.0
 DEFAULT_HEARTBEAT = 60.0
 DEFAULT_CONFIRM_TIMEOUT = 30.0
 DEFAULT_BLOCKED_TIMEOUT = 60.0
+#: The longest wait a timeout may ask for: the most a lock, a socket or
+#: py-amqp's timers take (a longer one overflows deep inside a connect or
+#: a confirm wait, after the message was sent).  About 292 years.
+_LONGEST_WAIT: Final = threading.TIMEOUT_MAX
 
 #: Transport option keys that configure the Connection itself; they are
 #: never passed down to the transport.
@@ -270,11 +275,12 @@ def _number(name: str, value: object, *, zero_allowed: bool) -> float:
     elif isinstance(value, str):
         with contextlib.suppress(ValueError):
             number = float(value)
-    if math.isfinite(number) and (number > 0 or (zero_allowed and number == 0)):
+    if number <= _LONGEST_WAIT and (number > 0 or (zero_allowed and number == 0)):
         return number
     bound: Literal[">=", ">"] = ">=" if zero_allowed else ">"
     raise ConfigurationError(
-        f"{name} must be a number of seconds {bound} 0, not {value!r}"
+        f"{name} must be a number of seconds {bound} 0 and at most "
+        f"{_LONGEST_WAIT:.0f}, not {value!r}"
     )
 
 
@@ -398,10 +404,19 @@ def _ssl_from_query(url: URL) -> dict[str, object] | None:
 
 
 def seconds(name: str, value: object) -> float:
-    """Return ``value`` as a number of seconds > 0, or raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    """Return ``value`` as a number of seconds > 0, or raise naming ``name``.
+
+    NaN, infinities and waits longer than a lock or a socket can take
+    (:data:`threading.TIMEOUT_MAX`) are refused too.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= _LONGEST_WAIT
+    ):
         raise ConfigurationError(
-            f"{name} must be a number of seconds > 0, not {value!r}"
+            f"{name} must be a number of seconds > 0 and at most "
+            f"{_LONGEST_WAIT:.0f}, not {value!r}"
         )
     return float(value)
 

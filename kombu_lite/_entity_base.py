@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from kombu_lite.channel import Channel
 from kombu_lite.exceptions import ConfigurationError, NotBoundError
+from kombu_lite.transport._rabbitmq import MAX_TTL_MS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -20,6 +21,7 @@ __all__ = [
     "TRANSIENT_DELIVERY_MODE",
     "DeliveryMode",
     "maybe_delivery_mode",
+    "ttl_ms",
 ]
 
 TRANSIENT_DELIVERY_MODE = 1
@@ -57,12 +59,44 @@ def frozen_args(arguments: Mapping[str, object] | None) -> str:
     return repr(sorted((arguments or {}).items()))
 
 
+def ttl_ms(name: str, seconds: object) -> int:
+    """``seconds`` as the whole milliseconds of a TTL RabbitMQ takes.
+
+    Raises:
+        ConfigurationError: ``seconds`` is not a number, is negative, NaN,
+            infinite, or over RabbitMQ's limit of ten years (it refuses a
+            longer ``expiration``, ``x-message-ttl`` or ``x-expires``).
+    """
+    limit = MAX_TTL_MS // 1000
+    # "not >= 0" also refuses NaN; an int is compared before any float
+    # conversion, which could overflow.
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not seconds >= 0
+        or seconds > limit
+        or (millis := round(seconds * 1000)) > MAX_TTL_MS
+    ):
+        raise ConfigurationError(
+            f"{name} must be a number of seconds from 0 to {limit} (ten years, "
+            f"the longest TTL RabbitMQ takes), not {seconds!r}"
+        )
+    return millis
+
+
 def check_name(kind: str, name: object) -> str:
     if not isinstance(name, str):
         raise ConfigurationError(
             f"{kind} name must be a str, not {type(name).__name__}"
         )
-    if len(name.encode()) > 255:
+    try:
+        encoded = name.encode()
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(
+            f"{kind} name {name!r} holds a lone surrogate at index {exc.start}, "
+            "which is not text: AMQP names are UTF-8"
+        ) from exc
+    if len(encoded) > 255:
         raise ConfigurationError(
             f"{kind} name is longer than 255 bytes: {name[:40]!r}..."
         )

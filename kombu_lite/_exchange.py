@@ -249,6 +249,8 @@ class Exchange(Bindable):
 
         Raises:
             ConfigurationError: a bad delivery mode or an unknown property.
+            EncodeError: a ``str`` body its ``content_encoding`` cannot
+                encode.
         """
         from kombu_lite.message import PreparedMessage
 

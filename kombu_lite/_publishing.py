@@ -7,13 +7,14 @@ API; everything here is private except :class:`PublishOutcome`, which
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import kombu_lite.compression as _compression
-from kombu_lite._entity_base import maybe_delivery_mode
+from kombu_lite._entity_base import maybe_delivery_mode, ttl_ms
 from kombu_lite._exchange import Exchange
 from kombu_lite._queue import Queue
 from kombu_lite.common import maybe_declare
@@ -59,7 +60,9 @@ __all__ = [
     "PropertyCache",
     "PublishOutcome",
     "check_publish_args",
+    "confirm_wait",
     "encode_body",
+    "encode_text",
     "expiration_ms",
     "immediate_error",
     "publish_pipelined",
@@ -423,12 +426,13 @@ class PropertyCache:
 
 
 def expiration_ms(seconds: float) -> str:
-    """The ``expiration`` property (milliseconds as text) for ``seconds``."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise ConfigurationError(
-            f"expiration must be a number of seconds >= 0, not {seconds!r}"
-        )
-    millis = round(seconds * 1000)
+    """The ``expiration`` property (milliseconds as text) for ``seconds``.
+
+    Raises:
+        ConfigurationError: not a number of seconds from 0 to RabbitMQ's
+            limit (NaN and infinities included).
+    """
+    millis = ttl_ms("expiration", seconds)
     # kombu truncates sub-millisecond values to '0' (expire at once); a
     # positive expiration never becomes immediate here.
     return str(max(millis, 1) if seconds > 0 else 0)
@@ -440,6 +444,58 @@ def reply_to_name(properties: dict[str, Any]) -> dict[str, Any]:
     if isinstance(reply_to, Queue):
         return {**properties, "reply_to": reply_to.name}
     return properties
+
+
+def encode_text(body: str, content_encoding: str) -> bytes:
+    """``body`` encoded with the Python codec ``content_encoding``.
+
+    Raises:
+        EncodeError: the codec is unknown or not a text encoding, or the
+            body holds characters it cannot encode (kombu too reports a
+            body its encoder fails on as an EncodeError).
+    """
+    try:
+        return body.encode(content_encoding)
+    except UnicodeError as exc:
+        raise EncodeError(
+            f"the body cannot be encoded as {content_encoding!r}: {exc}; "
+            "send it as utf-8 or as bytes"
+        ) from exc
+    except (LookupError, TypeError) as exc:
+        raise EncodeError(
+            f"content_encoding {content_encoding!r} is not a text encoding "
+            f"Python knows ({exc}); use one such as 'utf-8', or send bytes"
+        ) from exc
+
+
+def confirm_wait(confirm_timeout: object, timeout: object) -> float | None:
+    """The confirm wait of a publish: ``confirm_timeout``, else ``timeout``.
+
+    ``None`` means the connection's ``confirm_timeout``.
+
+    Raises:
+        ConfigurationError: one is not ``None`` or a number of seconds from
+            0 to :data:`threading.TIMEOUT_MAX` (NaN and infinities included);
+            nothing was sent.
+    """
+    wait = _wait("confirm_timeout", confirm_timeout)
+    fallback = _wait("timeout", timeout)
+    return fallback if wait is None else wait
+
+
+def _wait(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= threading.TIMEOUT_MAX
+    ):
+        raise ConfigurationError(
+            f"{name} must be None or a number of seconds from 0 to "
+            f"{threading.TIMEOUT_MAX:.0f}, not {value!r}"
+        )
+    return float(value)
 
 
 def encode_body(
@@ -459,7 +515,7 @@ def encode_body(
         data, content_type, content_encoding = codec.dump(body)
     elif isinstance(body, str):
         content_encoding = content_encoding or "utf-8"
-        data = body.encode(content_encoding)
+        data = encode_text(body, content_encoding)
     elif isinstance(body, bytes | bytearray | memoryview):
         content_encoding = content_encoding or "binary"
         data = bytes(body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kombu_lite._entity_base import Bindable, check_name, frozen_args
+from kombu_lite._entity_base import Bindable, check_name, frozen_args, ttl_ms
 from kombu_lite._exchange import Binding, Exchange
 from kombu_lite._log import get_logger
 from kombu_lite.exceptions import ConfigurationError
@@ -24,13 +24,7 @@ logger = get_logger("kombu_lite.entity")
 
 
 def _seconds_to_ms(name: str, value: float | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigurationError(
-            f"{name} must be a number of seconds >= 0, not {value!r}"
-        )
-    return round(value * 1000)
+    return None if value is None else ttl_ms(name, value)
 
 
 def _positive_int(name: str, value: int | None) -> int | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -218,10 +219,18 @@ def _seconds(text: str, key: str, value: str) -> float:
         number = float(value)
     except ValueError:
         number = math.nan
-    if math.isfinite(number) and (number > low or (inclusive and number == low)):
+    # NaN fails every comparison; TIMEOUT_MAX is the longest wait a socket
+    # or a lock takes (a longer connect_timeout overflows in the connect).
+    if number <= threading.TIMEOUT_MAX and (
+        number > low or (inclusive and number == low)
+    ):
         return number
     bound = ">=" if inclusive else ">"
-    raise _fail(text, f"query option {key!r} must be a number of seconds {bound} 0")
+    raise _fail(
+        text,
+        f"query option {key!r} must be a number of seconds {bound} 0 and at "
+        f"most {threading.TIMEOUT_MAX:.0f}",
+    )
 
 
 def format_url(

@@ -64,6 +64,8 @@ class PreparedMessage:
 
         Raises:
             ConfigurationError: an unknown property name.
+            EncodeError: a ``str`` body its ``content_encoding`` cannot
+                encode.
         """
         fields: dict[str, Any] = dict(properties or {})
         fields.update(options)
@@ -73,8 +75,10 @@ class PreparedMessage:
         if unknown:
             raise ConfigurationError(f"unknown message property {min(unknown)!r}")
         if isinstance(body, str):
+            from kombu_lite._publishing import encode_text
+
             fields.setdefault("content_encoding", "utf-8")
-            data = body.encode(fields["content_encoding"])
+            data = encode_text(body, fields["content_encoding"])
         elif isinstance(body, bytes | bytearray | memoryview):
             data = bytes(body)
         else:

@@ -23,6 +23,7 @@ from kombu_lite._publishing import (
     PropertyCache,
     PublishOutcome,
     check_publish_args,
+    confirm_wait,
     encode_body,
     immediate_error,
     publish_pipelined,
@@ -287,8 +288,7 @@ class Producer:
         With ``retry=True`` the message gets a ``message_id`` (a uuid4) if it
         has none, so consumers can drop the duplicate a retry can cause.
         """
-        if confirm_timeout is None:
-            confirm_timeout = timeout
+        confirm_timeout = confirm_wait(confirm_timeout, timeout)
         entities, codec, method, exchange_name, routing_key, mode = check_publish_args(
             self,
             routing_key,
@@ -560,8 +560,7 @@ class Producer:
             OperationalError: the connection failed before the first
                 message was sent.
         """
-        if confirm_timeout is None:
-            confirm_timeout = timeout
+        confirm_timeout = confirm_wait(confirm_timeout, timeout)
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ConfigurationError(f"window must be an int >= 1, not {window!r}")
         entities, codec, method, exchange_name, routing_key, mode = check_publish_args(

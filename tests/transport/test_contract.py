@@ -662,6 +662,34 @@ def test_an_invalid_expiration_is_refused(wire_channel: WireChannel) -> None:
         )
 
 
+def test_an_expiration_over_ten_years_is_refused(wire_channel: WireChannel) -> None:
+    queue = temp_queue(wire_channel)
+    longest = BasicProperties(expiration="315360000000")
+    publish(wire_channel, b"kept", "", queue, longest)
+    too_long = BasicProperties(expiration="315360000001")
+
+    with pytest.raises(
+        PreconditionFailed,
+        match=re.escape("invalid expiration '315360000001': {value_too_large,"),
+    ):
+        then_sync_call(
+            wire_channel, lambda: publish(wire_channel, b"x", "", queue, too_long)
+        )
+
+
+@pytest.mark.parametrize("argument", ["x-message-ttl", "x-expires"])
+def test_a_queue_ttl_over_ten_years_is_refused(
+    wire_channel: WireChannel, argument: str
+) -> None:
+    temp_queue(wire_channel, **{argument: 315360000000})
+
+    with pytest.raises(
+        PreconditionFailed,
+        match=rf"invalid arg '{argument}' .*\{{value_too_large,315360000001\}}",
+    ):
+        temp_queue(wire_channel, **{argument: 315360000001})
+
+
 def test_max_length_drops_the_oldest_messages(wire_channel: WireChannel) -> None:
     queue = temp_queue(wire_channel, **{"x-max-length": 2})
     for body in (b"1", b"2", b"3"):

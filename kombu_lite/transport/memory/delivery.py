@@ -13,6 +13,7 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, TypeAlias
 
+from kombu_lite.transport._rabbitmq import MAX_TTL_MS
 from kombu_lite.transport.memory.encoding import as_from_the_wire
 from kombu_lite.transport.memory.replies import PRECONDITION_FAILED, channel_error
 
@@ -156,7 +157,8 @@ def check_publish(properties: BasicProperties, userid: str) -> int | None:
 
     Raises:
         PreconditionFailed: ``user_id`` is not the connection's user,
-            ``expiration`` is not a non-negative integer, or
+            ``expiration`` is not an integer from 0 to ten years in
+            milliseconds, or
             ``delivery_mode`` is neither 1 nor 2 (406, RabbitMQ's texts, in
             RabbitMQ's order).
     """
@@ -189,6 +191,8 @@ def _parse_expiration(expiration: str | None) -> int | None:
         reason = f'{{leftover_string,"{expiration[match.end() :]}"}}'
     elif (value := int(match.group())) < 0:
         reason = f"{{value_negative,{value}}}"
+    elif value > MAX_TTL_MS:
+        reason = f"{{value_too_large,{value}}}"
     else:
         return value
     raise channel_error(

@@ -101,6 +101,8 @@ class MemoryExchange:
         self.internal = internal
         self.arguments = dict(arguments)
         alternate = self.arguments.get("alternate-exchange")
+        if isinstance(alternate, bytes):  # a longstr, as RabbitMQ reads it
+            alternate = alternate.decode("utf-8", "replace")
         self.alternate = alternate if isinstance(alternate, str) else None
         self.deleted = False
         #: Outgoing bindings (this exchange is their source).

@@ -27,6 +27,7 @@ from bisect import bisect_left
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
+from kombu_lite.transport._rabbitmq import MAX_TTL_MS
 from kombu_lite.transport.memory.replies import (
     PRECONDITION_FAILED,
     amqp_type_name,
@@ -225,7 +226,9 @@ def queue_limits(
             "queue.declare",
         )
 
-    def integer(name: str, minimum: int, maximum: int | None = None) -> int | None:
+    def integer(
+        name: str, minimum: int, maximum: int | None = None, *, ttl: bool = False
+    ) -> int | None:
         if name not in arguments:
             return None
         value = arguments[name]
@@ -237,10 +240,12 @@ def queue_limits(
             )
         if maximum is not None and value > maximum:
             raise invalid(name, f"{{max_value_exceeded,{value}}}")
+        if ttl and value > MAX_TTL_MS:
+            raise invalid(name, f"{{value_too_large,{value}}}")
         return value
 
-    integer("x-expires", 1)  # validated like RabbitMQ, otherwise ignored
-    limits.message_ttl = integer("x-message-ttl", 0)
+    integer("x-expires", 1, ttl=True)  # validated like RabbitMQ, otherwise ignored
+    limits.message_ttl = integer("x-message-ttl", 0, ttl=True)
     limits.max_length = integer("x-max-length", 0)
     limits.max_length_bytes = integer("x-max-length-bytes", 0)
     limits.max_priority = integer("x-max-priority", 0, 255)

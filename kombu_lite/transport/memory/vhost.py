@@ -123,6 +123,15 @@ class VirtualHost:
             return
         if existing is None:
             self._refuse_reserved("exchange", name, method)
+            alternate = arguments.get("alternate-exchange", "")
+            if not isinstance(alternate, str | bytes):
+                raise channel_error(
+                    PRECONDITION_FAILED,
+                    f"invalid type '{amqp_type_name(alternate)}' for arg "
+                    f"'alternate-exchange' in exchange '{name}' in vhost "
+                    f"'{self.name}'",
+                    method,
+                )
             self.exchanges[name] = MemoryExchange(
                 name,
                 exchange_type,
