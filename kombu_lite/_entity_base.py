@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING, Literal
 
 from kombu_lite.channel import Channel
 from kombu_lite.exceptions import ConfigurationError, NotBoundError
-from kombu_lite.transport._rabbitmq import MAX_TTL_MS
+from kombu_lite.transport._rabbitmq import (
+    MAX_TTL_MS,
+    non_finite_detail,
+    non_finite_field,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -82,6 +86,25 @@ def ttl_ms(name: str, seconds: object) -> int:
             f"the longest TTL RabbitMQ takes), not {seconds!r}"
         )
     return millis
+
+
+def check_arguments(
+    what: str, arguments: Mapping[str, object] | None
+) -> dict[str, object] | None:
+    """A copy of declare, bind or consume ``arguments`` (None if empty).
+
+    Raises:
+        ConfigurationError: a value (in a nested table or array too) is a
+            NaN or infinite float, which RabbitMQ cannot read: it would
+            drop the whole connection.
+    """
+    if not arguments:
+        return None
+    bad = non_finite_field(arguments)
+    if bad is not None:
+        name, value = bad
+        raise ConfigurationError(f"{what} argument {name!r} {non_finite_detail(value)}")
+    return dict(arguments)
 
 
 def check_name(kind: str, name: object) -> str:

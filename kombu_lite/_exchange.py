@@ -9,6 +9,7 @@ from kombu_lite._entity_base import (
     TRANSIENT_DELIVERY_MODE,
     Bindable,
     DeliveryMode,
+    check_arguments,
     check_name,
     frozen_args,
     maybe_delivery_mode,
@@ -80,7 +81,7 @@ class Exchange(Bindable):
         self.durable = bool(durable)
         self.auto_delete = bool(auto_delete)
         self.delivery_mode = maybe_delivery_mode(delivery_mode)
-        self.arguments = dict(arguments) if arguments else None
+        self.arguments = check_arguments("exchange", arguments)
         self.no_declare = bool(no_declare)
         self.passive = bool(passive)
         self.internal = bool(internal)
@@ -311,8 +312,8 @@ class Binding:
             )
         self.exchange = exchange
         self.routing_key = routing_key
-        self.arguments = dict(arguments) if arguments else None
-        self.unbind_arguments = dict(unbind_arguments) if unbind_arguments else None
+        self.arguments = check_arguments("binding", arguments)
+        self.unbind_arguments = check_arguments("unbind", unbind_arguments)
 
     def declare(self, channel: Channel | Connection, nowait: bool = False) -> None:
         """Declare the binding's exchange."""

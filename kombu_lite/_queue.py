@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kombu_lite._entity_base import Bindable, check_name, frozen_args, ttl_ms
+from kombu_lite._entity_base import (
+    Bindable,
+    check_arguments,
+    check_name,
+    frozen_args,
+    ttl_ms,
+)
 from kombu_lite._exchange import Binding, Exchange
 from kombu_lite._log import get_logger
 from kombu_lite.exceptions import ConfigurationError
@@ -108,11 +114,9 @@ class Queue(Bindable):
         self.durable = bool(durable)
         self.exclusive = bool(exclusive)
         self.auto_delete = bool(auto_delete)
-        self.queue_arguments = dict(queue_arguments) if queue_arguments else None
-        self.binding_arguments = dict(binding_arguments) if binding_arguments else None
-        self.consumer_arguments = (
-            dict(consumer_arguments) if consumer_arguments else None
-        )
+        self.queue_arguments = check_arguments("queue", queue_arguments)
+        self.binding_arguments = check_arguments("binding", binding_arguments)
+        self.consumer_arguments = check_arguments("consumer", consumer_arguments)
         self.no_ack = no_ack
         self.alias = alias
         self.expires = expires

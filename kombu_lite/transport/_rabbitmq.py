@@ -24,7 +24,7 @@ def non_finite_detail(value: float) -> str:
     """Why a field holding ``value`` (NaN or infinite) is refused."""
     return (
         f"holds {value!r}, a float that is not finite: RabbitMQ cannot read it "
-        "and would close the whole connection (541 INTERNAL_ERROR)"
+        "and drops the whole connection"
     )
 
 

@@ -276,3 +276,22 @@ def test_a_non_string_alternate_exchange_is_refused_at_declare(
         exchange.declare(channel=connection.default_channel)
 
     _still_works(connection, queue, raw_get)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Queue("q", queue_arguments={"x-custom": NAN}),
+        lambda: Queue("q", binding_arguments={"x-match": "all", "f": INF}),
+        lambda: Queue("q", consumer_arguments={"x-custom": [1, {"f": NAN}]}),
+        lambda: Exchange("x", arguments={"x-custom": -INF}),
+        lambda: Exchange("x").binding(arguments={"f": NAN}),
+    ],
+    ids=["queue", "binding", "consumer", "exchange", "Binding"],
+)
+def test_a_non_finite_float_in_entity_arguments_is_refused(
+    build: Callable[[], object],
+) -> None:
+    # RabbitMQ cannot read one and drops the whole connection.
+    with pytest.raises(ConfigurationError, match=r"argument '[\w-]+'.*not finite"):
+        build()
