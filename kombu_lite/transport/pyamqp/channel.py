@@ -41,6 +41,24 @@ __all__ = ["PyAmqpChannel"]
 
 _log = get_logger(__name__)
 
+#: What a ``basic.return`` is matched on: exchange and routing key as
+#: published, and the body (the publisher's own bytes object, not a copy).
+_ReturnKey = tuple[str, str, bytes]
+
+
+class _Return:
+    """A ``basic.return`` not yet matched to the publish it returns."""
+
+    __slots__ = ("bound", "key", "matched", "message")
+
+    def __init__(self, bound: int, key: _ReturnKey, message: ReturnedMessage) -> None:
+        #: The highest delivery tag given out when it arrived: its own is
+        #: not above (the message was written before its return came back).
+        self.bound = bound
+        self.key = key
+        self.message = message
+        self.matched = False
+
 
 class PyAmqpChannel:
     """One channel over py-amqp (a :class:`~.base.WireChannel`)."""
@@ -67,7 +85,12 @@ class PyAmqpChannel:
         self._next_tag = 0
         self._pending: deque[int] = deque()
         self._outcomes: dict[int, bool] = {}
+        # Returns, matched to their publish when its confirm settles it;
+        # see _dispatch_return for why not by arrival order.
         self._returned: dict[int, ReturnedMessage] = {}
+        self._return_keys: dict[int, _ReturnKey] = {}
+        self._unmatched: dict[_ReturnKey, deque[_Return]] = {}
+        self._arrivals: deque[_Return] = deque()
         # Messages sent without confirms since the last call that heard back
         # from the broker: reported if the broker closes the channel.
         self._unconfirmed = 0
@@ -161,6 +184,7 @@ class PyAmqpChannel:
         # another thread sees this under that lock and writes nothing, as a
         # frame after the close-ok makes the broker close the connection.
         self._closed_reason = f"{reply_code} {reply_text}"
+        self._forget_returns()
         with contextlib.suppress(Exception):
             raw.send_method(spec.Channel.CloseOk)
         with contextlib.suppress(Exception):
@@ -363,6 +387,9 @@ class PyAmqpChannel:
             self._next_tag += 1
             tag = self._next_tag
             self._pending.append(tag)
+            if mandatory:
+                # Before the write: the return may be read at once.
+                self._return_keys[tag] = (exchange, routing_key, _as_bytes(body))
             self._send_publish(data)
         return tag
 
@@ -406,6 +433,10 @@ class PyAmqpChannel:
             self._next_tag += count
             tags = list(range(first, first + count))
             self._pending.extend(tags)
+            if mandatory:
+                keys = self._return_keys
+                for tag, (body, _properties) in zip(tags, messages, strict=True):
+                    keys[tag] = (exchange, routing_key, _as_bytes(body))
             self._send_publish(data)
         return tags
 
@@ -462,17 +493,78 @@ class PyAmqpChannel:
         self._settle(int(delivery_tag), bool(multiple), acked=False)
 
     def _settle(self, tag: int, multiple: bool, *, acked: bool) -> None:
+        # Runs in the thread reading frames (under the read lock).  A
+        # return is matched before the outcome is stored: a waiter in
+        # another thread takes both as soon as it sees the outcome.
         pending = self._pending
+        outcomes = self._outcomes
+        keys = self._return_keys
         if multiple:
             while pending and pending[0] <= tag:
-                self._outcomes[pending.popleft()] = acked
+                settled = pending.popleft()
+                if keys:
+                    self._match_return(settled, acked)
+                outcomes[settled] = acked
         elif pending and pending[0] == tag:
-            self._outcomes[pending.popleft()] = acked
+            pending.popleft()
+            if keys:
+                self._match_return(tag, acked)
+            outcomes[tag] = acked
         else:
             with contextlib.suppress(ValueError):
                 pending.remove(tag)
-                self._outcomes[tag] = acked
+                if keys:
+                    self._match_return(tag, acked)
+                outcomes[tag] = acked
+        if self._arrivals:
+            self._drop_stale_returns()
         self._conn.confirm_arrived()
+
+    def _match_return(self, tag: int, acked: bool) -> None:
+        """Give a settled ``mandatory`` message the return that is its own."""
+        key = self._return_keys.pop(tag, None)
+        # A nacked message was not returned (RabbitMQ acks a returned one).
+        if key is None or not acked:
+            return
+        bucket = self._unmatched.get(key)
+        if not bucket:
+            return
+        entry = bucket.popleft()
+        if not bucket:
+            self._unmatched.pop(key, None)
+        entry.matched = True
+        self._returned[tag] = entry.message
+
+    def _drop_stale_returns(self) -> None:
+        """Forget returns whose message is settled without claiming them.
+
+        A return's message was still unsettled when the return arrived,
+        with a tag no higher than the return's ``bound``; once no tag up to
+        ``bound`` is pending, that message settled, so the return belonged
+        to a message sent without confirms and nothing will claim it.
+        """
+        arrivals = self._arrivals
+        pending = self._pending
+        while arrivals:
+            entry = arrivals[0]
+            if not entry.matched:
+                if pending and pending[0] <= entry.bound:
+                    return
+                # The oldest unmatched return of its key: its bucket's head
+                # (buckets lose entries from the head only, in arrival order).
+                bucket = self._unmatched.get(entry.key)
+                if bucket:
+                    bucket.popleft()
+                    if not bucket:
+                        self._unmatched.pop(entry.key, None)
+            arrivals.popleft()
+
+    def _forget_returns(self) -> None:
+        # New objects rather than clear(): the reading thread may be using
+        # the old ones.
+        self._return_keys = {}
+        self._unmatched = {}
+        self._arrivals = deque()
 
     def wait_for_confirm(
         self, delivery_tag: int, timeout: float | None
@@ -604,10 +696,27 @@ class PyAmqpChannel:
             body=bytes(message.body),
             properties=properties_from(message.properties),
         )
-        if self._pending:
-            # RabbitMQ sends a message's basic.return just before its ack,
-            # so it belongs to the oldest message not yet confirmed.
-            self._returned[self._pending[0]] = returned
+        if self._confirming and self._pending:
+            # Which message is this?  Not the oldest unconfirmed one:
+            # RabbitMQ confirms out of order (a routed persistent message
+            # after its disk write, a returned one at once).  What holds,
+            # per channel: the return of a message is sent while its publish
+            # is handled, so before any ack that settles it.  But acks are
+            # coalesced (one multiple ack for the settled prefix, then single
+            # acks), so the next ack may not cover it, or cover others too.
+            # So returns wait here, and a mandatory message takes, when its
+            # ack settles it, the oldest waiting return with its exchange,
+            # routing key and body: its own return is always there by then.
+            # Messages equal in all three are told apart by order only,
+            # which is harmless: whichever takes a return, the outcomes
+            # report the right number of each.
+            key = (exchange, routing_key, returned.body)
+            entry = _Return(self._next_tag, key, returned)
+            self._arrivals.append(entry)
+            bucket = self._unmatched.get(key)
+            if bucket is None:
+                bucket = self._unmatched[key] = deque()
+            bucket.append(entry)
         handler = self._on_return
         if handler is not None:
             handler(returned)
@@ -616,6 +725,12 @@ class PyAmqpChannel:
         """Close the channel; never raises."""
         if self._closed_reason is None:
             self._closed_reason = "closed by the application"
+        self._forget_returns()
         # A broken connection or an already-closed channel is fine here.
         with self._conn.read_lock, contextlib.suppress(Exception):
             self._ch.close()
+
+
+def _as_bytes(body: bytes) -> bytes:
+    """``body`` as a hashable key, without a copy when it is bytes already."""
+    return body if type(body) is bytes else bytes(body)
