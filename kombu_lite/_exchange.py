@@ -278,6 +278,21 @@ class Exchange(Bindable):
         A str or bytes is wrapped with :meth:`Message`, so it goes with the
         exchange's delivery mode, persistent if it has none.  Nothing is
         serialized or declared.
+
+        Publisher confirms work as in :meth:`Producer.publish
+        <kombu_lite.Producer.publish>`: with the connection's
+        ``confirm_publish`` on, or on a channel already confirming (after a
+        ``publish_many``), the call returns once the broker confirmed the
+        message, waiting up to the connection's ``confirm_timeout``.
+
+        Raises:
+            ConfigurationError: ``immediate=True``; nothing was sent.
+            MessageNacked: (confirms on) the broker refused the message.
+            MessageReturned: (confirms on, ``mandatory``) no queue took the
+                message; a producer's ``on_return`` on this channel sees
+                it as well.
+            ConfirmTimeout: (confirms on) no confirm in time; the outcome is
+                unknown.
         """
         from kombu_lite.message import PreparedMessage
 
@@ -287,13 +302,26 @@ class Exchange(Bindable):
             raise immediate_error()
         if not isinstance(message, PreparedMessage):
             message = self.Message(message)
-        self.channel.wire.basic_publish(
+        channel = self.channel
+        connection = channel.connection
+        if connection.confirm_publish:
+            channel.enable_confirms()
+        wire = channel.wire
+        tag = wire.basic_publish(
             message.body,
             message.properties,
             self.name if exchange is None else exchange,
             routing_key or "",
             mandatory=mandatory,
         )
+        if tag:
+            # On a confirming channel every message must be waited for:
+            # an unclaimed confirm would stay in the channel for good.
+            returned = wire.wait_for_confirm(tag, connection.confirm_timeout)
+            if returned is not None:
+                from kombu_lite._publishing import returned_error
+
+                raise returned_error(tag, returned)
 
 
 class Binding:

@@ -161,3 +161,44 @@ def test_publish_after_entity_deleted_redeclares_once(
     producer.publish(b"two", serializer="raw", declare=[queue])
 
     assert _drain(raw_get, queue.name) == [b"one", b"two"]
+
+
+def test_exchange_publish_raises_a_nack_for_its_message(
+    confirming: Connection, full_queue: Queue, raw_get: RawGet
+) -> None:
+    assert full_queue.exchange is not None
+    exchange = full_queue.exchange(confirming.default_channel)
+    exchange.publish(b"kept", routing_key="rk")
+
+    with pytest.raises(MessageNacked):
+        exchange.publish(b"refused", routing_key="rk")
+
+    assert _drain(raw_get, full_queue.name) == [b"kept"]
+
+
+def test_exchange_publish_of_an_unroutable_mandatory_message_raises_returned(
+    confirming: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    exchange = Exchange(f"{unique}-nowhere")
+    cleanup(exchange)
+    bound = exchange(confirming.default_channel)
+    bound.declare()
+
+    with pytest.raises(MessageReturned, match="NO_ROUTE"):
+        bound.publish(b"lost", routing_key="none", mandatory=True)
+
+
+def test_exchange_publish_waits_on_a_channel_publish_many_set_confirming(
+    url: str, full_queue: Queue, raw_get: RawGet
+) -> None:
+    # Without confirm_publish: publish_many alone turned confirms on.
+    with Connection(url) as conn:
+        producer = conn.Producer(exchange=full_queue.exchange, routing_key="rk")
+        assert [o.ok for o in producer.publish_many([b"kept"])] == [True]
+        assert full_queue.exchange is not None
+        exchange = full_queue.exchange(conn.default_channel)
+
+        with pytest.raises(MessageNacked):
+            exchange.publish(b"refused", routing_key="rk")
+
+    assert _drain(raw_get, full_queue.name) == [b"kept"]
