@@ -26,12 +26,20 @@ from kombu_lite.exceptions import (
     MessageReturned,
     OperationalError,
     PublishError,
+    PublishInterrupted,
 )
 from kombu_lite.serialization import registry as _serializers
 from kombu_lite.transport.base import BasicProperties
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+    from collections.abc import (
+        Callable,
+        Hashable,
+        Iterable,
+        Iterator,
+        Mapping,
+        Sequence,
+    )
 
     from kombu_lite._entity_base import DeliveryMode
     from kombu_lite._exchange import Binding
@@ -248,13 +256,19 @@ def publish_pipelined(
 
     When the transport offers ``basic_publish_batch`` (py-amqp does),
     messages go out in chunks, each chunk with a single write.
+
+    Raises:
+        PublishInterrupted: ``bodies`` raised.  The messages taken before
+            were sent all the same and their confirms waited for, so none
+            is left on the channel; their outcomes are on the error.
     """
     batch: Callable[..., list[int]] | None = getattr(wire, "basic_publish_batch", None)
     chunk_size = min(window, _PIPELINE_CHUNK) if batch is not None else 1
     pipeline = _Pipeline(wire, batch, exchange, routing_key, mandatory, timeout)
     outcomes = pipeline.outcomes
     chunk: list[tuple[int, bytes, BasicProperties]] = []
-    for index, body in enumerate(bodies):
+    failure: list[Exception] = []
+    for index, body in enumerate(_guarded(iter(bodies), failure)):
         outcomes.append(None)
         if pipeline.fatal is not None:
             outcomes[index] = PublishOutcome(index, 0, pipeline.fatal)
@@ -273,7 +287,31 @@ def publish_pipelined(
         pipeline.settle(window - len(chunk), raise_returns)
         pipeline.send(chunk)
     pipeline.settle(0, raise_returns)
-    return [outcome for outcome in outcomes if outcome is not None]
+    done = [outcome for outcome in outcomes if outcome is not None]
+    if failure:
+        cause = failure[0]
+        confirmed = sum(1 for outcome in done if outcome.error is None)
+        raise PublishInterrupted(
+            f"the bodies given to publish_many raised {type(cause).__name__} "
+            f"after {len(done)} message(s): {confirmed} confirmed, "
+            f"{len(done) - confirmed} not; their outcomes are on this error's "
+            f"'outcomes'",
+            outcomes=done,
+        ) from cause
+    return done
+
+
+def _guarded(bodies: Iterator[Any], failure: list[Exception]) -> Iterator[Any]:
+    """``bodies``, ending quietly if they raise; the error goes in ``failure``.
+
+    Only errors of the iterator itself are caught this way, so the messages
+    taken before can still be sent and settled.  A ``BaseException``
+    (KeyboardInterrupt...) is not caught: it stops the call at once.
+    """
+    try:
+        yield from bodies
+    except Exception as exc:  # noqa: BLE001 - re-raised, chained, by the caller
+        failure.append(exc)
 
 
 class _Pipeline:

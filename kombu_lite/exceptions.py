@@ -30,6 +30,7 @@ refusals included (kombu lets those escape as py-amqp classes)::
     │   ├── MessageNacked
     │   ├── MessageReturned
     │   └── ConfirmTimeout
+    ├── PublishInterrupted                    publish_many's bodies raised
     ├── MessageStateError
     ├── NotBoundError
     └── LimitExceeded
@@ -41,6 +42,13 @@ carries a password in its text.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from kombu_lite._publishing import PublishOutcome
 
 __all__ = [
     "AccessRefused",
@@ -71,6 +79,7 @@ __all__ = [
     "PreconditionFailed",
     "ProtocolError",
     "PublishError",
+    "PublishInterrupted",
     "ResourceLocked",
     "SerializationError",
     "SerializerNotInstalled",
@@ -284,6 +293,28 @@ class MessageReturned(PublishError):
 
 class ConfirmTimeout(PublishError):
     """No confirm arrived in time: the message may or may not have been enqueued."""
+
+
+class PublishInterrupted(KombuError):
+    """The bodies given to ``publish_many`` raised before their end.
+
+    Raised from the iterator's exception (its ``__cause__``), once every
+    message taken before it was sent and its confirm waited for.
+
+    Attributes:
+        outcomes: One :class:`~kombu_lite.messaging.PublishOutcome` per
+            message taken before the failure, in order, as ``publish_many``
+            would have returned them.
+    """
+
+    def __init__(
+        self, message: str = "", *, outcomes: Iterable[PublishOutcome] = ()
+    ) -> None:
+        super().__init__(message)
+        self.outcomes = list(outcomes)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 class MessageStateError(KombuError):

@@ -540,7 +540,11 @@ class Producer:
 
         Args:
             bodies: The message bodies, consumed in order (all of them, even
-                after a failure, so each gets an outcome).
+                after a failure, so each gets an outcome).  If iterating
+                them raises, the messages taken before are still sent and
+                their confirms waited for, then
+                :class:`~kombu_lite.exceptions.PublishInterrupted` is
+                raised with their outcomes.
             window: How many messages may await their confirm at once.
             timeout, confirm_timeout: How long each message may wait for
                 its confirm, counted from its send (``confirm_timeout``
@@ -559,6 +563,9 @@ class Producer:
             ChannelError: the broker refused a ``declare``; nothing was sent.
             OperationalError: the connection failed before the first
                 message was sent.
+            PublishInterrupted: ``bodies`` raised (the error's
+                ``__cause__``); its ``outcomes`` are those of the messages
+                taken before, which were all sent and settled.
         """
         confirm_timeout = confirm_wait(confirm_timeout, timeout)
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:

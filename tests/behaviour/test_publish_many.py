@@ -22,6 +22,7 @@ from kombu_lite.exceptions import (
     MessageReturned,
     NotFound,
     OperationalError,
+    PublishInterrupted,
 )
 from kombu_lite.message import Message
 from kombu_lite.messaging import PublishOutcome
@@ -148,6 +149,55 @@ def test_with_on_return_returned_messages_go_there_and_count_as_confirmed(
 
     assert all(outcome.ok for outcome in outcomes)
     assert returned == [b"1", b"2"]
+
+
+class _NoMoreBodies(Exception):
+    """What the bodies' iterator raises in these tests."""
+
+
+def _bodies_then_raise(count: int) -> Iterator[bytes]:
+    yield from (f"m{n}".encode() for n in range(count))
+    raise _NoMoreBodies("the source of bodies failed")
+
+
+# 300: two full write chunks, then a part-filled one still unsent.
+@pytest.mark.parametrize("count", [0, 1, 300])
+def test_bodies_that_raise_report_what_was_sent_then_raise(
+    connection: Connection, queue: Queue, raw_get: RawGet, count: int
+) -> None:
+    producer = connection.Producer(exchange=queue.exchange, routing_key="rk")
+
+    with pytest.raises(PublishInterrupted) as caught:
+        producer.publish_many(_bodies_then_raise(count), serializer="raw")
+
+    assert isinstance(caught.value.__cause__, _NoMoreBodies)
+    outcomes = caught.value.outcomes
+    assert [outcome.index for outcome in outcomes] == list(range(count))
+    assert all(outcome.ok for outcome in outcomes)
+    assert len(_drain(raw_get, queue.name)) == count
+    # Every confirm was claimed: none is left on the channel.
+    wire = producer.channel.wire
+    for outcome in outcomes:
+        with pytest.raises(ConfirmTimeout):
+            wire.wait_for_confirm(outcome.delivery_tag, 0)
+
+
+def test_bodies_that_raise_report_nacks_too(
+    connection: Connection, full_queue: Queue, raw_get: RawGet
+) -> None:
+    producer = connection.Producer(exchange=full_queue.exchange, routing_key="rk")
+
+    def bodies() -> Iterator[bytes]:
+        yield from [b"a", b"b", b"c"]
+        raise _NoMoreBodies("the source of bodies failed")
+
+    with pytest.raises(PublishInterrupted) as caught:
+        producer.publish_many(bodies(), serializer="raw")
+
+    outcomes = caught.value.outcomes
+    assert [outcome.ok for outcome in outcomes] == [True, True, False]
+    assert isinstance(outcomes[2].error, MessageNacked)
+    assert _drain(raw_get, full_queue.name) == [b"a", b"b"]
 
 
 def test_a_body_that_cannot_be_encoded_fails_alone_without_a_tag(

@@ -208,12 +208,21 @@ def test_host_property() -> None:
 
 
 def test_exceptions_pickle_with_their_attributes() -> None:
-    from kombu_lite.exceptions import NotFound, OperationalError, PublishError
+    from kombu_lite.exceptions import (
+        NotFound,
+        OperationalError,
+        PublishError,
+        PublishInterrupted,
+    )
+    from kombu_lite.messaging import PublishOutcome
 
     for exc in (
         NotFound("no queue 'q'", reply_code=404, reply_text="NOT_FOUND", method="x"),
         OperationalError("down", reply_code=320, reply_text="forced"),
         PublishError("nacked", delivery_tag=7),
+        PublishInterrupted(
+            "stopped", outcomes=[PublishOutcome(0, 1), PublishOutcome(1, 0)]
+        ),
     ):
         copy = pickle.loads(pickle.dumps(exc))
         assert type(copy) is type(exc)
