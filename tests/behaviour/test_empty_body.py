@@ -79,3 +79,22 @@ def test_a_consumer_receives_an_empty_body_as_bytes(
     assert body == payload
     assert message.body == b""
     assert type(message.body) is bytes
+
+
+def test_an_empty_mandatory_message_comes_back_with_an_empty_body(
+    connection: Connection, queue: Queue
+) -> None:
+    returned: list[tuple[BaseException, str, str, Message]] = []
+    assert queue.exchange is not None
+    producer = Producer(
+        connection,
+        exchange=queue.exchange,
+        on_return=lambda *args: returned.append(args),
+    )
+
+    producer.publish(b"", routing_key="nowhere", mandatory=True)
+    connection.drain_events(timeout=5)
+
+    message = returned[0][3]
+    assert message.body == b""
+    assert type(message.body) is bytes

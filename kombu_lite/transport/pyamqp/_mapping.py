@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Closable",
+    "body_of",
     "delivery_from",
     "mapped",
     "properties_from",
@@ -89,14 +90,19 @@ def properties_from(raw: Mapping[str, Any]) -> BasicProperties:
     return BasicProperties(**fields)
 
 
+def body_of(message: Any) -> bytes:
+    """The body of a py-amqp message (delivered or returned), as bytes."""
+    body = message.body
+    # A 0-byte message has no body frame, and py-amqp leaves its body at
+    # the default, '' (a str): it is b'' here, as on memory://.
+    return bytes(body) if body else b""
+
+
 def delivery_from(message: Any, message_count: int | None = None) -> Delivery:
     """Our :class:`Delivery` for a py-amqp message; the body is always bytes."""
     info = message.delivery_info
-    body = message.body
     return Delivery(
-        # A 0-byte message has no body frame, and py-amqp leaves its body at
-        # the default, '' (a str): it is b'' here, as on memory://.
-        body=bytes(body) if body else b"",
+        body=body_of(message),
         properties=properties_from(message.properties),
         delivery_tag=int(info["delivery_tag"]),
         exchange=str(info.get("exchange", "")),

@@ -20,6 +20,7 @@ from kombu_lite.exceptions import (
 )
 from kombu_lite.transport.base import QueueDeclareOk, ReturnedMessage
 from kombu_lite.transport.pyamqp._mapping import (
+    body_of,
     delivery_from,
     mapped,
     properties_from,
@@ -693,7 +694,7 @@ class PyAmqpChannel:
             reply_text=str(getattr(exc, "reply_text", "NO_ROUTE") or "NO_ROUTE"),
             exchange=exchange,
             routing_key=routing_key,
-            body=bytes(message.body),
+            body=body_of(message),
             properties=properties_from(message.properties),
         )
         if self._confirming and self._pending:
