@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_CONFIRM_TIMEOUT",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_HEARTBEAT",
+    "DEFAULT_RPC_TIMEOUT",
     "RETRY_OPTIONS",
     "UNSET",
     "ExplicitSettings",
@@ -46,6 +47,7 @@ __all__ = [
     "check_transport_options",
     "check_unknown_keywords",
     "parse_host",
+    "rpc_timeout_option",
     "seconds",
     "split_hosts",
 ]
@@ -58,6 +60,7 @@ DEFAULT_BLOCKED_TIMEOUT = 60.0
 #: py-amqp's timers take (a longer one overflows deep inside a connect or
 #: a confirm wait, after the message was sent).  About 292 years.
 _LONGEST_WAIT: Final = threading.TIMEOUT_MAX
+DEFAULT_RPC_TIMEOUT = 30.0
 
 #: Transport option keys that configure the Connection itself; they are
 #: never passed down to the transport.
@@ -66,6 +69,7 @@ CONNECTION_OPTIONS = frozenset(
         "confirm_publish",
         "confirm_timeout",
         "blocked_connection_timeout",
+        "rpc_timeout",
         "on_blocked",
         "on_unblocked",
     }
@@ -347,6 +351,7 @@ def build_params(
     transport_options: Mapping[str, object],
     *,
     blocked_connection_timeout: float | None,
+    rpc_timeout: float = DEFAULT_RPC_TIMEOUT,
     on_blocked: Callable[[str], None],
     on_unblocked: Callable[[], None],
 ) -> ConnectionParameters:
@@ -376,6 +381,7 @@ def build_params(
         heartbeat=float(heartbeat or 0.0),
         login_method=str(login) if login else None,
         blocked_connection_timeout=blocked_connection_timeout,
+        rpc_timeout=rpc_timeout,
         on_blocked=on_blocked,
         on_unblocked=on_unblocked,
         transport_options=MappingProxyType(
@@ -419,6 +425,21 @@ def seconds(name: str, value: object) -> float:
             f"{_LONGEST_WAIT:.0f}, not {value!r}"
         )
     return float(value)
+
+
+def rpc_timeout_option(options: Mapping[str, object], argument: object) -> float:
+    """The ``rpc_timeout``: the argument if given, else the transport option.
+
+    Raises:
+        ConfigurationError: not a finite number of seconds > 0 (NaN,
+            infinity, zero, a negative number, a bool).
+    """
+    value = (
+        options.get("rpc_timeout", DEFAULT_RPC_TIMEOUT)
+        if argument is UNSET
+        else argument
+    )
+    return _number("rpc_timeout", value, zero_allowed=False)
 
 
 def callback_option(options: Mapping[str, object], name: str) -> Any:

@@ -28,6 +28,7 @@ from kombu_lite._connection_params import (
     check_transport_options,
     check_unknown_keywords,
     parse_host,
+    rpc_timeout_option,
     seconds,
     split_hosts,
 )
@@ -124,6 +125,14 @@ class Connection(ConsumerFactories):
             ``None``: wait as long as it takes); also a
             ``transport_options`` key, which the argument, when given,
             overrides.
+        rpc_timeout: Seconds a synchronous call (declare, bind, delete,
+            purge, ``qos``, ``basic.get``, consume, cancel,
+            ``confirm.select``, a channel's open and close, the
+            connection's close) waits for the broker's reply before
+            raising :class:`~kombu_lite.exceptions.RpcTimeout` and closing
+            the channel (default 30; a finite number > 0).  Heartbeats do
+            not extend it.  Also a ``transport_options`` key, which the
+            argument, when given, overrides.  kombu has no such limit.
 
     A keyword argument that is given wins over every URL, even when its
     value is the default (``connect_timeout=4`` beats ``?connect_timeout=2``;
@@ -168,6 +177,7 @@ class Connection(ConsumerFactories):
         on_blocked: Callable[[str], object] | None = None,
         on_unblocked: Callable[[], object] | None = None,
         blocked_connection_timeout: float | Unset | None = UNSET,
+        rpc_timeout: float | Unset = UNSET,
         **kwargs: Never,
     ) -> None:
         check_unknown_keywords(kwargs, _KEYWORDS)
@@ -223,6 +233,8 @@ class Connection(ConsumerFactories):
         self.on_unblocked: Callable[[], object] | None = blocked.on_unblocked
         #: Seconds a publish waits on a blocked connection (None: no limit).
         self.blocked_connection_timeout = blocked.timeout
+        #: Seconds a synchronous call waits for the broker's reply.
+        self.rpc_timeout = rpc_timeout_option(self.transport_options, rpc_timeout)
         self._hosts = [
             build_params(
                 url,
@@ -230,6 +242,7 @@ class Connection(ConsumerFactories):
                 self.transport,
                 self.transport_options,
                 blocked_connection_timeout=self.blocked_connection_timeout,
+                rpc_timeout=self.rpc_timeout,
                 on_blocked=self._report_blocked,
                 on_unblocked=self._report_unblocked,
             )
@@ -571,6 +584,7 @@ class Connection(ConsumerFactories):
             "on_blocked": self.on_blocked,
             "on_unblocked": self.on_unblocked,
             "blocked_connection_timeout": self.blocked_connection_timeout,
+            "rpc_timeout": self.rpc_timeout,
         }
         settings.update(kwargs)
         return Connection(**settings)

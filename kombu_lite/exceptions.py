@@ -17,6 +17,7 @@ refusals included (kombu lets those escape as py-amqp classes)::
     ├── OperationalError                      the network or the broker connection
     │   ├── ConnectionLost
     │   ├── ConnectionBlocked (memory/disk alarm; never retried)
+    │   ├── RpcTimeout (no reply to a synchronous call in time; channel closed)
     │   ├── NotAllowed (530, e.g. unknown vhost)
     │   └── ProtocolError (peer is not an AMQP 0-9-1 server)
     ├── ChannelError                          the broker closed the channel
@@ -81,6 +82,7 @@ __all__ = [
     "PublishError",
     "PublishInterrupted",
     "ResourceLocked",
+    "RpcTimeout",
     "SerializationError",
     "SerializerNotInstalled",
     "UnknownTransport",
@@ -204,6 +206,41 @@ class ConnectionBlocked(OperationalError):
     """
 
     recoverable = False
+
+
+class RpcTimeout(OperationalError):
+    """The broker did not answer a synchronous call within ``rpc_timeout``.
+
+    Raised by a declare, bind, delete, purge, ``qos``, ``basic.get``,
+    ``confirm.select``, consume or cancel, or a channel open, whose reply did
+    not come in time although the connection is alive (its heartbeats do
+    not extend the wait).  The channel was closed, so a late reply is never
+    taken as the answer to a later call; the connection stays usable.  The
+    method may or may not have taken effect on the broker.  Recoverable:
+    ``retry=True`` and :meth:`~kombu_lite.Connection.ensure` reconnect and
+    call again.  (The RabbitMQ Java client's ``channelRpcTimeout``; kombu
+    has no such limit and waits for ever.)
+
+    Attributes:
+        method: The AMQP method that got no reply, such as ``'queue.declare'``.
+        channel_id: The channel it was sent on (0: the connection itself).
+        timeout: The limit in seconds.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        reply_code: int | None = None,
+        reply_text: str | None = None,
+        method: str | None = None,
+        channel_id: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(message, reply_code=reply_code, reply_text=reply_text)
+        self.method = method
+        self.channel_id = channel_id
+        self.timeout = timeout
 
 
 class NotAllowed(OperationalError):

@@ -19,9 +19,18 @@ Rules every implementation keeps:
   :class:`~kombu_lite.exceptions.AccessRefused`; an unknown vhost raises
   :class:`~kombu_lite.exceptions.NotAllowed`.
 * No error text contains the password.
-* Callbacks (returns, deliveries, consumer cancels) run only inside
-  :meth:`WireConnection.drain_events` or inside a synchronous call on the
-  same connection, never from a background thread.
+* Deliveries and consumer cancellations are dispatched only by
+  :meth:`WireConnection.drain_events`, in the thread that calls it, one at
+  a time: never nested inside a confirm wait or a synchronous call (a
+  delivery that arrives meanwhile is queued), and never for a consumer
+  whose ``basic_cancel`` has returned.  Return handlers run inside
+  ``drain_events`` or inside a call on the same connection that waits for
+  the broker; no callback runs from a background thread.
+* One thread's ``drain_events`` never stops other threads' synchronous
+  calls on the same connection: whichever thread reads dispatches every
+  frame, replies to other threads included.  Every synchronous call is
+  bounded by :attr:`ConnectionParameters.rpc_timeout`
+  (:class:`~kombu_lite.exceptions.RpcTimeout`).
 """
 
 from __future__ import annotations
@@ -136,6 +145,10 @@ class ConnectionParameters:
     #: Seconds a publish waits while the broker blocks the connection
     #: (``None``: no limit); then ``ConnectionBlocked``.
     blocked_connection_timeout: float | None = 60.0
+    #: Seconds a synchronous call (declare, bind, qos, get, confirm.select,
+    #: channel open and close...) waits for the broker's reply; then
+    #: ``RpcTimeout`` and the channel is closed.
+    rpc_timeout: float = 30.0
     #: Told the reason when the broker blocks publishing (connection.blocked).
     on_blocked: Callable[[str], None] | None = field(default=None, repr=False)
     #: Told when the broker unblocks publishing.

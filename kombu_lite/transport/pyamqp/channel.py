@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, NoReturn
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from amqp import exceptions as amqp_errors
 from amqp import spec
@@ -16,7 +18,9 @@ from kombu_lite.exceptions import (
     ChannelClosed,
     ChannelError,
     ConfirmTimeout,
+    ConnectionLost,
     MessageNacked,
+    RpcTimeout,
 )
 from kombu_lite.transport.base import QueueDeclareOk, ReturnedMessage
 from kombu_lite.transport.pyamqp._mapping import (
@@ -31,6 +35,7 @@ from kombu_lite.transport.pyamqp.framing import (
     PublishFramer,
     writer_for,
 )
+from kombu_lite.transport.pyamqp.reader import Queued
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -59,6 +64,14 @@ class _Return:
         self.key = key
         self.message = message
         self.matched = False
+
+
+class _Consumer(NamedTuple):
+    """A consumer of a channel, as basic_consume registered it."""
+
+    callback: Callable[[Any], None]
+    no_ack: bool
+    on_cancel: Callable[[str], None] | None
 
 
 class PyAmqpChannel:
@@ -97,7 +110,15 @@ class PyAmqpChannel:
         self._unconfirmed = 0
         self._broker_error: ChannelError | None = None
         self._local = threading.local()
+        #: Held for each call that waits for a reply on this channel.
+        self._rpc_lock = threading.RLock()
         channel._callbacks[spec.Channel.Close] = self._on_broker_close
+        # Deliveries and the broker's cancels are queued on the connection
+        # by whichever thread reads them, and handed out by drain_events
+        # (see reader.py): never nested in a confirm wait or a declare.
+        self._consumers: dict[str, _Consumer] = {}
+        channel._callbacks[spec.Basic.Deliver] = self._on_deliver
+        channel._callbacks[spec.Basic.Cancel] = self._on_cancel
 
     @property
     def channel_id(self) -> int:
@@ -150,16 +171,34 @@ class PyAmqpChannel:
         local = self._local
         local.depth = getattr(local, "depth", 0) + 1
         try:
+            # No connection-wide lock: the reply is read by whichever thread
+            # reads next (see reader.py).  One call at a time per channel,
+            # though: py-amqp expects one reply per method and channel, so
+            # two threads' confirm.select on one channel would take each
+            # other's answer (and one would wait for ever).
             with contextlib.ExitStack() as stack:
                 if answered:
-                    # py-amqp reads the reply inside the call.
-                    stack.enter_context(self._conn.read_lock)
+                    stack.enter_context(self._rpc_lock)
                 stack.enter_context(mapped(self._conn.where, self))
                 yield
             if answered:
                 # The broker answered on this channel, so it accepted every
                 # message sent on it before (frames are handled in order).
                 self._unconfirmed = 0
+        except RpcTimeout as exc:
+            # The reader closed the channel: later calls say why.
+            if self._closed_reason is None:
+                self._closed_reason = f"no reply to {exc.method} in {exc.timeout}s"
+            raise
+        except ConnectionLost:
+            if self._broker_error is not None or (
+                self._closed_reason is not None and self._conn.is_connected
+            ):
+                # The channel was closed while this call waited (another
+                # thread read the broker's channel.close, or closed it):
+                # this call gets the broker's error, or ChannelClosed.
+                self._check()
+            raise
         finally:
             local.depth -= 1
 
@@ -290,13 +329,16 @@ class PyAmqpChannel:
         """Declare a queue."""
         self._check()
         with self._op():
-            name, messages, consumers = self._ch.queue_declare(
-                queue,
-                passive=passive,
-                durable=durable,
-                exclusive=exclusive,
-                auto_delete=auto_delete,
-                arguments=arguments,
+            # Sent by hand: py-amqp's queue_declare starts waiting only after
+            # the send, and another thread may read the reply before that.
+            # Fields: reserved, name, passive, durable, exclusive,
+            # auto_delete, nowait (we always wait), arguments.
+            name, messages, consumers = self._ch.send_method(
+                spec.Queue.Declare,
+                "BsbbbbbF",
+                (0, queue, passive, durable, exclusive, auto_delete, False, arguments),
+                wait=spec.Queue.DeclareOk,
+                returns_tuple=True,
             )
         return QueueDeclareOk(str(name), int(messages), int(consumers))
 
@@ -574,7 +616,13 @@ class PyAmqpChannel:
         deadline = None if timeout is None else time.monotonic() + timeout
         outcomes = self._outcomes
         blocked_since: float | None = None
-        while delivery_tag not in outcomes:
+        conn = self._conn
+        while True:
+            # Read before looking at outcomes: a confirm another thread
+            # reads after the look then ends the wait at once.
+            seen = conn.generation
+            if delivery_tag in outcomes:
+                break
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise ConfirmTimeout(
@@ -593,7 +641,7 @@ class PyAmqpChannel:
             ):
                 remaining = blocked_left
             self._check()
-            self._conn.wait_for_event(remaining, self)
+            conn.wait_for_event(remaining, self, seen)
         acked = outcomes.pop(delivery_tag)
         returned = self._returned.pop(delivery_tag, None)
         if not acked:
@@ -662,23 +710,121 @@ class PyAmqpChannel:
         def deliver(message: Any) -> None:
             callback(delivery_from(message))
 
-        with self._op():
-            tag = self._ch.basic_consume(
-                queue,
-                consumer_tag=consumer_tag,
-                no_ack=no_ack,
-                exclusive=exclusive,
-                arguments=arguments,
-                callback=deliver,
-                on_cancel=on_cancel,
-            )
-        return str(tag)
+        # Named here, not by the broker, and known before consume-ok: a
+        # thread reading for another thread may read the first delivery
+        # right after the consume-ok, before this call has returned.
+        tag = consumer_tag or "amq.ctag-" + secrets.token_urlsafe(16)
+        consumers = self._consumers
+        consumers[tag] = _Consumer(deliver, no_ack, on_cancel)
+        try:
+            with self._op():
+                self._ch.basic_consume(
+                    queue,
+                    consumer_tag=tag,
+                    no_ack=no_ack,
+                    exclusive=exclusive,
+                    arguments=arguments,
+                )
+        except BaseException:
+            consumers.pop(tag, None)
+            raise
+        return tag
 
     def basic_cancel(self, consumer_tag: str) -> None:
-        """Stop a consumer."""
+        """Stop a consumer.
+
+        Its deliveries still queued on the connection are not handed to
+        its callback once this returned: they are given back to the broker.
+        """
         self._check()
         with self._op():
             self._ch.basic_cancel(consumer_tag)
+        self._consumers.pop(consumer_tag, None)
+        # Its deliveries not handed out yet go back to the queue now.
+        for item in self._conn.reader.withdraw(self, consumer_tag):
+            item.run()
+
+    def _on_deliver(
+        self,
+        consumer_tag: str,
+        delivery_tag: int,
+        redelivered: bool,
+        exchange: str,
+        routing_key: str,
+        message: Any,
+    ) -> None:
+        # py-amqp's handler, replaced: runs in the reading thread.
+        message.delivery_info = {
+            "consumer_tag": consumer_tag,
+            "delivery_tag": delivery_tag,
+            "redelivered": redelivered,
+            "exchange": exchange,
+            "routing_key": routing_key,
+        }
+        consumer = self._consumers.get(consumer_tag)
+        self._conn.reader.defer(
+            Queued(
+                self,
+                consumer_tag,
+                partial(self._hand_out, consumer_tag, consumer, delivery_tag, message),
+            )
+        )
+
+    def _hand_out(
+        self,
+        consumer_tag: str,
+        consumer: _Consumer | None,
+        delivery_tag: int,
+        message: Any,
+    ) -> bool:
+        """Give a queued delivery to its consumer; runs in drain_events."""
+        if not self.is_open:
+            # The broker requeued every unacknowledged delivery of the
+            # channel when it closed: this one comes again.
+            if consumer is not None and consumer.no_ack:
+                _log.warning(
+                    "delivery %s for consumer %s (no_ack) arrived on channel %s "
+                    "but the channel closed before drain_events handed it out: "
+                    "the message is lost",
+                    delivery_tag,
+                    consumer_tag,
+                    self._channel_id,
+                )
+            return False
+        if consumer is not None and self._consumers.get(consumer_tag) is consumer:
+            consumer.callback(message)
+            return True
+        if consumer is not None and consumer.no_ack:
+            _log.warning(
+                "delivery %s for consumer %s (no_ack) arrived after the consumer "
+                "was cancelled: the message is lost",
+                delivery_tag,
+                consumer_tag,
+            )
+            return False
+        # Cancelled meanwhile (or never known): back to the queue, as
+        # py-amqp does with a delivery that has no consumer.
+        with contextlib.suppress(Exception), mapped(self._conn.where, self):
+            self._ch.basic_reject(delivery_tag, requeue=True)
+        return False
+
+    def _on_cancel(self, consumer_tag: str) -> None:
+        # The broker cancelled a consumer (its queue was deleted...).  Queued
+        # behind the consumer's deliveries, which it still gets.
+        self._conn.reader.defer(
+            Queued(self, consumer_tag, partial(self._hand_out_cancel, consumer_tag))
+        )
+
+    def _hand_out_cancel(self, consumer_tag: str) -> bool:
+        consumer = self._consumers.pop(consumer_tag, None)
+        raw = self._ch
+        raw.callbacks.pop(consumer_tag, None)
+        raw.cancel_callbacks.pop(consumer_tag, None)
+        raw.no_ack_consumers.discard(consumer_tag)
+        if consumer is None or consumer.on_cancel is None or not self.is_open:
+            return False
+        consumer.on_cancel(consumer_tag)
+        return True
 
     def set_return_handler(
         self, handler: Callable[[ReturnedMessage], None] | None
@@ -727,9 +873,12 @@ class PyAmqpChannel:
         if self._closed_reason is None:
             self._closed_reason = "closed by the application"
         self._forget_returns()
-        # A broken connection or an already-closed channel is fine here.
-        with self._conn.read_lock, contextlib.suppress(Exception):
+        # A broken connection or an already-closed channel is fine here;
+        # the wait for close-ok is bounded by rpc_timeout.
+        with contextlib.suppress(Exception):
             self._ch.close()
+        # The broker requeued its deliveries not handed out yet.
+        self._conn.reader.withdraw(self)
 
 
 def _as_bytes(body: bytes) -> bytes:

@@ -27,11 +27,13 @@ from kombu_lite.exceptions import (
     NotAllowed,
     OperationalError,
     ProtocolError,
+    RpcTimeout,
 )
 from kombu_lite.transport._tls import build_ssl_context
 from kombu_lite.transport.pyamqp._mapping import Closable as _Closable
 from kombu_lite.transport.pyamqp._mapping import mapped
 from kombu_lite.transport.pyamqp.channel import PyAmqpChannel
+from kombu_lite.transport.pyamqp.reader import AmqpChannel, FrameReader, ReplyWaiting
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -139,10 +141,16 @@ class _BufferedTCPTransport(_AmqpTCPTransport):  # type: ignore[misc,no-any-unim
         self._kl_pos = 0
 
 
-class _AmqpConnection(amqp.Connection):  # type: ignore[misc,no-any-unimported]
-    """py-amqp's Connection, with our TLS transport when TLS is on."""
+class _AmqpConnection(ReplyWaiting, amqp.Connection):  # type: ignore[misc,no-any-unimported]
+    """py-amqp's Connection, with our TLS transport when TLS is on.
+
+    Once connected, every wait for a reply goes through ``kl_reader``.
+    """
 
     kl_tls: tuple[_ssl.SSLContext, str] | None = None
+    #: Set by PyAmqpConnection once the handshake is done.
+    kl_reader: FrameReader | None = None
+    Channel = AmqpChannel
 
     # py-amqp drops connection.blocked's reason (it parses no arguments);
     # RabbitMQ sends one ("low on memory", "low on disk"), so read it.
@@ -219,12 +227,17 @@ class PyAmqpConnection:
         connection.on_unblocked = self._unblocked
         #: Held while a confirmed publish takes its tag and writes its frames.
         self.publish_lock = threading.Lock()
-        #: py-amqp's frame reader is not thread-safe: one reader at a time.
-        #: Every call that waits for a reply reads (py-amqp reads inside the
-        #: call), so each holds this for its whole length.  Writers are
-        #: serialised by py-amqp's own frame-writer lock.
-        self.read_lock = threading.RLock()
-        self._arrived = threading.Condition()
+        #: Reads frames for every thread that waits (see reader.py); writers
+        #: are serialised by the connection's frame-writer lock.
+        self.reader = FrameReader(
+            connection, where, params.rpc_timeout if params else 30.0
+        )
+        #: Held while one thread reads one frame (never for a whole call).
+        self.read_lock = self.reader.read_lock
+        # Channel numbers are taken one thread at a time (py-amqp's own
+        # allocation is not thread-safe); the open itself waits unlocked.
+        self._open_lock = threading.Lock()
+        connection.kl_reader = self.reader
         self._stop = threading.Event()
         self._heartbeat_thread: threading.Thread | None = None
         interval = float(connection.heartbeat or 0)
@@ -327,13 +340,9 @@ class PyAmqpConnection:
         self.next_poll = now + _POLL_INTERVAL
         if not self._data_waiting():
             return
-        if not self.read_lock.acquire(blocking=False):
-            return
-        try:
-            with self._guard(), contextlib.suppress(TimeoutError):
-                self._conn.drain_events(timeout=0)
-        finally:
-            self.read_lock.release()
+        reader = self.reader
+        with self._guard():
+            reader.step(reader.generation, 0)
 
     def before_publish(self) -> None:
         """Wait while the broker blocks publishing, up to the set timeout.
@@ -357,6 +366,11 @@ class PyAmqpConnection:
                     reply_text=self.blocked_reason,
                 )
             self.wait_for_event(remaining, None)
+
+    @property
+    def generation(self) -> int:
+        """Bumped after every read: pass it to :meth:`wait_for_event`."""
+        return self.reader.generation
 
     def blocked_during_confirm(
         self, since: float | None, delivery_tag: int
@@ -429,69 +443,89 @@ class PyAmqpConnection:
         return dict(self._conn.server_properties or {})
 
     def channel(self) -> PyAmqpChannel:
-        """Open a channel."""
-        with self.read_lock, self._guard():
-            return PyAmqpChannel(self, self._conn.channel())
+        """Open a channel.
 
-    def drain_events(self, timeout: float | None = None) -> None:
-        """Dispatch one event; TimeoutError when nothing came in time."""
-        if not self.read_lock.acquire(timeout=-1 if timeout is None else timeout):
-            raise TimeoutError("another thread is reading from this connection")
-        try:
-            self._drain(timeout, None)
-        finally:
-            self.read_lock.release()
-
-    def _drain(self, timeout: float | None, channel: _Closable | None) -> None:
-        """Dispatch one event; the caller holds :attr:`read_lock`.
-
-        Frames already whole in the read buffer are handled first, without
-        touching the socket (or its timeout): a consumer or a stream of
-        confirms then costs one ``recv`` per 64 KiB instead of three per
-        frame.
+        Raises:
+            RpcTimeout: no ``channel.open-ok`` within ``rpc_timeout``.
         """
         conn = self._conn
+        with self._guard():
+            with self._open_lock:
+                if conn.channels is None:
+                    raise amqp_errors.RecoverableConnectionError(
+                        "connection already closed"
+                    )
+                raw = conn.Channel(conn)  # takes a number, sends nothing
+            raw.open()
+            return PyAmqpChannel(self, raw)
+
+    def drain_events(self, timeout: float | None = None) -> None:
+        """Dispatch one event; TimeoutError when nothing came in time.
+
+        A queued delivery (read by any thread meanwhile) is handed to its
+        consumer first, in this thread and outside the read lock.  Else
+        frames are read (or, while another thread reads, that thread's
+        frames awaited) until a method arrives; a delivery is then handed
+        out at once.  Only this method runs consumer callbacks, so they
+        never nest inside a confirm wait or a synchronous call.
+        """
+        reader = self.reader
+        deadline = None if timeout is None else time.monotonic() + timeout
+        first = True
+        while True:
+            seen = reader.generation
+            if reader.has_queued:
+                if reader.hand_out():
+                    return
+                continue
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0 and not first:
+                raise TimeoutError(f"nothing arrived from {self.where} in {timeout}s")
+            first = False
+            try:
+                completed = reader.step(
+                    seen, None if remaining is None else max(remaining, 0.0)
+                )
+            except BaseException:
+                # Mapped only when something failed: a context manager around
+                # every event costs more than the event on a fast consumer.
+                with self._guard():
+                    raise
+            if completed and not reader.has_queued:
+                return
+
+    def wait_for_event(
+        self,
+        timeout: float | None,
+        channel: _Closable | None,
+        seen: int | None = None,
+    ) -> None:
+        """Read and dispatch what arrives, for up to about ``timeout`` seconds.
+
+        If another thread is reading, wait for it to read something instead
+        of reading concurrently.  ``seen`` is :attr:`generation` as it was
+        before the caller looked at what it waits for (then nothing read
+        meanwhile is missed).
+        """
+        step = 1.0 if timeout is None else max(min(timeout, 1.0), 0.0)
+        reader = self.reader
         try:
-            buffered = getattr(conn.transport, "buffered_frame", None)
-            if buffered is not None:
-                handle = conn.on_inbound_frame
-                while (frame := buffered()) is not None:
-                    if handle(frame):
-                        return
-            conn.drain_events(timeout=timeout)
+            reader.step(reader.generation if seen is None else seen, step)
         except BaseException:
-            # Mapped only when something failed: a context manager around
-            # every event costs more than the event on a fast consumer.
             with self._guard(channel):
                 raise
 
-    def wait_for_event(self, timeout: float | None, channel: _Closable | None) -> None:
-        """Read and dispatch what arrives, for up to about ``timeout`` seconds.
-
-        If another thread is reading, wait for it to dispatch a confirm
-        instead of reading concurrently.
-        """
-        step = 1.0 if timeout is None else max(min(timeout, 1.0), 0.0)
-        if self.read_lock.acquire(timeout=step):
-            try:
-                with contextlib.suppress(TimeoutError):
-                    self._drain(step, channel)
-            finally:
-                self.read_lock.release()
-        else:
-            with self._arrived:
-                self._arrived.wait(step)
-
     def confirm_arrived(self) -> None:
         """Wake threads waiting for confirms that another thread read."""
-        with self._arrived:
-            self._arrived.notify_all()
+        self.reader.wake()
 
     @contextlib.contextmanager
     def _guard(self, channel: _Closable | None = None) -> Iterator[None]:
         try:
             with mapped(self.where, channel):
                 yield
+        except RpcTimeout:
+            raise  # one channel's call: the connection is fine
         except OperationalError:
             self._broken = True
             raise
@@ -500,11 +534,15 @@ class PyAmqpConnection:
         """Close the connection; never raises."""
         self._broken = True
         self._stop.set()
-        # The peer may be gone already: closing must not raise.
-        with self.read_lock, contextlib.suppress(Exception):
+        # The peer may be gone already: closing must not raise.  The wait
+        # for close-ok is bounded by rpc_timeout, and holds no lock: a
+        # consumer thread reading meanwhile reads the close-ok for it.
+        with contextlib.suppress(Exception):
             self._conn.close()
         with contextlib.suppress(Exception):
             self._conn.collect()
+        # Threads still waiting find the connection closed.
+        self.reader.wake()
 
 
 class PyAmqpTransport:
