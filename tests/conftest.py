@@ -6,10 +6,18 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 
 from kombu_lite.transport.memory import default_broker
+from tests.cluster.nodes import (
+    NODE_COUNT,
+    NodesUnavailable,
+    PrivateNode,
+    PrivateNodes,
+    unavailable_reason,
+)
 
 BROKER_HOST = "127.0.0.1"
 BROKER_PORT = 5672
@@ -57,6 +65,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Figures(), "kombu-lite-figures")
 
 
+#: Fixtures that start the private nodes; a test using one is marked
+#: ``cluster``, so ``-m "not cluster"`` leaves them out.
+PRIVATE_NODE_FIXTURES = frozenset({"_private_nodes", "private_node", "private_cluster"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PRIVATE_NODE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cluster)
+
+
 def _broker_reachable() -> bool:
     try:
         with socket.create_connection((BROKER_HOST, BROKER_PORT), timeout=1.0):
@@ -79,6 +98,56 @@ def rabbitmq(_rabbitmq_checked: bool) -> str:
             pytest.fail(reason + " and KOMBU_LITE_REQUIRE_BROKER is set")
         pytest.skip(reason)
     return BROKER_URL
+
+
+@pytest.fixture(scope="session")
+def _private_nodes() -> Iterator[PrivateNodes]:
+    """The session's throwaway nodes (tests/cluster/nodes.py), none running yet.
+
+    Skips (or fails in CI) where they cannot run; every node started is
+    stopped at the end of the session, however it ends.
+    """
+    reason = unavailable_reason()
+    if reason is not None:
+        _no_private_nodes(reason)
+    try:
+        nodes = PrivateNodes.open()
+    except NodesUnavailable as exc:
+        _no_private_nodes(str(exc))
+    try:
+        yield nodes
+    finally:
+        nodes.close()
+
+
+def _no_private_nodes(reason: str) -> NoReturn:
+    reason = f"the private RabbitMQ nodes cannot run: {reason}"
+    if REQUIRE_BROKER:
+        pytest.fail(reason + " and KOMBU_LITE_REQUIRE_BROKER is set")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def private_node(_private_nodes: PrivateNodes) -> PrivateNode:
+    """kl1@localhost on 127.0.0.1:5681, for tests that disturb their broker.
+
+    Restart it, raise its alarms, change its settings, close its
+    connections: never do that to the broker on 5672.  It may be clustered
+    with kl2 and kl3 when a cluster test ran first.
+    """
+    try:
+        return _private_nodes.start(1)[0]
+    except NodesUnavailable as exc:
+        _no_private_nodes(str(exc))
+
+
+@pytest.fixture(scope="session")
+def private_cluster(_private_nodes: PrivateNodes) -> list[PrivateNode]:
+    """kl1..kl3@localhost (ports 5681-5683), clustered, for cluster tests."""
+    try:
+        return _private_nodes.start(NODE_COUNT)
+    except NodesUnavailable as exc:
+        _no_private_nodes(str(exc))
 
 
 @pytest.fixture
