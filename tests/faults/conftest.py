@@ -1,15 +1,14 @@
-"""Fault-injection fixtures: a loopback proxy in front of RabbitMQ."""
+"""Fault-injection fixtures: a loopback proxy in front of RabbitMQ, and the
+private node kl1 for faults that act on the broker itself."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 
 import amqp
 import pytest
 
-from tests.conftest import REQUIRE_BROKER
+from tests.cluster.nodes import PrivateNode
 
 from .proxy import FaultProxy
 
@@ -44,34 +43,38 @@ def bodies(admin: amqp.Channel, name: str) -> list[bytes]:
     return taken
 
 
-def rabbitmqctl(*args: str) -> str:
-    """Run ``rabbitmqctl`` on the local node; return what it printed."""
-    done = subprocess.run(
-        ["rabbitmqctl", *args], capture_output=True, text=True, timeout=60, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip()}"
-        )
-    return done.stdout
+@pytest.fixture
+def ctl(private_node: PrivateNode) -> Callable[..., str]:
+    """``rabbitmqctl`` on the private node kl1, never on the broker on 5672.
+
+    For tests that act on the broker itself: restarts, alarms, settings,
+    forced closes.  Their connections go to ``private_node.url``.
+    """
+    return private_node.ctl
 
 
 @pytest.fixture
-def ctl(rabbitmq: str) -> Callable[..., str]:
-    """``rabbitmqctl``, for tests that act on the broker itself."""
-    del rabbitmq
-    if shutil.which("rabbitmqctl") is None:
-        if REQUIRE_BROKER:
-            pytest.fail("rabbitmqctl is not on PATH")
-        pytest.skip("rabbitmqctl is not on PATH")
-    return rabbitmqctl
+def node_admin(private_node: PrivateNode) -> Iterator[amqp.Channel]:
+    """A direct py-amqp channel to the private node kl1, like ``admin``."""
+    conn = amqp.Connection(
+        f"127.0.0.1:{private_node.port}", userid="guest", password="guest"
+    )
+    conn.connect()
+    try:
+        channel = conn.channel()
+        channel.auto_decode = False
+        yield channel
+    finally:
+        conn.close()
 
 
 @pytest.fixture
 def vhost(ctl: Callable[..., str], unique: str) -> Iterator[str]:
-    """A virtual host of this test's own, so broker-side closes hit only it."""
+    """A virtual host of this test's own on kl1; deleted afterwards."""
     name = f"{unique}-vhost"
     ctl("add_vhost", name)
-    ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    yield name
-    ctl("delete_vhost", name)
+    try:
+        ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        yield name
+    finally:
+        ctl("delete_vhost", name)

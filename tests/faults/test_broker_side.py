@@ -1,8 +1,10 @@
 """Faults that come from the broker: refusals, forced closes, alarms, limits.
 
-Forced closes act on a virtual host of the test's own, so they never reach
-another connection on the broker.  Alarms and limits are node-wide: each test
-that sets one clears it in a finalizer and keeps it up for a second or two.
+Refusals go through a proxy to the broker on 5672, which they leave as it
+was.  Forced closes, alarms and limits act on the broker itself, so they run
+on the private node kl1 (``private_node``), never on 5672.  Forced closes act
+on a virtual host of the test's own; each test that sets an alarm or a limit
+clears it in a finalizer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kombu_lite.exceptions import (
     NotAllowed,
     PreconditionFailed,
 )
+from tests.cluster.nodes import PrivateNode
 
 from .proxy import FaultProxy
 
@@ -37,10 +40,6 @@ QUICK_RETRY = {
 }
 
 
-def _vhost_url(vhost: str) -> str:
-    return f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-
-
 def _take_all(conn: Connection, name: str) -> list[bytes]:
     channel = conn.default_channel.wire
     taken = []
@@ -50,9 +49,9 @@ def _take_all(conn: Connection, name: str) -> list[bytes]:
 
 
 @pytest.fixture
-def vhost_conn(vhost: str) -> Iterator[Connection]:
-    """A confirming connection to the test's own virtual host."""
-    conn = Connection(_vhost_url(vhost), confirm_publish=True, heartbeat=0)
+def vhost_conn(vhost: str, private_node: PrivateNode) -> Iterator[Connection]:
+    """A confirming connection to the test's own virtual host on kl1."""
+    conn = Connection(private_node.vhost_url(vhost), confirm_publish=True, heartbeat=0)
     yield conn
     conn.release()
 
@@ -146,60 +145,91 @@ def test_a_forced_close_during_a_confirmed_stream_loses_nothing(
 
 
 @pytest.fixture
-def memory_alarm(ctl: Ctl) -> Iterator[Callable[[], None]]:
-    """Raise the node's memory alarm on demand; it is always cleared after."""
+def node_queue(node_admin: amqp.Channel, unique: str) -> Iterator[Queue]:
+    """A queue's description on kl1; deleted afterwards if declared."""
+    queue = Queue(f"{unique}-q", Exchange(""), routing_key=f"{unique}-q")
+    yield queue
+    node_admin.queue_delete(queue.name)
+
+
+@pytest.fixture
+def memory_alarm(ctl: Ctl) -> Iterator[Callable[[str], None]]:
+    """Raise kl1's memory alarm on demand; it is always cleared after.
+
+    ``raise_alarm(connection_name)`` returns once the broker has told that
+    connection of the alarm (it is listed as ``blocking``): RabbitMQ passes
+    an alarm on to its connections asynchronously, and a publish that
+    arrives first is read as if nothing had happened.
+    """
     alarm = "{resource_limit, memory, node()}"
 
-    def raise_alarm() -> None:
+    def raise_alarm(connection_name: str) -> None:
         ctl("eval", f"rabbit_alarm:set_alarm({{{alarm}, []}}).")
+        _await_connection_state(ctl, connection_name, "blocking")
 
     yield raise_alarm
     ctl("eval", f"rabbit_alarm:clear_alarm({alarm}).")
 
 
+def _await_connection_state(ctl: Ctl, connection_name: str, state: str) -> None:
+    """Poll the broker's listing until ``connection_name`` is in ``state``."""
+    wanted = f'{{"connection_name","{connection_name}"}}'
+    for _ in range(50):  # each listing takes rabbitmqctl a moment
+        listing = ctl("list_connections", "--silent", "state", "client_properties")
+        for line in listing.splitlines():
+            listed, client_properties = line.split("\t", 1)
+            if wanted in client_properties and listed == state:
+                return
+    pytest.fail(f"{connection_name!r} was never listed as {state!r}")
+
+
 def test_a_memory_alarm_fails_the_publish_once_and_never_resends_it(
-    memory_alarm: Callable[[], None],
+    memory_alarm: Callable[[str], None],
     ctl: Ctl,
-    rabbitmq: str,
+    private_node: PrivateNode,
     unique: str,
-    admin: amqp.Channel,
+    node_admin: amqp.Channel,
+    node_queue: Queue,
 ) -> None:
     reasons: list[str] = []
+    name = f"kombu_lite {unique}"
     conn = Connection(
-        rabbitmq,
+        private_node.url,
         confirm_publish=True,
         on_blocked=reasons.append,
         blocked_connection_timeout=1,
+        transport_options={"client_properties": {"connection_name": name}},
     )
-    queue = Queue(f"{unique}-q", Exchange(""), routing_key=f"{unique}-q")
-    producer = conn.Producer(routing_key=queue.name)
-    producer.publish(b"warm-up", serializer="raw", declare=[queue])
-    admin.basic_get(queue.name, no_ack=True)
-    memory_alarm()
+    try:
+        queue = node_queue
+        producer = conn.Producer(routing_key=queue.name)
+        producer.publish(b"warm-up", serializer="raw", declare=[queue])
+        node_admin.basic_get(queue.name, no_ack=True)
+        memory_alarm(name)
 
-    # RabbitMQ blocks a connection when it next publishes: this message is
-    # written, then held unread by the broker.  kombu retried it on a new
-    # connection and left three copies; here it fails once, unretried.
-    with pytest.raises(ConnectionBlocked, match="outcome is unknown"):
-        producer.publish(
-            b"held", serializer="raw", retry=True, retry_policy=QUICK_RETRY
-        )
-    ctl("eval", "rabbit_alarm:clear_alarm({resource_limit, memory, node()}).")
-    producer.publish(b"after", serializer="raw")
+        # RabbitMQ blocks a connection when it next publishes: this message
+        # is written, then held unread by the broker.  kombu retried it on a
+        # new connection and left three copies; here it fails once, unretried.
+        with pytest.raises(ConnectionBlocked, match="outcome is unknown"):
+            producer.publish(
+                b"held", serializer="raw", retry=True, retry_policy=QUICK_RETRY
+            )
+        ctl("eval", "rabbit_alarm:clear_alarm({resource_limit, memory, node()}).")
+        producer.publish(b"after", serializer="raw")
+    finally:
+        conn.release()
 
     assert len(reasons) == 1
     assert "memory" in reasons[0].lower()
     got = []
-    while (message := admin.basic_get(queue.name, no_ack=True)) is not None:
+    while (message := node_admin.basic_get(queue.name, no_ack=True)) is not None:
         got.append(bytes(message.body))
     assert got == [b"held", b"after"]
-    conn.release()
-    admin.queue_delete(queue.name)
 
 
 @pytest.fixture
 def max_message_size(ctl: Ctl) -> Iterator[Callable[[int], None]]:
-    """Lower the broker's ``max_message_size``; restored afterwards."""
+    """Lower kl1's ``max_message_size``; restored afterwards."""
     printed = ctl("eval", "application:get_env(rabbit, max_message_size).")
     found = re.search(r"\{ok,\s*(\d+)\}", printed)
     original = found.group(1) if found else None
@@ -216,23 +246,24 @@ def max_message_size(ctl: Ctl) -> Iterator[Callable[[int], None]]:
 
 def test_an_oversize_message_is_refused_by_name_and_the_producer_goes_on(
     max_message_size: Callable[[int], None],
-    rabbitmq: str,
-    unique: str,
-    admin: amqp.Channel,
+    private_node: PrivateNode,
+    node_admin: amqp.Channel,
+    node_queue: Queue,
 ) -> None:
     max_message_size(64 * 1024)
-    conn = Connection(rabbitmq, confirm_publish=True)
-    queue = Queue(f"{unique}-q", Exchange(""), routing_key=f"{unique}-q")
-    producer = conn.Producer(routing_key=queue.name)
-    producer.publish(b"small", serializer="raw", declare=[queue])
+    queue = node_queue
+    conn = Connection(private_node.url, confirm_publish=True)
+    try:
+        producer = conn.Producer(routing_key=queue.name)
+        producer.publish(b"small", serializer="raw", declare=[queue])
 
-    with pytest.raises(PreconditionFailed, match="size"):
-        producer.publish(b"z" * 100_000, serializer="raw", retry=True)
-    producer.publish(b"small again", serializer="raw")
+        with pytest.raises(PreconditionFailed, match="size"):
+            producer.publish(b"z" * 100_000, serializer="raw", retry=True)
+        producer.publish(b"small again", serializer="raw")
+    finally:
+        conn.release()
 
     got = []
-    while (message := admin.basic_get(queue.name, no_ack=True)) is not None:
+    while (message := node_admin.basic_get(queue.name, no_ack=True)) is not None:
         got.append(bytes(message.body))
     assert got == [b"small", b"small again"]
-    conn.release()
-    admin.queue_delete(queue.name)

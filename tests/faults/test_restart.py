@@ -1,13 +1,12 @@
 """A broker restart (``rabbitmqctl stop_app`` / ``start_app``) under a publisher.
 
-These restart the whole node, so every other connection to it dies too; the
-suite runs its tests one at a time, so only the test's own are affected.
+These restart the whole node, so every other connection to it dies too: they
+restart the private node kl1 (``private_node``), never the broker on 5672.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,8 +16,7 @@ import pytest
 
 from kombu_lite import Connection, Exchange, Queue
 from kombu_lite.exceptions import NotFound
-
-from .conftest import rabbitmqctl
+from tests.cluster.nodes import PrivateNode
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -69,9 +67,9 @@ def _restart_in_background(
     return thread
 
 
-def _take_all(name: str) -> list[bytes]:
-    """Take every message from queue ``name``, then delete the queue."""
-    conn = amqp.Connection("127.0.0.1:5672", userid="guest", password="guest")
+def _take_all(node: PrivateNode, name: str) -> list[bytes]:
+    """Take every message from queue ``name`` on ``node``, then delete it."""
+    conn = amqp.Connection(f"127.0.0.1:{node.port}", userid="guest", password="guest")
     conn.connect()
     try:
         channel = conn.channel()
@@ -85,9 +83,9 @@ def _take_all(name: str) -> list[bytes]:
         conn.close()
 
 
-def _delete(name: str) -> None:
-    """Delete queue ``name`` if it is still there."""
-    conn = amqp.Connection("127.0.0.1:5672", userid="guest", password="guest")
+def _delete(node: PrivateNode, name: str) -> None:
+    """Delete queue ``name`` on ``node`` if it is still there."""
+    conn = amqp.Connection(f"127.0.0.1:{node.port}", userid="guest", password="guest")
     conn.connect()
     try:
         with contextlib.suppress(amqp.exceptions.AMQPError):
@@ -97,21 +95,21 @@ def _delete(name: str) -> None:
 
 
 @pytest.fixture
-def queue_name() -> Iterator[str]:
+def queue_name(private_node: PrivateNode) -> Iterator[str]:
     """A fresh queue name; the queue is deleted afterwards if it exists."""
     name = f"klt-restart-{uuid.uuid4().hex[:8]}"
     yield name
-    _delete(name)
+    _delete(private_node, name)
 
 
 # The restart may take RESTART_LIMIT and the retried publish 45 s of it.
 @pytest.mark.timeout(RESTART_LIMIT + 60)
 def test_a_publish_retried_across_a_restart_declares_again_and_arrives_once(
-    ctl: Ctl, rabbitmq: str, queue_name: str
+    ctl: Ctl, private_node: PrivateNode, queue_name: str
 ) -> None:
     name = queue_name
     queue = Queue(name, Exchange(""), routing_key=name, durable=False)
-    conn = Connection(rabbitmq, confirm_publish=True, heartbeat=0)
+    conn = Connection(private_node.url, confirm_publish=True, heartbeat=0)
     try:
         producer = conn.Producer(routing_key=name)
         producer.publish(b"before", serializer="raw", declare=[queue])
@@ -138,33 +136,20 @@ def test_a_publish_retried_across_a_restart_declares_again_and_arrives_once(
 
     # The transient queue and "before" went with the restart; the retried
     # publish declared the queue again on the new connection.
-    assert _take_all(name) == [b"during"]
+    assert _take_all(private_node, name) == [b"during"]
 
 
 @pytest.fixture(scope="module")
-def restarted() -> Iterator[tuple[str, str]]:
-    """A durable and a transient queue, each with a message, then a restart.
+def restarted(private_node: PrivateNode) -> Iterator[tuple[str, str]]:
+    """On kl1, a durable and a transient queue with a message each, then a restart.
 
     Yields the two queue names; both queues are deleted afterwards, even if
     the restart failed.
     """
-    from tests.conftest import REQUIRE_BROKER, _broker_reachable
-
-    if not _broker_reachable():
-        reason = "RabbitMQ is not reachable on 127.0.0.1:5672"
-        if REQUIRE_BROKER:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    if shutil.which("rabbitmqctl") is None:
-        if REQUIRE_BROKER:
-            pytest.fail("rabbitmqctl is not on PATH")
-        pytest.skip("rabbitmqctl is not on PATH")
     tag = uuid.uuid4().hex[:8]
     durable, transient = f"klt-durable-{tag}", f"klt-transient-{tag}"
     try:
-        with Connection(
-            "amqp://guest:guest@127.0.0.1:5672//", confirm_publish=True
-        ) as c:
+        with Connection(private_node.url, confirm_publish=True) as c:
             producer = c.Producer()
             producer.publish(
                 b"kept",
@@ -181,29 +166,29 @@ def restarted() -> Iterator[tuple[str, str]]:
                     Queue(transient, Exchange(""), routing_key=transient, durable=False)
                 ],
             )
-        _restart(rabbitmqctl)
+        _restart(private_node.ctl)
         yield durable, transient
     finally:
-        _delete(durable)
-        _delete(transient)  # gone with the restart, unless that failed
+        _delete(private_node, durable)
+        _delete(private_node, transient)  # gone with the restart, unless that failed
 
 
 # pytest-timeout counts fixture set-up: the first of these restarts the node.
 @pytest.mark.timeout(RESTART_LIMIT + 30)
 def test_a_durable_queue_keeps_its_persistent_messages_across_a_restart(
-    restarted: tuple[str, str],
+    restarted: tuple[str, str], private_node: PrivateNode
 ) -> None:
     durable, _ = restarted
 
-    assert _take_all(durable) == [b"kept"]
+    assert _take_all(private_node, durable) == [b"kept"]
 
 
 @pytest.mark.timeout(RESTART_LIMIT + 30)
 def test_a_transient_queue_is_gone_after_a_restart(
-    restarted: tuple[str, str], rabbitmq: str
+    restarted: tuple[str, str], private_node: PrivateNode
 ) -> None:
     _, transient = restarted
-    with Connection(rabbitmq) as conn:
+    with Connection(private_node.url) as conn:
         missing = Queue(transient, Exchange(""), routing_key=transient, durable=False)
 
         with pytest.raises(NotFound, match=transient):
