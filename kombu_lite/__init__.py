@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from kombu_lite.common import uuid as uuid
     from kombu_lite.connection import Connection as BrokerConnection
     from kombu_lite.connection import Connection as Connection
-    from kombu_lite.consumer import Consumer as Consumer
     from kombu_lite.entity import Binding as Binding
     from kombu_lite.entity import Exchange as Exchange
     from kombu_lite.entity import Queue as Queue
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from kombu_lite.exceptions import KombuError as KombuError
     from kombu_lite.message import Message as Message
     from kombu_lite.messaging import Producer as Producer
+    from kombu_lite.messaging.consumer import Consumer as Consumer
     from kombu_lite.retry import RetryPolicy as RetryPolicy
     from kombu_lite.retry import retry_over_time as retry_over_time
     from kombu_lite.serialization import (
@@ -75,7 +75,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "BrokerConnection": ("kombu_lite.connection", "Connection"),
     "Channel": ("kombu_lite.channel", "Channel"),
     "Connection": ("kombu_lite.connection", "Connection"),
-    "Consumer": ("kombu_lite.consumer", "Consumer"),
+    "Consumer": ("kombu_lite.messaging.consumer", "Consumer"),
     "Exchange": ("kombu_lite.entity", "Exchange"),
     "KombuError": ("kombu_lite.exceptions", "KombuError"),
     "Message": ("kombu_lite.message", "Message"),

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from kombu_lite.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from kombu_lite._exchange import Exchange
-    from kombu_lite._queue import Queue
     from kombu_lite.channel import Channel
     from kombu_lite.connection import Connection
+    from kombu_lite.entity.exchange import Exchange
+    from kombu_lite.entity.queue import Queue
 
 __all__ = ["maybe_declare", "uuid"]
 

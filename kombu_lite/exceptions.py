@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from kombu_lite._publishing import PublishOutcome
+    from kombu_lite.messaging.pipeline import PublishOutcome
 
 __all__ = [
     "AccessRefused",

@@ -75,7 +75,7 @@ class PreparedMessage:
         if unknown:
             raise ConfigurationError(f"unknown message property {min(unknown)!r}")
         if isinstance(body, str):
-            from kombu_lite._publishing import encode_text
+            from kombu_lite.messaging.pipeline import encode_text
 
             fields.setdefault("content_encoding", "utf-8")
             data = encode_text(body, fields["content_encoding"])

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from kombu_lite._url import mask_url
 from kombu_lite.connection import Connection
+from kombu_lite.connection.url import mask_url
 from kombu_lite.exceptions import OperationalError
 from kombu_lite.transport.memory import default_broker
 

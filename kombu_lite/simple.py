@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from kombu_lite.channel import Channel
 from kombu_lite.connection import Connection
-from kombu_lite.consumer import Consumer
 from kombu_lite.entity import Exchange, Queue
 from kombu_lite.exceptions import ConfigurationError, KombuError
 from kombu_lite.message import prepare_accept
 from kombu_lite.messaging import Producer
+from kombu_lite.messaging.consumer import Consumer
 from kombu_lite.serialization import TRUSTED_CONTENT_TYPES
 from kombu_lite.serialization import registry as _serializers
 

@@ -6,7 +6,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from kombu_lite._url import parse_url, split_failover
+from kombu_lite.connection.url import parse_url, split_failover
 from kombu_lite.exceptions import KombuError
 
 if TYPE_CHECKING:

@@ -744,7 +744,7 @@ def test_a_broker_cancel_without_on_cancel_is_logged_not_raised(
     connection: Connection, queue: Queue, caplog: pytest.LogCaptureFixture
 ) -> None:
     with (
-        caplog.at_level(logging.WARNING, logger="kombu_lite.consumer"),
+        caplog.at_level(logging.WARNING, logger="kombu_lite.messaging.consumer"),
         Consumer(connection, queue, callbacks=[Inbox()]) as consumer,
     ):
         with connection.channel() as other:

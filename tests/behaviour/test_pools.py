@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from kombu_lite import Connection, Consumer, Exchange, Message, Queue, pools
-from kombu_lite._resource import Resource
 from kombu_lite.exceptions import (
     ChannelLimitExceeded,
     ConfigurationError,
@@ -42,6 +41,7 @@ from kombu_lite.pools import (
     connections,
     producers,
 )
+from kombu_lite.pools.resource import Resource
 from kombu_lite.transport.memory import default_broker
 
 from .conftest import RawMessage

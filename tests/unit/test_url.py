@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kombu_lite._url import format_url, mask_url, parse_url, split_failover
+from kombu_lite.connection.url import format_url, mask_url, parse_url, split_failover
 from kombu_lite.exceptions import InvalidURL
 
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from kombu_lite import Connection
-from kombu_lite._url import parse_url
 from kombu_lite.cli import main
+from kombu_lite.connection.url import parse_url
 from kombu_lite.exceptions import ConfigurationError, InvalidURL, KombuError
 
 SECRET = "MyS3cretPw"

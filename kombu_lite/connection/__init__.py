@@ -15,8 +15,21 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from kombu_lite import _ensure
-from kombu_lite._blocked import BlockedOptions, report_blocked, report_unblocked
-from kombu_lite._connection_params import (
+from kombu_lite._log import get_logger
+from kombu_lite.channel import Channel
+from kombu_lite.connection.blocked import (
+    BlockedOptions,
+    report_blocked,
+    report_unblocked,
+)
+from kombu_lite.connection.factories import ConsumerFactories
+from kombu_lite.connection.failover import (
+    FailoverStrategy,
+    check_failover_strategy,
+    host_order,
+    next_host,
+)
+from kombu_lite.connection.params import (
     DEFAULT_BLOCKED_TIMEOUT,
     DEFAULT_CONFIRM_TIMEOUT,
     UNSET,
@@ -32,16 +45,7 @@ from kombu_lite._connection_params import (
     seconds,
     split_hosts,
 )
-from kombu_lite._consumer_factories import ConsumerFactories
-from kombu_lite._failover import (
-    FailoverStrategy,
-    check_failover_strategy,
-    host_order,
-    next_host,
-)
-from kombu_lite._log import get_logger
-from kombu_lite._url import URL, format_url, mask_url
-from kombu_lite.channel import Channel
+from kombu_lite.connection.url import URL, format_url, mask_url
 from kombu_lite.exceptions import (
     ChannelError,
     ConfigurationError,

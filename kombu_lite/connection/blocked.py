@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from kombu_lite._connection_params import UNSET, Unset, callback_option, seconds
 from kombu_lite._log import get_logger
+from kombu_lite.connection.params import UNSET, Unset, callback_option, seconds
 
 __all__ = ["BlockedOptions", "report_blocked", "report_unblocked"]
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kombu_lite._entity_base import (
+from kombu_lite._log import get_logger
+from kombu_lite.entity.base import (
     Bindable,
     check_arguments,
     check_name,
     frozen_args,
     ttl_ms,
 )
-from kombu_lite._exchange import Binding, Exchange
-from kombu_lite._log import get_logger
+from kombu_lite.entity.exchange import Binding, Exchange
 from kombu_lite.exceptions import ConfigurationError
 
 if TYPE_CHECKING:

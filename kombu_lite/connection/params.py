@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from kombu_lite._url import URL, parse_url, split_failover
+from kombu_lite.connection.url import URL, parse_url, split_failover
 from kombu_lite.exceptions import ConfigurationError
 from kombu_lite.transport import TRANSPORT_ALIASES, resolve_transport
 from kombu_lite.transport.base import ConnectionParameters

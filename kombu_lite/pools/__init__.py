@@ -27,7 +27,6 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
-from kombu_lite._resource import Resource, check_limit
 from kombu_lite.channel import Channel
 from kombu_lite.connection import Connection
 from kombu_lite.exceptions import (
@@ -37,6 +36,7 @@ from kombu_lite.exceptions import (
     LimitExceeded,
 )
 from kombu_lite.messaging import Producer
+from kombu_lite.pools.resource import Resource, check_limit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import kombu_lite.compression as _compression
-from kombu_lite._entity_base import maybe_delivery_mode, ttl_ms
-from kombu_lite._exchange import Exchange
-from kombu_lite._queue import Queue
 from kombu_lite.common import maybe_declare
+from kombu_lite.entity.base import maybe_delivery_mode, ttl_ms
+from kombu_lite.entity.exchange import Exchange
+from kombu_lite.entity.queue import Queue
 from kombu_lite.exceptions import (
     ChannelError,
     ConfigurationError,
@@ -41,9 +41,9 @@ if TYPE_CHECKING:
         Sequence,
     )
 
-    from kombu_lite._entity_base import DeliveryMode
-    from kombu_lite._exchange import Binding
     from kombu_lite.channel import Channel
+    from kombu_lite.entity.base import DeliveryMode
+    from kombu_lite.entity.exchange import Binding
     from kombu_lite.messaging import Producer
     from kombu_lite.serialization import Codec
     from kombu_lite.transport.base import ReturnedMessage, WireChannel

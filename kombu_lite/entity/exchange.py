@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kombu_lite._entity_base import (
+from kombu_lite._log import get_logger
+from kombu_lite.entity.base import (
     PERSISTENT_DELIVERY_MODE,
     TRANSIENT_DELIVERY_MODE,
     Bindable,
@@ -14,15 +15,14 @@ from kombu_lite._entity_base import (
     frozen_args,
     maybe_delivery_mode,
 )
-from kombu_lite._log import get_logger
 from kombu_lite.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from kombu_lite._queue import Queue
     from kombu_lite.channel import Channel
     from kombu_lite.connection import Connection
+    from kombu_lite.entity.queue import Queue
     from kombu_lite.message import PreparedMessage
 
 __all__ = ["Binding", "Exchange", "binding"]
@@ -319,7 +319,7 @@ class Exchange(Bindable):
             # an unclaimed confirm would stay in the channel for good.
             returned = wire.wait_for_confirm(tag, connection.confirm_timeout)
             if returned is not None:
-                from kombu_lite._publishing import returned_error
+                from kombu_lite.messaging.pipeline import returned_error
 
                 raise returned_error(tag, returned)
 

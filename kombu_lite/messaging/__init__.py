@@ -18,19 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import kombu_lite.compression as _compression
 from kombu_lite._log import get_logger
-from kombu_lite._publishing import (
-    DeclareMemo,
-    PropertyCache,
-    PublishOutcome,
-    check_publish_args,
-    confirm_wait,
-    encode_body,
-    immediate_error,
-    publish_pipelined,
-    reply_to_name,
-    returned_error,
-)
-from kombu_lite._publishing import Prepared as _Prepared
 from kombu_lite.channel import Channel
 from kombu_lite.common import maybe_declare as _maybe_declare
 from kombu_lite.connection import Connection
@@ -42,6 +29,19 @@ from kombu_lite.exceptions import (
     NotFound,
 )
 from kombu_lite.message import Message
+from kombu_lite.messaging.pipeline import (
+    DeclareMemo,
+    PropertyCache,
+    PublishOutcome,
+    check_publish_args,
+    confirm_wait,
+    encode_body,
+    immediate_error,
+    publish_pipelined,
+    reply_to_name,
+    returned_error,
+)
+from kombu_lite.messaging.pipeline import Prepared as _Prepared
 from kombu_lite.retry import DEFAULT_PUBLISH_RETRY_POLICY, RetryPolicy
 from kombu_lite.serialization import registry as _serializers
 from kombu_lite.transport.base import BasicProperties, Delivery, ReturnedMessage
@@ -50,10 +50,10 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-    from kombu_lite._entity_base import DeliveryMode
+    from kombu_lite.entity.base import DeliveryMode
     from kombu_lite.serialization import Codec
 
-    #: What :func:`~kombu_lite._publishing.encode_body` takes: ``(body,
+    #: What :func:`~kombu_lite.messaging.pipeline.encode_body` takes: ``(body,
     #: codec, content_type, content_encoding, compression, headers)``.
     _BodyArgs = tuple[
         Any, Codec, str | None, str | None, str | None, Mapping[str, object] | None

@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 
     from kombu_lite.channel import Channel
     from kombu_lite.connection import Connection
-    from kombu_lite.consumer import (
+    from kombu_lite.entity import Queue
+    from kombu_lite.messaging.consumer import (
         Callback,
         Consumer,
         OnCancel,
         OnDecodeError,
         OnMessage,
     )
-    from kombu_lite.entity import Queue
     from kombu_lite.pools import ChannelPool, ConnectionPool
     from kombu_lite.simple import SimpleBuffer, SimpleQueue
 
@@ -56,7 +56,7 @@ class ConsumerFactories:
 
         It consumes on ``channel``, or on this connection's default channel.
         """
-        from kombu_lite.consumer import Consumer
+        from kombu_lite.messaging.consumer import Consumer
 
         return Consumer(
             channel if channel is not None else self._self(),
@@ -148,8 +148,8 @@ class ConsumerFactories:
             ConfigurationError: a bad limit or option, or an unknown option
                 (kombu ignores those).
         """
-        from kombu_lite._resource import check_pool_options
         from kombu_lite.pools import ConnectionPool
+        from kombu_lite.pools.resource import check_pool_options
 
         check_pool_options("Connection.Pool", options)
         return ConnectionPool(self._self(), limit, **options)
@@ -167,8 +167,8 @@ class ConsumerFactories:
             ConfigurationError: a bad limit or option, or an unknown option
                 (kombu ignores those).
         """
-        from kombu_lite._resource import check_pool_options
         from kombu_lite.pools import ChannelPool
+        from kombu_lite.pools.resource import check_pool_options
 
         check_pool_options("Connection.ChannelPool", options)
         return ChannelPool(self._self(), limit, **options)

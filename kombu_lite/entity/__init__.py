@@ -13,20 +13,20 @@ entity is built, before anything is sent.
 
 from __future__ import annotations
 
-from kombu_lite._entity_base import (
+from kombu_lite.entity.base import (
     DELIVERY_MODES as DELIVERY_MODES,
 )
-from kombu_lite._entity_base import (
+from kombu_lite.entity.base import (
     PERSISTENT_DELIVERY_MODE as PERSISTENT_DELIVERY_MODE,
 )
-from kombu_lite._entity_base import (
+from kombu_lite.entity.base import (
     TRANSIENT_DELIVERY_MODE as TRANSIENT_DELIVERY_MODE,
 )
-from kombu_lite._entity_base import maybe_delivery_mode as maybe_delivery_mode
-from kombu_lite._exchange import Binding as Binding
-from kombu_lite._exchange import Exchange as Exchange
-from kombu_lite._exchange import binding as binding
-from kombu_lite._queue import Queue as Queue
+from kombu_lite.entity.base import maybe_delivery_mode as maybe_delivery_mode
+from kombu_lite.entity.exchange import Binding as Binding
+from kombu_lite.entity.exchange import Exchange as Exchange
+from kombu_lite.entity.exchange import binding as binding
+from kombu_lite.entity.queue import Queue as Queue
 
 __all__ = [
     "DELIVERY_MODES",
