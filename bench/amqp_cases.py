@@ -216,7 +216,7 @@ def _fill(name: str, count: int) -> None:
         for _ in range(count):
             producer.publish(BODY)
         channel = conn.default_channel
-        while channel.wire.queue_declare(name, passive=True).message_count < count:
+        while channel.queue_declare(name, passive=True).message_count < count:
             time.sleep(0.01)
 
 
@@ -261,7 +261,7 @@ def kombu_lite_publish(count: int, persistent: bool = True) -> Metrics:
         producer = conn.Producer(routing_key=queue.name)
         producer.publish(BODY, declare=[queue], delivery_mode=mode)
         publish = producer.publish
-        wire = conn.default_channel.wire
+        wire = conn.default_channel
         try:
             with _Clock() as clock:
                 for _ in range(count):

@@ -245,7 +245,7 @@ class Message:
         """
         channel = self._settleable()
         if channel is not None:
-            channel.wire.basic_ack(self.delivery_tag, multiple=multiple)
+            channel.basic_ack(self.delivery_tag, multiple=multiple)
         self._state = "ACKED"
 
     def reject(self, requeue: bool = False) -> None:
@@ -260,7 +260,7 @@ class Message:
         """
         channel = self._settleable()
         if channel is not None:
-            channel.wire.basic_reject(self.delivery_tag, requeue=requeue)
+            channel.basic_reject(self.delivery_tag, requeue=requeue)
         self._state = "REQUEUED" if requeue else "REJECTED"
 
     def requeue(self) -> None:

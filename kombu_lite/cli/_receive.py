@@ -283,10 +283,8 @@ def consume(args: argparse.Namespace, console: Console) -> None:
         state = _Consuming(name, channel, console, count, ack)
         # --no-ack without --count holds every message to the end: no window.
         prefetch = min(count, 65535) if count is not None else _PREFETCH if ack else 0
-        channel.wire.basic_qos(prefetch_count=prefetch)
-        tag = channel.wire.basic_consume(
-            name, state.on_delivery, on_cancel=state.on_cancel
-        )
+        channel.basic_qos(prefetch_count=prefetch)
+        tag = channel.basic_consume(name, state.on_delivery, on_cancel=state.on_cancel)
         try:
             while not state.done:
                 wait = None
@@ -302,14 +300,14 @@ def consume(args: argparse.Namespace, console: Console) -> None:
             # Cancel first: a message put back while the consumer still
             # runs would be delivered to it again as the channel closes.
             with contextlib.suppress(KombuError):
-                channel.wire.basic_cancel(tag)
+                channel.basic_cancel(tag)
             _settle_after_error(state.held, ack)
             raise
         if state.cancelled:
             # The queue is gone, and its deliveries with it.
             _settle_after_error(state.held, ack)
         else:
-            channel.wire.basic_cancel(tag)
+            channel.basic_cancel(tag)
             _settle(state.held, ack)
     _summary(console, state.received, name, ack)
     if state.cancelled:

@@ -162,7 +162,7 @@ class Exchange(Bindable):
         if self.no_declare or not self.name or self.name.startswith("amq."):
             return
         passive = self.passive if passive is None else passive
-        self._resolve(channel).wire.exchange_declare(
+        self._resolve(channel).exchange_declare(
             self.name,
             self.type,
             passive=passive,
@@ -186,7 +186,7 @@ class Exchange(Bindable):
     ) -> None:
         """Delete the exchange on the broker."""
         del nowait
-        self._resolve(channel).wire.exchange_delete(self.name, if_unused=if_unused)
+        self._resolve(channel).exchange_delete(self.name, if_unused=if_unused)
         logger.debug("deleted exchange %r", self.name)
 
     def bind_to(
@@ -200,9 +200,7 @@ class Exchange(Bindable):
         """Bind this exchange (the destination) to ``exchange`` (the source)."""
         del nowait
         source = exchange.name if isinstance(exchange, Exchange) else exchange
-        self._resolve(channel).wire.exchange_bind(
-            self.name, source, routing_key, arguments
-        )
+        self._resolve(channel).exchange_bind(self.name, source, routing_key, arguments)
         logger.debug(
             "bound exchange %r to exchange %r with key %r",
             self.name,
@@ -221,9 +219,7 @@ class Exchange(Bindable):
         """Remove the binding made by :meth:`bind_to`."""
         del nowait
         name = source.name if isinstance(source, Exchange) else source
-        self._resolve(channel).wire.exchange_unbind(
-            self.name, name, routing_key, arguments
-        )
+        self._resolve(channel).exchange_unbind(self.name, name, routing_key, arguments)
 
     def binding(
         self,
@@ -306,8 +302,7 @@ class Exchange(Bindable):
         connection = channel.connection
         if connection.confirm_publish:
             channel.enable_confirms()
-        wire = channel.wire
-        tag = wire.basic_publish(
+        tag = channel.basic_publish(
             message.body,
             message.properties,
             self.name if exchange is None else exchange,
@@ -317,7 +312,7 @@ class Exchange(Bindable):
         if tag:
             # On a confirming channel every message must be waited for:
             # an unclaimed confirm would stay in the channel for good.
-            returned = wire.wait_for_confirm(tag, connection.confirm_timeout)
+            returned = channel.wait_for_confirm(tag, connection.confirm_timeout)
             if returned is not None:
                 from kombu_lite.messaging.pipeline import returned_error
 

@@ -256,7 +256,7 @@ class Queue(Bindable):
     ) -> QueueDeclareOk:
         """Declare only the queue; return ``(name, message_count, consumer_count)``."""
         del nowait
-        result = self._resolve(channel).wire.queue_declare(
+        result = self._resolve(channel).queue_declare(
             self.name,
             passive=passive,
             durable=self.durable,
@@ -298,7 +298,7 @@ class Queue(Bindable):
         """Bind the queue to ``exchange`` (an Exchange or a name)."""
         del nowait
         name = exchange.name if isinstance(exchange, Exchange) else exchange
-        self._resolve(channel).wire.queue_bind(self.name, name, routing_key, arguments)
+        self._resolve(channel).queue_bind(self.name, name, routing_key, arguments)
         logger.debug(
             "bound queue %r to exchange %r with key %r", self.name, name, routing_key
         )
@@ -327,16 +327,14 @@ class Queue(Bindable):
         """Remove a binding to ``exchange`` (an Exchange or a name)."""
         del nowait
         name = exchange.name if isinstance(exchange, Exchange) else exchange
-        self._resolve(channel).wire.queue_unbind(
-            self.name, name, routing_key, arguments
-        )
+        self._resolve(channel).queue_unbind(self.name, name, routing_key, arguments)
 
     def purge(
         self, nowait: bool = False, channel: Channel | Connection | None = None
     ) -> int:
         """Drop the queue's ready messages; return how many."""
         del nowait
-        return self._resolve(channel).wire.queue_purge(self.name)
+        return self._resolve(channel).queue_purge(self.name)
 
     def delete(
         self,
@@ -347,7 +345,7 @@ class Queue(Bindable):
     ) -> int:
         """Delete the queue; return how many messages it held."""
         del nowait
-        return self._resolve(channel).wire.queue_delete(
+        return self._resolve(channel).queue_delete(
             self.name, if_unused=if_unused, if_empty=if_empty
         )
 
@@ -369,7 +367,7 @@ class Queue(Bindable):
         accepted = prepare_accept(accept)  # bad names raise before the get
         chan = self._resolve(channel)
         ack_mode = self.no_ack if no_ack is None else no_ack
-        delivery = chan.wire.basic_get(self.name, no_ack=bool(ack_mode))
+        delivery = chan.basic_get(self.name, no_ack=bool(ack_mode))
         if delivery is None:
             return None
         return Message(delivery, chan, accept=accepted, no_ack=bool(ack_mode))

@@ -147,7 +147,7 @@ class Producer:
         else:
             self.exchange = self.exchange(channel)
         if self.on_return is not None and self._return_channel is not channel:
-            channel.wire.set_return_handler(self._handle_return)
+            channel.set_return_handler(self._handle_return)
             self._return_channel = channel
 
     @property
@@ -440,7 +440,7 @@ class Producer:
     ) -> None:
         # The hot path of every publish: kept flat on purpose.
         channel = self._channel
-        if channel is None or not channel.wire.is_open:
+        if channel is None or not channel.is_open:
             channel = self.channel
         if entities:
             memo = self._declare_memo
@@ -459,8 +459,7 @@ class Producer:
         connection = channel.connection
         if connection.confirm_publish:
             channel.enable_confirms()
-        wire = channel.wire
-        tag = wire.basic_publish(
+        tag = channel.basic_publish(
             payload,
             cache.properties(
                 content_type,
@@ -490,7 +489,7 @@ class Producer:
         wait = (
             connection.confirm_timeout if confirm_timeout is None else confirm_timeout
         )
-        returned = wire.wait_for_confirm(tag, wait)
+        returned = channel.wait_for_confirm(tag, wait)
         if returned is not None and self.on_return is None:
             raise returned_error(tag, returned)
 
@@ -615,7 +614,7 @@ class Producer:
             return payload, properties_for(ctype, cencoding, hdrs, mode, level, extra)
 
         outcomes = publish_pipelined(
-            channel.wire,
+            channel,
             bodies,
             encode,
             exchange_name,

@@ -184,7 +184,7 @@ class Consumer:
         if self.auto_declare:
             self.declare()
         if self.prefetch_count is not None:
-            chan.wire.basic_qos(prefetch_count=self.prefetch_count)
+            chan.basic_qos(prefetch_count=self.prefetch_count)
         for queue in self._queues:
             if queue.name in resume:
                 self._basic_consume(queue, resume[queue.name])
@@ -248,7 +248,7 @@ class Consumer:
         prefix = self.tag_prefix
         tag = "" if prefix is None else f"{prefix}{uuid.uuid4().hex}"
         channel = self.channel
-        tag = channel.wire.basic_consume(
+        tag = channel.basic_consume(
             queue.name,
             partial(self._on_delivery, channel, no_ack),
             consumer_tag=tag,
@@ -277,7 +277,7 @@ class Consumer:
         if not channel.is_open:
             return
         for tag in tags:
-            channel.wire.basic_cancel(tag)
+            channel.basic_cancel(tag)
 
     close = cancel
 
@@ -287,7 +287,7 @@ class Consumer:
         tag = self._tags.pop(name, None)
         self._queues = [q for q in self._queues if q.name != name]
         if tag is not None and self.channel.is_open:
-            self.channel.wire.basic_cancel(tag)
+            self.channel.basic_cancel(tag)
 
     def _on_broker_cancel(self, consumer_tag: str) -> None:
         names = [name for name, tag in self._tags.items() if tag == consumer_tag]
@@ -389,7 +389,7 @@ class Consumer:
                 "prefetch_count"
             )
         count = _check_prefetch_count(prefetch_count)
-        self.channel.wire.basic_qos(
+        self.channel.basic_qos(
             prefetch_count=count or 0, apply_global=bool(apply_global)
         )
         if not apply_global:
@@ -413,7 +413,7 @@ class Consumer:
                 "implement it and closes the connection; call "
                 "recover(requeue=True)"
             )
-        self.channel.wire.basic_recover(requeue=True)
+        self.channel.basic_recover(requeue=True)
 
     # -- context manager -----------------------------------------------------------
 

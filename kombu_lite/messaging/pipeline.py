@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from kombu_lite.entity.exchange import Binding
     from kombu_lite.messaging import Producer
     from kombu_lite.serialization import Codec
-    from kombu_lite.transport.base import ReturnedMessage, WireChannel
+    from kombu_lite.transport.base import ReturnedMessage
 
     #: ``encode(body) -> (payload, properties)``; raises EncodeError.
     Encoder = Callable[[Any], tuple[bytes, BasicProperties]]
@@ -237,7 +237,7 @@ _PIPELINE_CHUNK: Final = 128
 
 
 def publish_pipelined(
-    wire: WireChannel,
+    channel: Channel,
     bodies: Iterable[Any],
     encode: Encoder,
     exchange: str,
@@ -254,17 +254,16 @@ def publish_pipelined(
     :class:`PublishOutcome`.  A channel or connection error stops sending:
     the messages still in flight and the ones not sent yet get that error.
 
-    When the transport offers ``basic_publish_batch`` (py-amqp does),
-    messages go out in chunks, each chunk with a single write.
+    Messages go out in chunks, each chunk with one ``basic_publish_batch``
+    (on py-amqp, a single write).
 
     Raises:
         PublishInterrupted: ``bodies`` raised.  The messages taken before
             were sent all the same and their confirms waited for, so none
             is left on the channel; their outcomes are on the error.
     """
-    batch: Callable[..., list[int]] | None = getattr(wire, "basic_publish_batch", None)
-    chunk_size = min(window, _PIPELINE_CHUNK) if batch is not None else 1
-    pipeline = _Pipeline(wire, batch, exchange, routing_key, mandatory, timeout)
+    chunk_size = min(window, _PIPELINE_CHUNK)
+    pipeline = _Pipeline(channel, exchange, routing_key, mandatory, timeout)
     outcomes = pipeline.outcomes
     chunk: list[tuple[int, bytes, BasicProperties]] = []
     failure: list[Exception] = []
@@ -318,28 +317,25 @@ class _Pipeline:
     """The messages of one :func:`publish_pipelined` call, sent and settled."""
 
     __slots__ = (
-        "_batch",
+        "_channel",
         "_exchange",
         "_in_flight",
         "_mandatory",
         "_routing_key",
         "_timeout",
-        "_wire",
         "fatal",
         "outcomes",
     )
 
     def __init__(
         self,
-        wire: WireChannel,
-        batch: Callable[..., list[int]] | None,
+        channel: Channel,
         exchange: str,
         routing_key: str,
         mandatory: bool,
         timeout: float | None,
     ) -> None:
-        self._wire = wire
-        self._batch = batch
+        self._channel = channel
         self._exchange = exchange
         self._routing_key = routing_key
         self._mandatory = mandatory
@@ -357,24 +353,12 @@ class _Pipeline:
                 self.outcomes[index] = PublishOutcome(index, 0, self.fatal)
             return
         try:
-            if self._batch is not None:
-                tags = self._batch(
-                    [(payload, properties) for _index, payload, properties in chunk],
-                    self._exchange,
-                    self._routing_key,
-                    mandatory=self._mandatory,
-                )
-            else:
-                [(_index, payload, properties)] = chunk
-                tags = [
-                    self._wire.basic_publish(
-                        payload,
-                        properties,
-                        self._exchange,
-                        self._routing_key,
-                        mandatory=self._mandatory,
-                    )
-                ]
+            tags = self._channel.basic_publish_batch(
+                [(payload, properties) for _index, payload, properties in chunk],
+                self._exchange,
+                self._routing_key,
+                mandatory=self._mandatory,
+            )
         except EncodeError as exc:
             # A property AMQP cannot carry: these messages were not sent,
             # and the channel is fine.
@@ -396,7 +380,7 @@ class _Pipeline:
     def settle(self, limit: int, raise_returns: bool) -> None:
         """Wait for the oldest confirms until at most ``limit`` are pending."""
         in_flight = self._in_flight
-        wire = self._wire
+        channel = self._channel
         outcomes = self.outcomes
         while len(in_flight) > max(limit, 0):
             index, tag, deadline = in_flight.popleft()
@@ -405,7 +389,7 @@ class _Pipeline:
             )
             error: KombuError | None = None
             try:
-                returned = wire.wait_for_confirm(tag, remaining)
+                returned = channel.wait_for_confirm(tag, remaining)
             except PublishError as exc:
                 error = exc
             except (ChannelError, OperationalError) as exc:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
 __all__ = [
     "BasicProperties",
@@ -271,6 +271,27 @@ class WireChannel(Protocol):
         connection; without publisher confirms that says nothing about the
         broker.  If it raises ``ConnectionLost``, the message may or may not
         have reached the broker.
+        """
+        ...
+
+    def basic_publish_batch(
+        self,
+        messages: Sequence[tuple[bytes, BasicProperties]],
+        exchange: str,
+        routing_key: str,
+        *,
+        mandatory: bool = False,
+    ) -> list[int]:
+        """Send several messages to one destination; return their tags.
+
+        The tags are in order, zeros when confirms are off.  A transport
+        may write them at once (py-amqp: one socket write).
+
+        Raises:
+            EncodeError: a message does not fit its AMQP types; nothing of
+                the batch was sent.
+            ConnectionLost: the write failed; each message of the batch
+                may or may not have reached the broker.
         """
         ...
 

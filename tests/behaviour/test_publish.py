@@ -580,7 +580,7 @@ def _publish_then_sync(producer: Producer, exchange: str) -> None:
     producer.publish({"x": 1}, exchange=exchange, routing_key="k")
     # RabbitMQ reports a missing exchange asynchronously: the next
     # synchronous call on the channel raises it (memory:// raises at once).
-    producer.channel.wire.queue_declare("", exclusive=True)
+    producer.channel.queue_declare("", exclusive=True)
 
 
 def test_publish_to_a_missing_exchange_raises_not_found(

@@ -176,7 +176,7 @@ def test_bodies_that_raise_report_what_was_sent_then_raise(
     assert all(outcome.ok for outcome in outcomes)
     assert len(_drain(raw_get, queue.name)) == count
     # Every confirm was claimed: none is left on the channel.
-    wire = producer.channel.wire
+    wire = producer.channel
     for outcome in outcomes:
         with pytest.raises(ConfirmTimeout):
             wire.wait_for_confirm(outcome.delivery_tag, 0)

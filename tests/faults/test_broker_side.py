@@ -41,7 +41,7 @@ QUICK_RETRY = {
 
 
 def _take_all(conn: Connection, name: str) -> list[bytes]:
-    channel = conn.default_channel.wire
+    channel = conn.default_channel
     taken = []
     while (message := channel.basic_get(name, no_ack=True)) is not None:
         taken.append(bytes(message.body))

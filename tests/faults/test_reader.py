@@ -55,7 +55,7 @@ def queues(url: str, unique: str) -> Iterator[Callable[[str], Queue]]:
     with Connection(url) as conn:
         for queue in made:
             with conn.channel() as channel:
-                channel.wire.queue_delete(queue.name)
+                channel.queue_delete(queue.name)
 
 
 def _timed(
@@ -168,9 +168,7 @@ def test_a_callback_that_publishes_with_confirms_is_never_nested(
             routing_key=source.name,
             serializer="raw",
         )
-        assert (
-            channel.wire.queue_declare(source.name, passive=True).message_count == total
-        )
+        assert channel.queue_declare(source.name, passive=True).message_count == total
     conn = Connection(url, confirm_publish=True)
     depth = 0
     deepest = 0
@@ -200,7 +198,7 @@ def test_a_callback_that_publishes_with_confirms_is_never_nested(
             record_property("report:forwarded", forwarded)
             record_property("report:max_callback_depth", deepest)
         assert deepest == 1
-        count = conn.default_channel.wire.queue_declare(target.name, passive=True)
+        count = conn.default_channel.queue_declare(target.name, passive=True)
         assert count.message_count == total
     finally:
         conn.release()
@@ -274,7 +272,7 @@ def test_a_reply_after_the_deadline_is_not_taken_by_the_next_call() -> None:
         with pytest.raises(RpcTimeout):
             Queue("first").declare(channel=conn.default_channel)
         channel = conn.default_channel  # re-opened under another number
-        declared = channel.wire.queue_declare("second")
+        declared = channel.queue_declare("second")
         assert declared == ("second", 0, 0)
 
 

@@ -53,9 +53,7 @@ def test_threads_sharing_a_producer_keep_every_frame_intact(
     for thread in threads:
         thread.join(60)
     if not confirm:
-        conn.default_channel.wire.queue_declare(
-            queue.name, passive=True
-        )  # a sync point
+        conn.default_channel.queue_declare(queue.name, passive=True)  # a sync point
 
     received = _bodies(admin, queue.name)
     record_property("report:threads", len(threads))
@@ -108,7 +106,7 @@ def test_a_channel_closed_while_another_thread_reads_keeps_the_connection(
         with pytest.raises(NotFound):
             _publish_until_refused(producer)
         # The connection is still up: a new channel answers.
-        assert conn.channel().wire.queue_declare("", exclusive=True).queue
+        assert conn.channel().queue_declare("", exclusive=True).queue
     finally:
         stop.set()
         reader.join(5)
@@ -131,7 +129,7 @@ def test_idle_connection_with_heartbeats_survives(
 
     time.sleep(7)
     producer.publish(b"after", serializer="raw")  # no retry: must not need one
-    conn.default_channel.wire.queue_declare(queue.name, passive=True)
+    conn.default_channel.queue_declare(queue.name, passive=True)
 
     assert conn.connection is wire_before
     assert _bodies(admin, queue.name) == [b"before", b"after"]
@@ -158,7 +156,7 @@ def test_a_silent_broker_fails_a_waiting_call_instead_of_hanging(
             caplog.at_level(logging.WARNING, logger="kombu_lite"),
             pytest.raises(ConnectionLost),
         ):
-            channel.wire.queue_declare("amq.rabbitmq.reply-to", passive=True)
+            channel.queue_declare("amq.rabbitmq.reply-to", passive=True)
         elapsed = time.monotonic() - silent_since
     finally:
         proxy.release_replies()

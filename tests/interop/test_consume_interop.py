@@ -68,7 +68,7 @@ def queue_name(rabbitmq: str, unique: str) -> Iterator[str]:
     with kombu_lite.Connection(rabbitmq) as conn:
         kombu_lite.Queue(name, max_priority=10).declare(channel=conn.default_channel)
         yield name
-        conn.default_channel.wire.queue_delete(name)
+        conn.default_channel.queue_delete(name)
 
 
 @pytest.fixture
@@ -362,8 +362,8 @@ def simple_name(rabbitmq: str, unique: str) -> Iterator[str]:
     name = f"{unique}-simple-interop"
     yield name
     with kombu_lite.Connection(rabbitmq) as conn:
-        conn.default_channel.wire.queue_delete(name)
-        conn.default_channel.wire.exchange_delete(name)
+        conn.default_channel.queue_delete(name)
+        conn.default_channel.exchange_delete(name)
 
 
 def test_kombu_lite_simple_queue_gets_what_kombus_simple_queue_puts(

@@ -31,7 +31,7 @@ def queue_name(rabbitmq: str, unique: str) -> Iterator[str]:
     with kombu_lite.Connection(rabbitmq) as conn:
         kombu_lite.Queue(name, max_priority=10).declare(channel=conn.default_channel)
         yield name
-        conn.default_channel.wire.queue_delete(name)
+        conn.default_channel.queue_delete(name)
 
 
 def _publish_lite(url: str, queue: str, body: Any, **extra: Any) -> None:

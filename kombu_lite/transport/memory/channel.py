@@ -53,7 +53,7 @@ from kombu_lite.transport.memory.replies import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from kombu_lite.transport.memory.connection import MemoryConnection
     from kombu_lite.transport.memory.vhost import VirtualHost
@@ -319,6 +319,31 @@ class MemoryChannel:
                 ):
                     accepted = False
             return self._confirms.record(accepted) if self._confirms.enabled else 0
+
+    def basic_publish_batch(
+        self,
+        messages: Sequence[tuple[bytes, BasicProperties]],
+        exchange: str,
+        routing_key: str,
+        *,
+        mandatory: bool = False,
+    ) -> list[int]:
+        """Publish several messages; return their tags (zeros without confirms).
+
+        Raises:
+            EncodeError: a message does not fit its AMQP types; nothing of
+                the batch was published.
+        """
+        with self._lock:
+            check_names(exchange, routing_key)
+            for _body, properties in messages:
+                check_properties(properties)
+        return [
+            self.basic_publish(
+                body, properties, exchange, routing_key, mandatory=mandatory
+            )
+            for body, properties in messages
+        ]
 
     def confirm_select(self) -> None:
         """Turn on publisher confirms for this channel."""
