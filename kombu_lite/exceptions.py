@@ -36,7 +36,8 @@ refusals included (kombu lets those escape as py-amqp classes)::
     ├── NotBoundError
     └── LimitExceeded
         ├── ConnectionLimitExceeded
-        └── ChannelLimitExceeded
+        ├── ChannelLimitExceeded
+        └── ResourceError (a connection has no free channel id)
 
 Every error keeps its details as keyword attributes, pickles, and never
 carries a password in its text.
@@ -81,6 +82,7 @@ __all__ = [
     "ProtocolError",
     "PublishError",
     "PublishInterrupted",
+    "ResourceError",
     "ResourceLocked",
     "RpcTimeout",
     "SerializationError",
@@ -372,6 +374,23 @@ class ConnectionLimitExceeded(LimitExceeded):
 
 class ChannelLimitExceeded(LimitExceeded):
     """The channel pool is exhausted."""
+
+
+class ResourceError(LimitExceeded):
+    """A connection has no free channel id left (``channel_max`` are open).
+
+    Raised by ``Connection.channel()`` before anything is sent: the
+    connection and its open channels stay as they were, and a channel
+    closed later frees its id for the next one.  Not an
+    :class:`OperationalError`, so nothing reconnects or retries because of
+    it.  kombu raises py-amqp's ``ResourceError`` here (reachable as
+    ``kombu.exceptions.ResourceError``); this class takes its name.
+
+    Attributes:
+        code: 506, AMQP's ``resource-error``.
+    """
+
+    code = 506
 
 
 def _rebuild(

@@ -137,8 +137,16 @@ def test_memory_transport_describes_itself() -> None:
     assert (transport.name, transport.default_port, transport.options) == (
         "memory",
         0,
-        frozenset(),
+        frozenset({"channel_max"}),
     )
+
+
+@pytest.mark.parametrize("value", [-1, 65536, "3", True])
+def test_a_bad_memory_channel_max_is_refused(value: object) -> None:
+    conn = Connection("memory://", transport_options={"channel_max": value})
+
+    with pytest.raises(ConfigurationError, match="'channel_max' must be a number"):
+        conn.connect()
 
 
 def test_a_memory_connection_never_sends_heartbeats(conn: MemoryConnection) -> None:

@@ -33,8 +33,10 @@ server):
   (``x-priority``) and ``x-single-active-consumer`` are ignored; every queue
   behaves as a classic queue (``x-queue-type: quorum`` is accepted).
 * Only the built-in exchange types; no ``amq.rabbitmq.trace``.
-* No per-user permissions, no ``channel_max``; ``frame_max`` is RabbitMQ's
-  default (131072) for the properties check and bodies are never split.
+* No per-user permissions; ``channel_max`` is RabbitMQ's default (2047,
+  lowered by the ``channel_max`` transport option); ``frame_max`` is
+  RabbitMQ's default (131072) for the properties check and bodies are never
+  split.
 * Refusals of asynchronous methods (``basic.publish`` to a missing exchange
   or with an oversize body, ``basic.ack`` with an unknown tag) are raised by
   the call itself; RabbitMQ reports them with the next synchronous call on

@@ -16,7 +16,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from kombu_lite._version import __version__
-from kombu_lite.exceptions import ConnectionLost, OperationalError
+from kombu_lite.exceptions import (
+    ConfigurationError,
+    ConnectionLost,
+    OperationalError,
+    ResourceError,
+)
 from kombu_lite.transport.memory.alarms import BlockedNotice
 from kombu_lite.transport.memory.broker import Broker, default_broker
 from kombu_lite.transport.memory.channel import MemoryChannel
@@ -48,6 +53,11 @@ _SERVER_PROPERTIES: Mapping[str, object] = MappingProxyType(
 
 _OPEN, _CLOSED, _BROKEN = "open", "closed", "broken"
 
+#: RabbitMQ's default ``channel_max``: channels one connection may open.
+DEFAULT_CHANNEL_MAX = 2047
+#: The largest channel id AMQP can carry.
+_CHANNEL_ID_MAX = 65535
+
 
 class MemoryConnection:
     """One open connection to a :class:`~kombu_lite.transport.memory.Broker`.
@@ -61,8 +71,11 @@ class MemoryConnection:
         vhost: VirtualHost,
         userid: str,
         notice: BlockedNotice | None = None,
+        channel_max: int = DEFAULT_CHANNEL_MAX,
     ) -> None:
         self._broker = broker
+        #: How many channels may be open at once (as negotiated with RabbitMQ).
+        self.channel_max = channel_max
         #: The login user; RabbitMQ checks the ``user_id`` property against it.
         self.userid = userid
         self._lock = broker._lock
@@ -114,9 +127,18 @@ class MemoryConnection:
 
         Raises:
             ConnectionLost: the connection is closed or broken.
+            ResourceError: ``channel_max`` channels are open already; the
+                connection and its channels are unchanged.
         """
         with self._lock:
             self._check()
+            if len(self._channels) >= self.channel_max:
+                raise ResourceError(
+                    f"all {self.channel_max} channel ids of the memory "
+                    f"connection are in use (channel_max): close a channel "
+                    f"before opening another; the connection and its channels "
+                    f"stay open"
+                )
             channel_id = 1
             while channel_id in self._channels:
                 channel_id += 1
@@ -243,7 +265,7 @@ class MemoryTransport:
 
     name = "memory"
     default_port = 0
-    options: frozenset[str] = frozenset()
+    options: frozenset[str] = frozenset({"channel_max"})
 
     def __init__(self, broker: Broker | None = None) -> None:
         self._broker = broker if broker is not None else default_broker()
@@ -256,11 +278,19 @@ class MemoryTransport:
     def connect(self, params: ConnectionParameters) -> MemoryConnection:
         """Open a connection to the broker.
 
+        The ``channel_max`` transport option lowers the channels a
+        connection may open below RabbitMQ's default, 2047; as with
+        RabbitMQ, a higher value or 0 (no limit of the client's own) leaves
+        2047.
+
         Raises:
+            ConfigurationError: ``channel_max`` is not a number from 0 to
+                65535.
             OperationalError: the broker is stopped ("connection refused").
             AccessRefused: the broker has users and the login is wrong.
             NotAllowed: the virtual host does not exist.
         """
+        channel_max = _channel_max(params.transport_options)
         broker = self._broker
         with broker._lock:
             vhost = broker._open(params)
@@ -269,6 +299,24 @@ class MemoryTransport:
                 params.on_unblocked,
                 params.blocked_connection_timeout,
             )
-            connection = MemoryConnection(broker, vhost, params.userid, notice)
+            connection = MemoryConnection(
+                broker, vhost, params.userid, notice, channel_max
+            )
             broker._register(connection)
             return connection
+
+
+def _channel_max(options: Mapping[str, object]) -> int:
+    """The ``channel_max`` option: RabbitMQ's default, and lower wins."""
+    value = options.get("channel_max", DEFAULT_CHANNEL_MAX)
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not 0 <= value <= _CHANNEL_ID_MAX
+    ):
+        raise ConfigurationError(
+            f"transport option 'channel_max' must be a number from 0 to "
+            f"{_CHANNEL_ID_MAX}, not {value!r}"
+        )
+    # As with RabbitMQ, the lower non-zero value of the two sides wins.
+    return min(value or _CHANNEL_ID_MAX, DEFAULT_CHANNEL_MAX)
