@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from kombu_lite import Connection, Exchange, Queue
-from kombu_lite.exceptions import OperationalError
+from kombu_lite.exceptions import OperationalError, ResourceError
 from kombu_lite.transport.memory import default_broker
 
 Cleanup = Callable[[Exchange | Queue], None]
@@ -175,3 +175,21 @@ def test_retry_policy_does_not_leak_into_the_connection(dead_url: str) -> None:
         )
 
     assert conn.transport_options == {}
+
+
+def test_the_channel_past_channel_max_is_a_resource_error_and_the_rest_live(
+    url: str, unique: str, cleanup: Callable[[Queue], None]
+) -> None:
+    queue = Queue(f"{unique}-channels")
+    cleanup(queue)
+    with Connection(url, transport_options={"channel_max": 3}) as conn:
+        channels = [conn.channel() for _ in range(3)]
+
+        with pytest.raises(ResourceError, match="all 3 channel ids"):
+            conn.channel()
+
+        assert conn.connected
+        for channel in channels:
+            assert queue.declare(channel=channel) == queue.name
+        channels[0].close()
+        assert conn.channel().is_open  # a closed channel's id is free again

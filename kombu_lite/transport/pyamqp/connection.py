@@ -7,7 +7,6 @@ import errno
 import select
 import socket
 import ssl as _ssl
-import struct
 import threading
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -15,8 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import amqp
 from amqp import exceptions as amqp_errors
 from amqp import spec
-from amqp.transport import SSLTransport as _AmqpSSLTransport
-from amqp.transport import TCPTransport as _AmqpTCPTransport
 
 from kombu_lite._log import get_logger
 from kombu_lite._version import __version__
@@ -27,11 +24,19 @@ from kombu_lite.exceptions import (
     NotAllowed,
     OperationalError,
     ProtocolError,
+    ResourceError,
     RpcTimeout,
 )
 from kombu_lite.transport._tls import build_ssl_context
 from kombu_lite.transport.pyamqp._mapping import Closable as _Closable
 from kombu_lite.transport.pyamqp._mapping import mapped
+from kombu_lite.transport.pyamqp._transport import (
+    BufferedTCPTransport as _BufferedTCPTransport,
+)
+from kombu_lite.transport.pyamqp._transport import (
+    ContextSSLTransport as _ContextSSLTransport,
+)
+from kombu_lite.transport.pyamqp._transport import FrameReader as _FrameReader
 from kombu_lite.transport.pyamqp.channel import PyAmqpChannel
 from kombu_lite.transport.pyamqp.reader import AmqpChannel, FrameReader, ReplyWaiting
 
@@ -47,102 +52,33 @@ _log = get_logger(__name__)
 _POLL_INTERVAL = 0.02
 
 
-# py-amqp is untyped, so its classes are Any to mypy.
-class _ContextSSLTransport(_AmqpSSLTransport):  # type: ignore[misc,no-any-unimported]
-    """py-amqp's TLS transport, wrapping the socket with our own context."""
+class _Secret:
+    """A password on its way to py-amqp; its ``repr`` never shows it.
 
-    kl_context: _ssl.SSLContext
-    kl_server_hostname: str
-
-    def _wrap_socket(self, sock: socket.socket, **_options: object) -> _ssl.SSLSocket:
-        return self.kl_context.wrap_socket(
-            sock, server_hostname=self.kl_server_hostname
-        )
-
-
-#: Bytes asked of the socket at once: a read takes in many small frames.
-_READ_SIZE = 65536
-_FRAME_HEAD = struct.Struct(">BHI").unpack_from
-#: Socket errors that mean "nothing to read now", not a broken connection.
-_UNAVAILABLE = frozenset({errno.EAGAIN, errno.EINTR, errno.EWOULDBLOCK})
-
-
-class _BufferedTCPTransport(_AmqpTCPTransport):  # type: ignore[misc,no-any-unimported]
-    """py-amqp's TCP transport, reading the socket in large chunks.
-
-    py-amqp reads each frame with three ``recv`` calls (header, payload,
-    frame end), exactly the bytes it needs; with a consumer or a stream of
-    publisher confirms that is a system call per few bytes.  This reads up
-    to 64 KiB at once into ``_read_buffer`` and cuts frames out of it.
-    Bytes stay in the buffer until a whole frame is there, so a read that
-    times out loses nothing.
+    The connect path keeps the password only in one of these, so the
+    locals a traceback shows (``pytest --showlocals``, Sentry) do not hold
+    it in clear; :meth:`reveal` is called inside the one py-amqp call.
     """
 
-    _read_buffer: bytes  # py-amqp's buffer (set by _setup_transport)
-    _kl_pos = 0  # where the next frame starts in _read_buffer
+    __slots__ = ("_value",)
 
-    def read_frame(self, unpack: Any = None) -> tuple[int, int, bytes]:
-        """Return the next ``(type, channel, payload)``, reading as needed."""
-        del unpack
-        frame = self.buffered_frame()
-        while frame is None:
-            self._fill()
-            frame = self.buffered_frame()
-        return frame
+    def __init__(self, value: str) -> None:
+        self._value = value
 
-    def buffered_frame(self) -> tuple[int, int, bytes] | None:
-        """The next frame if it is already whole in the buffer, else None.
+    def reveal(self) -> str:
+        """The password in clear."""
+        return self._value
 
-        Raises:
-            UnexpectedFrame: the frame does not end with ``0xce``.
-        """
-        buf = self._read_buffer
-        pos = self._kl_pos
-        if len(buf) - pos < 7:
-            return None
-        frame_type, channel, size = _FRAME_HEAD(buf, pos)
-        end = pos + size + 8
-        if len(buf) < end:
-            return None
-        if buf[end - 1] != 0xCE:
-            raise amqp_errors.UnexpectedFrame(
-                f"Received frame_end {buf[end - 1]:#04x} while expecting 0xce"
-            )
-        payload = buf[pos + 7 : end - 1]
-        if end == len(buf):
-            # Empty means "nothing buffered" to the heartbeat watcher.
-            self._read_buffer = b""
-            self._kl_pos = 0
-        else:
-            self._kl_pos = end
-        return frame_type, channel, payload
+    def __repr__(self) -> str:
+        return "<password **>"
 
-    def _fill(self) -> None:
-        """Read once from the socket, appending to the buffer."""
-        buf = self._read_buffer
-        pos = self._kl_pos
-        need = 7
-        if len(buf) - pos >= 7:
-            need = _FRAME_HEAD(buf, pos)[2] + 8
-        want = max(need - (len(buf) - pos), _READ_SIZE)
-        try:
-            chunk = self._quick_recv(want)
-        except OSError as exc:
-            if isinstance(exc, TimeoutError):
-                raise
-            if exc.errno in _UNAVAILABLE:
-                raise TimeoutError(str(exc)) from exc
-            self.connected = False
-            raise
-        if not chunk:
-            self.connected = False
-            raise OSError("Server unexpectedly closed connection")
-        self._read_buffer = buf[pos:] + chunk if pos else buf + chunk
-        self._kl_pos = 0
+
+#: AMQP's frame-min-size: what every peer accepts before connection.tune.
+_FRAME_MIN_SIZE = 4096
 
 
 class _AmqpConnection(ReplyWaiting, amqp.Connection):  # type: ignore[misc,no-any-unimported]
-    """py-amqp's Connection, with our TLS transport when TLS is on.
+    """py-amqp's Connection with our transports, limits and channel checks.
 
     Once connected, every wait for a reply goes through ``kl_reader``.
     """
@@ -151,6 +87,8 @@ class _AmqpConnection(ReplyWaiting, amqp.Connection):  # type: ignore[misc,no-an
     #: Set by PyAmqpConnection once the handshake is done.
     kl_reader: FrameReader | None = None
     Channel = AmqpChannel
+    #: When the connect in progress must be done (``time.monotonic``).
+    _kl_deadline: float | None = None
 
     # py-amqp drops connection.blocked's reason (it parses no arguments);
     # RabbitMQ sends one ("low on memory", "low on disk"), so read it.
@@ -158,6 +96,29 @@ class _AmqpConnection(ReplyWaiting, amqp.Connection):  # type: ignore[misc,no-an
         **amqp.Connection._METHODS,
         spec.Connection.Blocked: spec.method(spec.Connection.Blocked, "s"),
     }
+
+    def __init__(self, host: str, *, secret: _Secret, **kwargs: Any) -> None:
+        super().__init__(host, password=secret.reveal(), **kwargs)
+        #: Every channel id this connection has used: a frame for one of
+        #: them that is closed now is late, not a broken peer.
+        self._kl_used_ids: set[int] = set()
+
+    def connect(self, callback: Any = None) -> Any:
+        """py-amqp's connect, with ``connect_timeout`` as one deadline.
+
+        The TCP connect, the TLS handshake and every read and write of the
+        AMQP handshake share it (py-amqp gives each read the whole timeout
+        again, and the TLS handshake none).  Past it: ``TimeoutError``.
+        """
+        timeout = self.connect_timeout
+        self._kl_deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            return super().connect(callback)
+        finally:
+            self._kl_deadline = None
+            transport = self._transport
+            if transport is not None:
+                transport.kl_end_deadline()
 
     def _on_blocked(self, reason: str = "") -> Any:
         if self.on_blocked:
@@ -179,6 +140,69 @@ class _AmqpConnection(ReplyWaiting, amqp.Connection):  # type: ignore[misc,no-an
             server_heartbeat,
             argsig,
         )
+        self.transport.kl_frame_max = self.frame_max
+
+    # -- channels ----------------------------------------------------------------
+
+    def _get_free_channel_id(self) -> int:
+        try:
+            channel_id: int = super()._get_free_channel_id()
+        except amqp_errors.ResourceError as exc:
+            # Checked before channel.open is sent: the connection is fine.
+            raise ResourceError(
+                f"all {self.channel_max} channel ids of the connection to "
+                f"{self.host} are in use (channel_max): close a channel before "
+                f"opening another; the connection and its channels stay open"
+            ) from exc
+        self._kl_used_ids.add(channel_id)
+        return channel_id
+
+    def _claim_channel_id(self, channel_id: int) -> int:
+        claimed: int = super()._claim_channel_id(channel_id)
+        self._kl_used_ids.add(claimed)
+        return claimed
+
+    def on_inbound_method(
+        self, channel_id: int, method_sig: tuple[int, int], payload: bytes, content: Any
+    ) -> Any:
+        channels = self.channels
+        if channels is None or channel_id in channels:
+            return super().on_inbound_method(channel_id, method_sig, payload, content)
+        # py-amqp raises KeyError for a channel it does not have.
+        name = _method_name(method_sig)
+        if method_sig == spec.Channel.Close:
+            # The peer closes a channel we do not have (any more): answering
+            # lets it free the channel; nothing here depends on it.
+            _log.warning(
+                "%s closed channel %d, which this connection has no more: "
+                "answered close-ok",
+                self.host,
+                channel_id,
+            )
+            self.frame_writer(1, channel_id, spec.Channel.CloseOk, b"", None)
+            return None
+        if method_sig == spec.Channel.CloseOk or channel_id in self._kl_used_ids:
+            # Sent before the peer saw our channel.close: late, not wrong.
+            _log.debug(
+                "%s sent %s on channel %d, closed since: ignored",
+                self.host,
+                name,
+                channel_id,
+            )
+            return None
+        # AMQP makes this a connection error (504 channel-error): tell the
+        # peer why and hang up without waiting for its close-ok, which a
+        # peer this confused may never send.
+        text = (
+            f"the peer sent {name} on channel {channel_id}, which this "
+            f"connection never opened: the connection is given up"
+        )
+        with contextlib.suppress(Exception):
+            self.send_method(
+                spec.Connection.Close, "BsBB", (504, text[:255], *method_sig)
+            )
+        self.collect()
+        raise amqp_errors.UnexpectedFrame(text)
 
     def Transport(  # noqa: N802 - py-amqp's hook name
         self,
@@ -197,11 +221,23 @@ class _AmqpConnection(ReplyWaiting, amqp.Connection):  # type: ignore[misc,no-an
             "write_timeout": write_timeout,
             **kwargs,
         }
+        transport: _FrameReader
         if self.kl_tls is None:
-            return _BufferedTCPTransport(host, **options)
-        transport = _ContextSSLTransport(host, ssl={}, **options)
-        transport.kl_context, transport.kl_server_hostname = self.kl_tls
+            transport = _BufferedTCPTransport(host, **options)
+        else:
+            transport = _ContextSSLTransport(host, ssl={}, **options)
+            transport.kl_context, transport.kl_server_hostname = self.kl_tls
+        # Until connection.tune, the frame_max the client asks for is the
+        # limit (never below AMQP's minimum, which every peer may send).
+        transport.kl_frame_max = max(self.frame_max, _FRAME_MIN_SIZE)
+        transport.kl_deadline = self._kl_deadline
         return transport
+
+
+def _method_name(method_sig: tuple[int, int]) -> str:
+    """``'basic.deliver'`` for ``(60, 60)``."""
+    name = amqp_errors.METHOD_NAME_MAP.get(method_sig)
+    return name.lower() if name else f"method {method_sig[0]}.{method_sig[1]}"
 
 
 class PyAmqpConnection:
@@ -573,9 +609,10 @@ class PyAmqpTransport:
             "connection_name": f"kombu_lite {__version__}",
             **dict(options.pop("client_properties", None) or {}),  # type: ignore[call-overload]
         }
+        # The password goes only into a _Secret, revealed inside the one
+        # py-amqp call: a traceback's locals never show it in clear.
         kwargs: dict[str, Any] = {
             "userid": params.userid,
-            "password": params.password,
             "virtual_host": params.virtual_host,
             "connect_timeout": params.connect_timeout,
             "heartbeat": params.heartbeat,
@@ -595,7 +632,9 @@ class PyAmqpTransport:
         # network I/O, with nothing to close.
         tls = build_ssl_context(params.ssl, host) if params.ssl else None
         conn = _AmqpConnection(
-            f"[{host}]:{params.port}" if ":" in host else where, **kwargs
+            f"[{host}]:{params.port}" if ":" in host else where,
+            secret=_Secret(params.password),
+            **kwargs,
         )
         if tls is not None:
             conn.kl_tls = tls
@@ -630,8 +669,11 @@ class PyAmqpTransport:
             ) from None
         except TimeoutError:
             _close_quietly(conn)
+            # connect_timeout bounds TCP connect, TLS and AMQP handshakes
+            # together (see _AmqpConnection.connect).
+            handshake = "TLS and AMQP handshakes" if tls else "AMQP handshake"
             raise OperationalError(
-                f"{where} did not complete the AMQP handshake within "
+                f"{where} did not complete the {handshake} within "
                 f"{params.connect_timeout}s: is it an AMQP 0-9-1 server, and is "
                 f"it overloaded?"
             ) from None
