@@ -1,9 +1,15 @@
-"""Shared pieces of the entities: channel binding and value checks."""
+"""Shared pieces of the entities: channel binding and value checks.
+
+An entity is bound to a :class:`~kombu_lite.channel.Channel` or to anything
+with a ``default_channel`` (a :class:`ChannelSource`, such as a
+:class:`~kombu_lite.Connection`): the entities sit below the connection and
+know it only through that one property.
+"""
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from kombu_lite.channel import Channel
 from kombu_lite.exceptions import ConfigurationError, NotBoundError
@@ -17,12 +23,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Self
 
-    from kombu_lite.connection import Connection
-
 __all__ = [
     "DELIVERY_MODES",
     "PERSISTENT_DELIVERY_MODE",
     "TRANSIENT_DELIVERY_MODE",
+    "ChannelSource",
     "DeliveryMode",
     "maybe_delivery_mode",
     "ttl_ms",
@@ -36,6 +41,15 @@ DELIVERY_MODES: Mapping[str, int] = {
 }
 
 DeliveryMode = int | Literal["transient", "persistent"]
+
+
+class ChannelSource(Protocol):
+    """What an entity bound to a connection needs of it: its default channel."""
+
+    @property
+    def default_channel(self) -> Channel:
+        """The channel to use, opened (and connected) if needed."""
+        ...
 
 
 def maybe_delivery_mode(value: DeliveryMode | None) -> int | None:
@@ -129,9 +143,9 @@ def check_name(kind: str, name: object) -> str:
 class Bindable:
     """Shared channel binding for entities."""
 
-    _channel: Channel | Connection | None = None
+    _channel: Channel | ChannelSource | None = None
 
-    def bind(self, channel: Channel | Connection) -> Self:
+    def bind(self, channel: Channel | ChannelSource) -> Self:
         """Return a copy of this entity bound to ``channel``."""
         bound = copy.copy(self)
         bound._channel = channel
@@ -139,7 +153,7 @@ class Bindable:
 
     __call__ = bind
 
-    def maybe_bind(self, channel: Channel | Connection) -> Self:
+    def maybe_bind(self, channel: Channel | ChannelSource) -> Self:
         """Bind in place if unbound; return self."""
         if self._channel is None:
             self._channel = channel
@@ -157,14 +171,14 @@ class Bindable:
 
     @property
     def channel(self) -> Channel:
-        """The bound channel (a bound Connection gives its default channel).
+        """The bound channel (a bound connection gives its default channel).
 
         Raises:
             NotBoundError: the entity is not bound.
         """
         return self._resolve(None)
 
-    def _resolve(self, channel: Channel | Connection | None) -> Channel:
+    def _resolve(self, channel: Channel | ChannelSource | None) -> Channel:
         target = channel if channel is not None else self._channel
         if target is None:
             raise NotBoundError(

@@ -9,6 +9,7 @@ from kombu_lite.entity.base import (
     PERSISTENT_DELIVERY_MODE,
     TRANSIENT_DELIVERY_MODE,
     Bindable,
+    ChannelSource,
     DeliveryMode,
     check_arguments,
     check_name,
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from kombu_lite.channel import Channel
-    from kombu_lite.connection import Connection
     from kombu_lite.entity.queue import Queue
     from kombu_lite.message import PreparedMessage
 
@@ -60,7 +60,7 @@ class Exchange(Bindable):
         self,
         name: str = "",
         type: str = "direct",  # noqa: A002 - kombu's public parameter name
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
         durable: bool = True,
         auto_delete: bool = False,
         delivery_mode: DeliveryMode | None = None,
@@ -147,7 +147,7 @@ class Exchange(Bindable):
         self,
         nowait: bool = False,
         passive: bool | None = None,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Declare the exchange (a no-op for ``''``, ``amq.*`` and ``no_declare``).
 
@@ -182,7 +182,7 @@ class Exchange(Bindable):
         self,
         if_unused: bool = False,
         nowait: bool = False,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Delete the exchange on the broker."""
         del nowait
@@ -195,7 +195,7 @@ class Exchange(Bindable):
         routing_key: str = "",
         arguments: Mapping[str, object] | None = None,
         nowait: bool = False,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Bind this exchange (the destination) to ``exchange`` (the source)."""
         del nowait
@@ -214,7 +214,7 @@ class Exchange(Bindable):
         routing_key: str = "",
         nowait: bool = False,
         arguments: Mapping[str, object] | None = None,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Remove the binding made by :meth:`bind_to`."""
         del nowait
@@ -338,7 +338,7 @@ class Binding:
         self.arguments = check_arguments("binding", arguments)
         self.unbind_arguments = check_arguments("unbind", unbind_arguments)
 
-    def declare(self, channel: Channel | Connection, nowait: bool = False) -> None:
+    def declare(self, channel: Channel | ChannelSource, nowait: bool = False) -> None:
         """Declare the binding's exchange."""
         if self.exchange is not None:
             self.exchange.declare(nowait=nowait, channel=channel)
@@ -347,7 +347,7 @@ class Binding:
         self,
         entity: Queue | Exchange,
         nowait: bool = False,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Bind ``entity`` with this binding."""
         entity.bind_to(
@@ -358,7 +358,7 @@ class Binding:
         self,
         entity: Queue | Exchange,
         nowait: bool = False,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Remove this binding from ``entity``."""
         entity.unbind_from(

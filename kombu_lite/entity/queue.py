@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from kombu_lite._log import get_logger
 from kombu_lite.entity.base import (
     Bindable,
+    ChannelSource,
     check_arguments,
     check_name,
     frozen_args,
@@ -18,7 +19,6 @@ from kombu_lite.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from kombu_lite.channel import Channel
-    from kombu_lite.connection import Connection
     from kombu_lite.message import Message
     from kombu_lite.transport.base import QueueDeclareOk
 
@@ -72,7 +72,7 @@ class Queue(Bindable):
         name: str = "",
         exchange: Exchange | str | None = None,
         routing_key: str = "",
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
         bindings: Iterable[Binding] | None = None,
         durable: bool = True,
         exclusive: bool = False,
@@ -226,7 +226,7 @@ class Queue(Bindable):
     # -- broker methods -------------------------------------------------------------
 
     def declare(
-        self, nowait: bool = False, channel: Channel | Connection | None = None
+        self, nowait: bool = False, channel: Channel | ChannelSource | None = None
     ) -> str:
         """Declare the exchange, the queue and its bindings; return the name.
 
@@ -252,7 +252,7 @@ class Queue(Bindable):
         self,
         nowait: bool = False,
         passive: bool = False,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> QueueDeclareOk:
         """Declare only the queue; return ``(name, message_count, consumer_count)``."""
         del nowait
@@ -278,7 +278,7 @@ class Queue(Bindable):
         return result
 
     def queue_bind(
-        self, nowait: bool = False, channel: Channel | Connection | None = None
+        self, nowait: bool = False, channel: Channel | ChannelSource | None = None
     ) -> None:
         """Bind the queue to its exchange with its routing key."""
         if self.exchange is None:
@@ -293,7 +293,7 @@ class Queue(Bindable):
         routing_key: str = "",
         arguments: Mapping[str, object] | None = None,
         nowait: bool = False,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Bind the queue to ``exchange`` (an Exchange or a name)."""
         del nowait
@@ -307,7 +307,7 @@ class Queue(Bindable):
         self,
         arguments: Mapping[str, object] | None = None,
         nowait: bool = False,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Remove the binding to the queue's own exchange."""
         if self.exchange is None:
@@ -322,7 +322,7 @@ class Queue(Bindable):
         routing_key: str = "",
         arguments: Mapping[str, object] | None = None,
         nowait: bool = False,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Remove a binding to ``exchange`` (an Exchange or a name)."""
         del nowait
@@ -330,7 +330,7 @@ class Queue(Bindable):
         self._resolve(channel).queue_unbind(self.name, name, routing_key, arguments)
 
     def purge(
-        self, nowait: bool = False, channel: Channel | Connection | None = None
+        self, nowait: bool = False, channel: Channel | ChannelSource | None = None
     ) -> int:
         """Drop the queue's ready messages; return how many."""
         del nowait
@@ -341,7 +341,7 @@ class Queue(Bindable):
         if_unused: bool = False,
         if_empty: bool = False,
         nowait: bool = False,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> int:
         """Delete the queue; return how many messages it held."""
         del nowait
@@ -353,7 +353,7 @@ class Queue(Bindable):
         self,
         no_ack: bool | None = None,
         accept: Iterable[str] | None = None,
-        channel: Channel | Connection | None = None,
+        channel: Channel | ChannelSource | None = None,
     ) -> Message | None:
         """Fetch one message (``basic.get``), or ``None`` if the queue is empty.
 
