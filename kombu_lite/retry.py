@@ -1,10 +1,18 @@
-"""Retry policies and :func:`retry_over_time`.
+"""Retry policies and the one retry loop.
 
 A :class:`RetryPolicy` is an immutable value: a connection's default policy
 can be shared, and a call's override builds a new one (kombu wrote a call's
-``retry_policy`` into the connection's ``transport_options``).  Time is
-:func:`time.monotonic`, every sleep is clipped to the deadline, and the clock
-and sleep functions are injectable so tests run in milliseconds.
+``retry_policy`` into the connection's ``transport_options``).
+
+Every retry in the package runs through :func:`retry_loop`: kombu's
+:func:`retry_over_time` and :func:`call_with_retries`, the loop behind
+``Connection.ensure``, ``ensure_connection``, ``autoretry`` and
+``Producer.publish(retry=True)``.  Time is :func:`time.monotonic`, every
+sleep is clipped to the deadline, and the clock, the sleep and an optional
+jitter are injectable, so tests run in milliseconds.
+
+This module knows no connection: :func:`call_with_retries` is given a
+:class:`Reconnectable`, the three things it needs of one.
 """
 
 from __future__ import annotations
@@ -12,19 +20,30 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
-from kombu_lite.exceptions import ConfigurationError
+from kombu_lite._log import get_logger
+from kombu_lite.exceptions import ConfigurationError, OperationalError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    from kombu_lite.channel import Channel
+
 __all__ = [
     "DEFAULT_PUBLISH_RETRY_POLICY",
+    "Reconnectable",
     "RetryPolicy",
+    "Revivable",
+    "call_with_retries",
     "interval_range",
+    "retry_loop",
     "retry_over_time",
 ]
+
+# Named after the public module whose retries these records report: users
+# configure ``kombu_lite.connection``.
+logger = get_logger("kombu_lite.connection")
 
 T = TypeVar("T")
 
@@ -123,6 +142,61 @@ def interval_range(start: float, step: float, maximum: float) -> Iterator[float]
         value = min(value + step, maximum)
 
 
+def retry_loop(
+    fun: Callable[[], T],
+    catch: tuple[type[BaseException], ...],
+    next_sleep: Callable[[BaseException, int], float],
+    *,
+    max_retries: int | None,
+    deadline: float | None = None,
+    retryable: Callable[[BaseException], bool] | None = None,
+    give_up: Callable[[BaseException, int], NoReturn] | None = None,
+    retry_at_deadline: bool = False,
+    callback: Callable[[], object] | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    jitter: Callable[[float], float] | None = None,
+) -> T:
+    """Call ``fun`` until it returns, sleeping between failed attempts.
+
+    An exception in ``catch`` (for which ``retryable(exc)``, when given,
+    is true) is retried; anything else is raised at once.  After
+    ``max_retries`` retries (``None``: no limit), or once ``clock()``
+    reaches ``deadline``, the failure goes to ``give_up(exc, attempts)``,
+    which raises, or is re-raised as it is.
+
+    Before each retry ``next_sleep(exc, retries)`` returns the seconds to
+    sleep (it is where errbacks run); ``jitter`` may then change them.  No
+    sleep runs past ``deadline``: with no time left the failure is
+    re-raised, or with ``retry_at_deadline`` tried once more at once (a
+    connection attempt then reports that no time was left).  ``sleep``
+    runs in one-second steps when ``callback`` is given, which is called
+    before each step.
+    """
+    for retries in itertools.count():
+        try:
+            return fun()
+        except catch as exc:
+            if retryable is not None and not retryable(exc):
+                raise
+            if (max_retries is not None and retries >= max_retries) or (
+                deadline is not None and clock() >= deadline
+            ):
+                if give_up is not None:
+                    give_up(exc, retries + 1)
+                raise
+            seconds = next_sleep(exc, retries)
+            if jitter is not None:
+                seconds = max(jitter(seconds), 0.0)
+            if deadline is not None:
+                remaining = deadline - clock()
+                if remaining <= 0 and not retry_at_deadline:
+                    raise
+                seconds = min(seconds, max(remaining, 0.0))
+            _sleep_in_steps(seconds, sleep, callback)
+    raise AssertionError("unreachable")  # pragma: no cover - count() never ends
+
+
 def retry_over_time(
     fun: Callable[..., T],
     catch: type[BaseException] | tuple[type[BaseException], ...],
@@ -139,6 +213,7 @@ def retry_over_time(
     *,
     sleep: Callable[[float], object] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    jitter: Callable[[float], float] | None = None,
 ) -> T:
     """Call ``fun`` until it succeeds, retrying on the exceptions in ``catch``.
 
@@ -146,7 +221,8 @@ def retry_over_time(
     never retries, ``N`` makes at most ``N + 1`` calls.  Before each sleep,
     ``errback(exc, intervals, retries)`` may return the seconds to sleep
     (it may call ``next(intervals)``); ``callback()`` is called about once a
-    second while sleeping.
+    second while sleeping.  ``jitter(seconds)``, when given, changes each
+    sleep (kombu has no such argument).
 
     Unlike kombu, ``timeout`` is measured on a monotonic clock and no sleep
     runs past it: once the deadline is reached the last error is re-raised.
@@ -156,26 +232,142 @@ def retry_over_time(
     """
     call_args = tuple(args or ())
     call_kwargs = dict(kwargs or {})
-    deadline = None if timeout is None else clock() + timeout
     intervals = interval_range(interval_start, interval_step, interval_max)
-    for retries in itertools.count():
-        try:
-            return fun(*call_args, **call_kwargs)
-        except catch as exc:
-            if max_retries is not None and retries >= max_retries:
-                raise
-            if deadline is not None and clock() >= deadline:
-                raise
-            wanted = errback(exc, intervals, retries) if errback else None
-            tts = next(intervals) if wanted is None else float(wanted)
-            tts = min(max(tts, 0.0), float(interval_max))
-            if deadline is not None:
-                remaining = deadline - clock()
-                if remaining <= 0:
-                    raise
-                tts = min(tts, remaining)
-            _sleep_in_steps(tts, sleep, callback)
-    raise AssertionError("unreachable")  # pragma: no cover - count() never ends
+
+    def next_sleep(exc: BaseException, retries: int) -> float:
+        wanted = errback(exc, intervals, retries) if errback else None
+        tts = next(intervals) if wanted is None else float(wanted)
+        return min(max(tts, 0.0), float(interval_max))
+
+    return retry_loop(
+        lambda: fun(*call_args, **call_kwargs),
+        catch if isinstance(catch, tuple) else (catch,),
+        next_sleep,
+        max_retries=max_retries,
+        deadline=None if timeout is None else clock() + timeout,
+        callback=callback,
+        sleep=sleep,
+        clock=clock,
+        jitter=jitter,
+    )
+
+
+class Revivable(Protocol):
+    """What ``ensure`` moves to the new channel after a reconnect."""
+
+    def revive(self, channel: Channel) -> None:
+        """Use ``channel`` from now on."""
+
+
+class Reconnectable(Protocol):
+    """What :func:`call_with_retries` needs of a connection.
+
+    Deadlines are on the :func:`time.monotonic` clock.
+    """
+
+    def connect(self, deadline: float | None) -> object:
+        """Connect if not connected yet, giving up at ``deadline``."""
+
+    def reconnect(self, deadline: float | None) -> Channel:
+        """Connect again, giving up at ``deadline``; return the new channel."""
+
+    def fail_over(self) -> None:
+        """Drop the connection and move to the next broker."""
+
+
+def call_with_retries(
+    fun: Callable[[], T],
+    policy: RetryPolicy,
+    retry_errors: tuple[type[BaseException], ...],
+    connection: Reconnectable,
+    revivable: Revivable | None = None,
+    *,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    jitter: Callable[[float], float] | None = None,
+) -> T:
+    """Call ``fun`` until it succeeds or ``policy`` runs out.
+
+    The first attempt starts with ``connection.connect(deadline)``, which
+    connects if the connection is not up yet, so a first connect to a
+    broker that never answers is bounded by the policy's ``timeout`` as the
+    reconnects are.  A recoverable
+    :class:`~kombu_lite.exceptions.OperationalError` makes the next attempt
+    reconnect first: ``connection.fail_over()`` drops the connection and
+    moves to the next host before the sleep, ``connection.reconnect``
+    connects and returns the new default channel, which ``revivable`` and
+    ``policy.on_revive`` are given.  The classes in ``retry_errors`` are
+    retried on the same channel.  Anything else is raised at once.
+
+    Giving up re-raises the last failure; an ``OperationalError`` is raised
+    as a new one of its class whose text says how many attempts were made
+    in how long.
+    """
+    start = clock()
+    deadline = None if policy.timeout is None else start + policy.timeout
+    intervals = policy.intervals()
+    need_revive = False
+    first = True
+
+    def attempt() -> T:
+        nonlocal need_revive, first
+        if first:
+            first = False
+            connection.connect(deadline)
+        elif need_revive:
+            channel = connection.reconnect(deadline)
+            if revivable is not None:
+                revivable.revive(channel)
+            if policy.on_revive is not None:
+                policy.on_revive(channel)
+            need_revive = False
+        return fun()
+
+    def retryable(exc: BaseException) -> bool:
+        # A refused connection (bad credentials, a missing vhost) is final,
+        # even when its class is among ``retry_errors``.
+        return not isinstance(exc, OperationalError) or exc.recoverable
+
+    def next_sleep(failure: BaseException, retries: int) -> float:
+        nonlocal need_revive
+        if isinstance(failure, OperationalError):
+            need_revive = True
+        interval = next(intervals)
+        logger.debug(
+            "retrying after %s (attempt %d, sleeping %.2fs)",
+            failure,
+            retries + 1,
+            interval,
+        )
+        if policy.errback is not None:
+            policy.errback(failure, interval)
+        if need_revive:
+            connection.fail_over()
+        return interval
+
+    def give_up(failure: BaseException, attempts: int) -> NoReturn:
+        note = f"gave up after {attempts} attempt(s) in {clock() - start:.1f}s"
+        if isinstance(failure, OperationalError):
+            raise type(failure)(
+                f"{failure} ({note})",
+                reply_code=failure.reply_code,
+                reply_text=failure.reply_text,
+            ) from failure
+        raise failure
+
+    return retry_loop(
+        attempt,
+        (OperationalError, *retry_errors),
+        next_sleep,
+        max_retries=policy.max_retries,
+        deadline=deadline,
+        retryable=retryable,
+        give_up=give_up,
+        retry_at_deadline=True,
+        sleep=sleep,
+        clock=clock,
+        jitter=jitter,
+    )
 
 
 def _sleep_in_steps(

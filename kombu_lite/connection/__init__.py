@@ -11,12 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
-from kombu_lite import _ensure
 from kombu_lite._log import get_logger
 from kombu_lite.channel import Channel
+from kombu_lite.connection import retrying
 from kombu_lite.connection.blocked import (
     BlockedOptions,
     report_blocked,
@@ -59,8 +58,8 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-    from kombu_lite._ensure import Revivable
     from kombu_lite.messaging import Producer
+    from kombu_lite.retry import Revivable
     from kombu_lite.transport.base import (
         ConnectionParameters,
         Transport,
@@ -501,7 +500,7 @@ class Connection(ConsumerFactories):
         next failover host.
         """
         del reraise_as_library_errors  # our errors are always library errors
-        _ensure.connect_with_retries(
+        retrying.connect_with_retries(
             self._connect_recoverable,
             self._next_host,
             errback=errback,
@@ -632,14 +631,7 @@ class Connection(ConsumerFactories):
             errback=errback,
             on_revive=on_revive,
         )
-        extra = tuple(retry_errors or ())
-
-        def ensured(*args: Any, **kwargs: Any) -> T:
-            return self._call_with_retries(obj, fun, policy, extra, args, kwargs)
-
-        ensured.__name__ = getattr(fun, "__name__", "ensured")
-        ensured.__doc__ = fun.__doc__
-        return ensured
+        return retrying.ensure(self, obj, fun, policy, retry_errors)
 
     def _call_with_retries(
         self,
@@ -652,24 +644,7 @@ class Connection(ConsumerFactories):
     ) -> T:
         # The retry loop of ensure(), also used by Producer.publish and
         # maybe_declare with a policy built from their retry_policy.
-        return _ensure.call_with_retries(
-            partial(fun, *args, **kwargs),
-            policy,
-            retry_errors,
-            connect=self._ensure_wire,
-            reconnect=self._reconnect,
-            fail_over=self._fail_over,
-            revivable=obj,
-        )
-
-    def _reconnect(self, deadline: float | None) -> Channel:
-        self._ensure_wire(deadline)
-        return self.default_channel
-
-    def _fail_over(self) -> None:
-        with self._lock:
-            self._drop_wire()
-            self._next_host()
+        return retrying.call(self, obj, fun, policy, retry_errors, args, kwargs)
 
     def autoretry(
         self,
@@ -682,7 +657,8 @@ class Connection(ConsumerFactories):
         The wrapper returns ``(result, channel)``; after a reconnect the
         channel is the connection's new default channel.
         """
-        return _ensure.autoretry(self, fun, channel, **ensure_options)
+        holder, call = retrying.on_current_channel(self, fun, channel)
+        return self.ensure(holder, call, **ensure_options)
 
     # -- factories -------------------------------------------------------------------
 

@@ -1,4 +1,6 @@
-"""retry_over_time and RetryPolicy, with an injected clock and sleep."""
+"""The retry loop (retry_over_time, call_with_retries) and RetryPolicy.
+
+All with an injected clock and sleep."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kombu_lite import RetryPolicy, retry_over_time
-from kombu_lite.exceptions import ConfigurationError
-from kombu_lite.retry import interval_range
+from kombu_lite.channel import Channel
+from kombu_lite.exceptions import ConfigurationError, ConnectionLost
+from kombu_lite.retry import call_with_retries, interval_range
 from kombu_lite.utils.functional import retry_over_time as compat_retry
 
 
@@ -83,6 +86,82 @@ def test_other_exceptions_are_not_retried() -> None:
 
     with pytest.raises(KeyError):
         retry_over_time(boom, ValueError, sleep=lambda s: None)
+
+
+def test_jitter_changes_each_sleep() -> None:
+    clock = FakeClock()
+
+    retry_over_time(
+        Flaky(2),
+        ValueError,
+        interval_start=1,
+        interval_step=1,
+        sleep=clock.sleep,
+        clock=clock,
+        jitter=lambda seconds: seconds / 2,
+    )
+
+    assert clock.sleeps == [0.5, 1.0]
+
+
+class FakeConnection:
+    """A Reconnectable that records what the retry loop asks of it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def connect(self, deadline: float | None) -> object:
+        self.calls.append(f"connect by {deadline}")
+        return None
+
+    def reconnect(self, deadline: float | None) -> Channel:
+        self.calls.append(f"reconnect by {deadline}")
+        return None  # type: ignore[return-value]  # the loop only passes it on
+
+    def fail_over(self) -> None:
+        self.calls.append("fail over")
+
+
+def test_call_with_retries_reconnects_after_a_lost_connection_on_its_clock() -> None:
+    clock = FakeClock()
+    connection = FakeConnection()
+    attempts = iter([ConnectionLost("gone"), "ok"])
+
+    def fun() -> object:
+        outcome = next(attempts)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    result = call_with_retries(
+        fun,
+        RetryPolicy(interval_start=2, timeout=10),
+        (),
+        connection,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+
+    assert result == "ok"
+    assert connection.calls == ["connect by 10.0", "fail over", "reconnect by 10.0"]
+    assert clock.sleeps == [1.0]  # interval_start 2, capped by interval_max 1
+
+
+def test_call_with_retries_gives_up_saying_how_many_attempts() -> None:
+    clock = FakeClock()
+
+    def fun() -> None:
+        raise ConnectionLost("gone")
+
+    with pytest.raises(ConnectionLost, match=r"gone \(gave up after 2 attempt"):
+        call_with_retries(
+            fun,
+            RetryPolicy(max_retries=1),
+            (),
+            FakeConnection(),
+            sleep=clock.sleep,
+            clock=clock,
+        )
 
 
 def test_no_sleep_runs_past_the_timeout() -> None:
