@@ -9,57 +9,46 @@ retry loop behind ``Producer.publish(retry=True)``.
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from kombu_lite._log import get_logger
 from kombu_lite.channel import Channel
 from kombu_lite.connection import retrying
-from kombu_lite.connection.blocked import (
-    BlockedOptions,
-    report_blocked,
-    report_unblocked,
-)
-from kombu_lite.connection.factories import ConsumerFactories
-from kombu_lite.connection.failover import (
-    FailoverStrategy,
-    check_failover_strategy,
-    host_order,
-    next_host,
-)
+from kombu_lite.connection.blocked import report_blocked, report_unblocked
+from kombu_lite.connection.failover import Hosts
 from kombu_lite.connection.params import (
-    DEFAULT_BLOCKED_TIMEOUT,
-    DEFAULT_CONFIRM_TIMEOUT,
     UNSET,
     SSLOption,
     Unset,
-    build_params,
-    check_explicit,
-    check_kombu_only,
-    check_transport_options,
     check_unknown_keywords,
-    parse_host,
-    rpc_timeout_option,
-    seconds,
-    split_hosts,
 )
-from kombu_lite.connection.url import URL, format_url, mask_url
-from kombu_lite.exceptions import (
-    ChannelError,
-    ConfigurationError,
-    OperationalError,
+from kombu_lite.connection.settings import (
+    clone_arguments,
+    info_of,
+    resolve_settings,
+    uri_of,
 )
+from kombu_lite.exceptions import ChannelError, OperationalError
 from kombu_lite.retry import RetryPolicy
-from kombu_lite.transport import resolve_transport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Mapping, Sequence
+    from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
     from types import TracebackType
     from typing import Self
 
+    from kombu_lite.connection.failover import FailoverStrategy
+    from kombu_lite.entity import Queue
     from kombu_lite.messaging import Producer
+    from kombu_lite.messaging.consumer import (
+        Callback,
+        Consumer,
+        OnCancel,
+        OnDecodeError,
+        OnMessage,
+    )
+    from kombu_lite.pools import ChannelPool, ConnectionPool
     from kombu_lite.retry import Revivable
+    from kombu_lite.simple import SimpleBuffer, SimpleQueue
     from kombu_lite.transport.base import (
         ConnectionParameters,
         Transport,
@@ -73,7 +62,7 @@ logger = get_logger(__name__)
 T = TypeVar("T")
 
 
-class Connection(ConsumerFactories):
+class Connection:
     """A connection to a broker, opened lazily.
 
     The arguments are kombu's, in kombu's order, so kombu code ports by
@@ -184,77 +173,54 @@ class Connection(ConsumerFactories):
         **kwargs: Never,
     ) -> None:
         check_unknown_keywords(kwargs, _KEYWORDS)
-        check_kombu_only(
-            insist=insist,
-            uri_prefix=uri_prefix,
-            credential_provider=credential_provider,
+        settings = resolve_settings(
+            hostname,
+            alternates,
+            transport,
+            transport_options,
+            failover_strategy,
+            {
+                "insist": insist,
+                "uri_prefix": uri_prefix,
+                "credential_provider": credential_provider,
+            },
+            {
+                "userid": userid,
+                "password": password,
+                "virtual_host": virtual_host,
+                "port": port,
+                "ssl": ssl,
+                "connect_timeout": connect_timeout,
+                "heartbeat": heartbeat,
+                "login_method": login_method,
+            },
+            confirm_publish=confirm_publish,
+            on_blocked=on_blocked,
+            on_unblocked=on_unblocked,
+            blocked_connection_timeout=blocked_connection_timeout,
+            rpc_timeout=rpc_timeout,
+            report_blocked=self._report_blocked,
+            report_unblocked=self._report_unblocked,
         )
-        explicit = check_explicit(
-            userid=userid,
-            password=password,
-            virtual_host=virtual_host,
-            port=port,
-            ssl=ssl,
-            connect_timeout=connect_timeout,
-            heartbeat=heartbeat,
-            login_method=login_method,
-        )
-        urls = split_hosts(hostname) + split_hosts(alternates or ())
-        if not urls:
-            raise ConfigurationError("hostname must name at least one broker")
-        if not isinstance(transport, str | None) and not callable(
-            getattr(transport, "connect", None)
-        ):
-            raise ConfigurationError(
-                f"transport must be a transport name or a transport "
-                f"instance, not {type(transport).__name__}"
-            )
-        parsed = [parse_host(url, transport) for url in urls]
-        self.transport: Transport = self._make_transport(transport, parsed[0])
-        self.transport_options: dict[str, object] = check_transport_options(
-            self.transport, transport_options
-        )
-        self._explicit = explicit
+        self.transport: Transport = settings.transport
+        self.transport_options: dict[str, object] = settings.transport_options
+        self._explicit = settings.explicit
         #: Wait for the broker's confirm of every publish (kombu's
         #: ``transport_options={'confirm_publish': True}`` works too).
-        self.confirm_publish = bool(
-            confirm_publish or self.transport_options.get("confirm_publish")
-        )
-        timeout = self.transport_options.get("confirm_timeout", DEFAULT_CONFIRM_TIMEOUT)
+        self.confirm_publish = settings.confirm_publish
         #: Seconds ``publish`` waits for a confirm before raising ConfirmTimeout.
-        self.confirm_timeout = seconds("confirm_timeout", timeout)
-        blocked = BlockedOptions.resolve(
-            self.transport_options,
-            on_blocked,
-            on_unblocked,
-            blocked_connection_timeout,
-            DEFAULT_BLOCKED_TIMEOUT,
-        )
+        self.confirm_timeout = settings.confirm_timeout
         #: Called with the reason when the broker blocks publishing.
-        self.on_blocked: Callable[[str], object] | None = blocked.on_blocked
+        self.on_blocked: Callable[[str], object] | None = settings.blocked.on_blocked
         #: Called when the broker unblocks publishing.
-        self.on_unblocked: Callable[[], object] | None = blocked.on_unblocked
+        self.on_unblocked: Callable[[], object] | None = settings.blocked.on_unblocked
         #: Seconds a publish waits on a blocked connection (None: no limit).
-        self.blocked_connection_timeout = blocked.timeout
+        self.blocked_connection_timeout = settings.blocked.timeout
         #: Seconds a synchronous call waits for the broker's reply.
-        self.rpc_timeout = rpc_timeout_option(self.transport_options, rpc_timeout)
-        self._hosts = [
-            build_params(
-                url,
-                explicit,
-                self.transport,
-                self.transport_options,
-                blocked_connection_timeout=self.blocked_connection_timeout,
-                rpc_timeout=self.rpc_timeout,
-                on_blocked=self._report_blocked,
-                on_unblocked=self._report_unblocked,
-            )
-            for url in parsed
-        ]
-        self._host_urls = urls
-        self._host_index = 0
+        self.rpc_timeout = settings.rpc_timeout
+        self._hosts = Hosts(settings.urls, settings.hosts)
         #: ``'round-robin'``, ``'shuffle'`` or a callable ordering the URLs.
-        self.failover_strategy = check_failover_strategy(failover_strategy)
+        self.failover_strategy = settings.failover_strategy
         self._lock = threading.RLock()
         self._wire: WireConnection | None = None
         self._default_channel: Channel | None = None
@@ -268,21 +234,11 @@ class Connection(ConsumerFactories):
     def _report_unblocked(self) -> None:
         report_unblocked(self, self.on_unblocked)
 
-    # -- construction helpers -------------------------------------------------
-
-    @staticmethod
-    def _make_transport(transport: str | Transport | None, url: URL) -> Transport:
-        if transport is None:
-            return resolve_transport(url.transport)
-        if isinstance(transport, str):
-            return resolve_transport(transport)
-        return transport
-
     # -- the parameters of the current host ------------------------------------
 
     @property
     def _params(self) -> ConnectionParameters:
-        return self._hosts[self._host_index]
+        return self._hosts.current
 
     @property
     def hostname(self) -> str:
@@ -340,7 +296,7 @@ class Connection(ConsumerFactories):
     @property
     def alt(self) -> list[str]:
         """All broker URLs, passwords masked, in failover order."""
-        return [mask_url(url) for url in self._host_urls]
+        return self._hosts.alt
 
     @property
     def connection_errors(self) -> tuple[type[BaseException], ...]:
@@ -360,20 +316,7 @@ class Connection(ConsumerFactories):
 
         Only ``include_password=True`` puts the password in clear.
         """
-        p = self._params
-        scheme = self.transport.name
-        if scheme == "amqp" and p.ssl:
-            scheme = "amqps"
-        return format_url(
-            scheme,
-            p.hostname,
-            p.port,
-            p.userid,
-            p.password,
-            p.virtual_host,
-            include_password=include_password,
-            mask=mask,
-        )
+        return uri_of(self.transport, self._params, include_password, mask)
 
     def info(self) -> dict[str, object]:
         """The current broker's settings as a dict, with kombu's keys.
@@ -381,25 +324,7 @@ class Connection(ConsumerFactories):
         Unlike kombu's ``info()``, the ``'password'`` value is always
         ``'**'``: read :attr:`password` for the real one.
         """
-        p = self._params
-        return {
-            "hostname": p.hostname,
-            "userid": p.userid,
-            "password": "**",
-            "virtual_host": p.virtual_host,
-            "port": p.port,
-            "insist": False,
-            "ssl": p.ssl,
-            "transport": self.transport.name,
-            "connect_timeout": p.connect_timeout,
-            "transport_options": dict(self.transport_options),
-            "login_method": p.login_method,
-            "uri_prefix": None,
-            "heartbeat": p.heartbeat,
-            "failover_strategy": self.failover_strategy,
-            "alternates": self.alt,
-            "credential_provider": None,
-        }
+        return info_of(self, self._params)
 
     def __repr__(self) -> str:
         return f"<Connection: {self.as_uri()} at {id(self):#x}>"
@@ -440,40 +365,16 @@ class Connection(ConsumerFactories):
             return self._connect_pass(deadline)
 
     def _connect_pass(self, deadline: float | None) -> WireConnection:
-        last: OperationalError | None = None
-        for index in self._host_order():
-            params = self._hosts[index]
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                if params.connect_timeout is None or params.connect_timeout > remaining:
-                    params = replace(params, connect_timeout=remaining)
-            try:
-                wire = self.transport.connect(params)
-            except OperationalError as exc:
-                if not exc.recoverable:
-                    raise
-                logger.debug("connect to %s failed: %s", self._masked(index), exc)
-                last = exc
-                continue
-            self._host_index = index
-            self._wire = wire
-            self.declared_entities.clear()
-            logger.debug("connected to %s", self.as_uri())
-            return wire
-        if last is None:
-            raise OperationalError(f"no time left to connect to {self.as_uri()}")
-        raise last
-
-    def _masked(self, index: int) -> str:
-        return mask_url(self._host_urls[index])
-
-    def _host_order(self) -> list[int]:
-        return host_order(self._host_index, self._host_urls, self.failover_strategy)
+        wire = self._hosts.connect(
+            self.transport, self.failover_strategy, deadline, self.as_uri
+        )
+        self._wire = wire
+        self.declared_entities.clear()
+        logger.debug("connected to %s", self.as_uri())
+        return wire
 
     def _next_host(self) -> None:
-        self._host_index = next_host(self._host_index, len(self._hosts))
+        self._hosts.advance()
 
     def _drop_wire(self) -> None:
         wire, self._wire = self._wire, None
@@ -569,28 +470,9 @@ class Connection(ConsumerFactories):
         its transport object, so a memory transport's private
         :class:`~kombu_lite.transport.memory.Broker` is kept.
         """
-        e = self._explicit
-        settings: dict[str, Any] = {
-            "hostname": list(self._host_urls),
-            "userid": e.userid,
-            "password": e.password,
-            "virtual_host": e.virtual_host,
-            "port": e.port,
-            "ssl": e.ssl,
-            "transport": self.transport,
-            "connect_timeout": e.connect_timeout,
-            "heartbeat": e.heartbeat,
-            "transport_options": dict(self.transport_options),
-            "login_method": e.login_method,
-            "failover_strategy": self.failover_strategy,
-            "confirm_publish": self.confirm_publish,
-            "on_blocked": self.on_blocked,
-            "on_unblocked": self.on_unblocked,
-            "blocked_connection_timeout": self.blocked_connection_timeout,
-            "rpc_timeout": self.rpc_timeout,
-        }
-        settings.update(kwargs)
-        return Connection(**settings)
+        return Connection(
+            **clone_arguments(self, self._explicit, self._hosts.urls, kwargs)
+        )
 
     # -- retries ------------------------------------------------------------------
 
@@ -669,6 +551,142 @@ class Connection(ConsumerFactories):
         from kombu_lite.messaging import Producer
 
         return Producer(channel if channel is not None else self, *args, **kwargs)
+
+    def Consumer(  # noqa: N802 - kombu's factory name
+        self,
+        queues: Queue | str | Iterable[Queue | str] | None = None,
+        channel: Channel | None = None,
+        no_ack: bool | None = None,
+        auto_declare: bool = True,
+        callbacks: Iterable[Callback] | None = None,
+        on_decode_error: OnDecodeError | None = None,
+        on_message: OnMessage | None = None,
+        accept: Iterable[str] | str | None = None,
+        prefetch_count: int | None = None,
+        tag_prefix: str | None = None,
+        *,
+        on_cancel: OnCancel | None = None,
+    ) -> Consumer:
+        """Return a :class:`~kombu_lite.Consumer` of ``queues``.
+
+        It consumes on ``channel``, or on this connection's default channel.
+        """
+        from kombu_lite.messaging.consumer import Consumer
+
+        return Consumer(
+            channel if channel is not None else self,
+            queues,
+            no_ack,
+            auto_declare,
+            callbacks,
+            on_decode_error,
+            on_message,
+            accept,
+            prefetch_count,
+            tag_prefix,
+            on_cancel=on_cancel,
+        )
+
+    def SimpleQueue(  # noqa: N802 - kombu's factory name
+        self,
+        name: str | Queue,
+        no_ack: bool | None = None,
+        queue_opts: Mapping[str, Any] | None = None,
+        queue_args: Mapping[str, object] | None = None,
+        exchange_opts: Mapping[str, Any] | None = None,
+        channel: Channel | None = None,
+        *,
+        serializer: str | None = None,
+        compression: str | None = None,
+        accept: Iterable[str] | str | None = None,
+    ) -> SimpleQueue:
+        """Return a :class:`~kombu_lite.SimpleQueue` named ``name``.
+
+        It uses ``channel``, or this connection's default channel.
+        """
+        from kombu_lite.simple import SimpleQueue
+
+        return SimpleQueue(
+            channel if channel is not None else self,
+            name,
+            no_ack,
+            queue_opts,
+            queue_args,
+            exchange_opts,
+            serializer=serializer,
+            compression=compression,
+            accept=accept,
+        )
+
+    def SimpleBuffer(  # noqa: N802 - kombu's factory name
+        self,
+        name: str | Queue,
+        no_ack: bool | None = None,
+        queue_opts: Mapping[str, Any] | None = None,
+        queue_args: Mapping[str, object] | None = None,
+        exchange_opts: Mapping[str, Any] | None = None,
+        channel: Channel | None = None,
+        *,
+        serializer: str | None = None,
+        compression: str | None = None,
+        accept: Iterable[str] | str | None = None,
+    ) -> SimpleBuffer:
+        """Return a :class:`~kombu_lite.SimpleBuffer` named ``name``.
+
+        It uses ``channel``, or this connection's default channel.
+        """
+        from kombu_lite.simple import SimpleBuffer
+
+        return SimpleBuffer(
+            channel if channel is not None else self,
+            name,
+            no_ack,
+            queue_opts,
+            queue_args,
+            exchange_opts,
+            serializer=serializer,
+            compression=compression,
+            accept=accept,
+        )
+
+    def Pool(  # noqa: N802 - kombu's factory name
+        self, limit: int | None = None, **options: Any
+    ) -> ConnectionPool:
+        """Return a :class:`~kombu_lite.pools.ConnectionPool` of clones of this.
+
+        ``limit=None`` means no limit (kombu's name for the factory).  The
+        options are kombu's: ``preload`` (make that many connections now,
+        each opened on first use) and ``close_after_fork``; see
+        :class:`~kombu_lite.pools.ConnectionPool`.
+
+        Raises:
+            ConfigurationError: a bad limit or option, or an unknown option
+                (kombu ignores those).
+        """
+        from kombu_lite.pools import ConnectionPool
+        from kombu_lite.pools.resource import check_pool_options
+
+        check_pool_options("Connection.Pool", options)
+        return ConnectionPool(self, limit, **options)
+
+    def ChannelPool(  # noqa: N802 - kombu's factory name
+        self, limit: int | None = None, **options: Any
+    ) -> ChannelPool:
+        """Return a :class:`~kombu_lite.pools.ChannelPool` of this connection.
+
+        ``limit=None`` means no limit (kombu's name for the factory).  The
+        options are kombu's: ``preload`` (open that many channels now) and
+        ``close_after_fork``; see :class:`~kombu_lite.pools.ChannelPool`.
+
+        Raises:
+            ConfigurationError: a bad limit or option, or an unknown option
+                (kombu ignores those).
+        """
+        from kombu_lite.pools import ChannelPool
+        from kombu_lite.pools.resource import check_pool_options
+
+        check_pool_options("Connection.ChannelPool", options)
+        return ChannelPool(self, limit, **options)
 
 
 # The names Connection() accepts, for the "did you mean" of an unknown one.

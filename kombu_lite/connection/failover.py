@@ -1,20 +1,34 @@
 """Failover: the order in which a Connection tries its brokers.
 
-A Connection keeps the index of the host it is on.  Connecting tries every
-host once, starting there, in the order the strategy gives; each retry
-after a lost connection moves the index on by one.
+A Connection keeps its brokers in a :class:`Hosts`, with the index of the
+host it is on.  Connecting tries every host once, starting there, in the
+order the strategy gives; each retry after a lost connection moves the
+index on by one.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from kombu_lite.exceptions import ConfigurationError
+from kombu_lite._log import get_logger
+from kombu_lite.connection.url import mask_url
+from kombu_lite.exceptions import ConfigurationError, OperationalError
+
+if TYPE_CHECKING:
+    from kombu_lite.transport.base import (
+        ConnectionParameters,
+        Transport,
+        WireConnection,
+    )
 
 __all__ = [
     "FAILOVER_STRATEGIES",
     "FailoverStrategy",
+    "Hosts",
     "check_failover_strategy",
     "host_order",
     "next_host",
@@ -25,6 +39,9 @@ __all__ = [
 FailoverStrategy = str | Callable[[list[str]], Iterable[str]]
 
 FAILOVER_STRATEGIES = ("round-robin", "shuffle")
+
+# The public module's name: users configure ``kombu_lite.connection``.
+logger = get_logger("kombu_lite.connection")
 
 
 def check_failover_strategy(strategy: FailoverStrategy) -> FailoverStrategy:
@@ -61,3 +78,69 @@ def host_order(
 def next_host(current: int, count: int) -> int:
     """Return the index of the host after ``current``, wrapping around."""
     return (current + 1) % count
+
+
+class Hosts:
+    """A connection's brokers: their URLs and parameters, and the current one."""
+
+    __slots__ = ("index", "params", "urls")
+
+    def __init__(self, urls: list[str], params: list[ConnectionParameters]) -> None:
+        self.urls = urls
+        self.params = params
+        self.index = 0
+
+    @property
+    def current(self) -> ConnectionParameters:
+        """The parameters of the host the connection is (or was last) on."""
+        return self.params[self.index]
+
+    @property
+    def alt(self) -> list[str]:
+        """All broker URLs, passwords masked, in failover order."""
+        return [mask_url(url) for url in self.urls]
+
+    def advance(self) -> None:
+        """Move on to the next host."""
+        self.index = next_host(self.index, len(self.params))
+
+    def connect(
+        self,
+        transport: Transport,
+        strategy: FailoverStrategy,
+        deadline: float | None,
+        describe: Callable[[], str],
+    ) -> WireConnection:
+        """Try each host once, in ``strategy``'s order, until one answers.
+
+        The host that answered becomes the current one.  ``deadline`` (on
+        :func:`time.monotonic`) shortens each host's connect timeout.
+
+        Raises:
+            OperationalError: the last host's error; or no time was left.
+                An unrecoverable error (refused credentials) at once.
+        """
+        last: OperationalError | None = None
+        for index in host_order(self.index, self.urls, strategy):
+            params = self.params[index]
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if params.connect_timeout is None or params.connect_timeout > remaining:
+                    params = replace(params, connect_timeout=remaining)
+            try:
+                wire = transport.connect(params)
+            except OperationalError as exc:
+                if not exc.recoverable:
+                    raise
+                logger.debug(
+                    "connect to %s failed: %s", mask_url(self.urls[index]), exc
+                )
+                last = exc
+                continue
+            self.index = index
+            return wire
+        if last is None:
+            raise OperationalError(f"no time left to connect to {describe()}")
+        raise last
