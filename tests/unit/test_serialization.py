@@ -688,7 +688,8 @@ def test_importing_serialization_leaves_optional_libraries_unloaded() -> None:
         "print(sorted(m for m in ('yaml', 'msgpack', 'brotli', 'backports.zstd') "
         "if m in sys.modules))"
     )
-    root = str(Path(serialization.__file__).resolve().parent.parent)
+    # The directory holding the kombu_lite package (serialization is a package).
+    root = str(Path(serialization.__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *sys.path])}
     result = subprocess.run(
         [sys.executable, "-c", code],
