@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from kombu_lite.connection.failover import FailoverStrategy
+    from kombu_lite.connection.pool import ChannelPool, ConnectionPool
     from kombu_lite.entity import Queue
     from kombu_lite.messaging import Producer
     from kombu_lite.messaging.consumer import (
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
         OnDecodeError,
         OnMessage,
     )
-    from kombu_lite.pools import ChannelPool, ConnectionPool
     from kombu_lite.retry import Revivable
     from kombu_lite.simple import SimpleBuffer, SimpleQueue
     from kombu_lite.transport.base import (
@@ -663,8 +663,8 @@ class Connection:
             ConfigurationError: a bad limit or option, or an unknown option
                 (kombu ignores those).
         """
-        from kombu_lite.pools import ConnectionPool
-        from kombu_lite.pools.resource import check_pool_options
+        from kombu_lite.connection.pool import ConnectionPool
+        from kombu_lite.connection.resource import check_pool_options
 
         check_pool_options("Connection.Pool", options)
         return ConnectionPool(self, limit, **options)
@@ -682,8 +682,8 @@ class Connection:
             ConfigurationError: a bad limit or option, or an unknown option
                 (kombu ignores those).
         """
-        from kombu_lite.pools import ChannelPool
-        from kombu_lite.pools.resource import check_pool_options
+        from kombu_lite.connection.pool import ChannelPool
+        from kombu_lite.connection.resource import check_pool_options
 
         check_pool_options("Connection.ChannelPool", options)
         return ChannelPool(self, limit, **options)

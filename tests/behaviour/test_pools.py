@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from kombu_lite import Connection, Consumer, Exchange, Message, Queue, pools
+from kombu_lite.connection.resource import Resource
 from kombu_lite.exceptions import (
     ChannelLimitExceeded,
     ConfigurationError,
@@ -41,7 +42,6 @@ from kombu_lite.pools import (
     connections,
     producers,
 )
-from kombu_lite.pools.resource import Resource
 from kombu_lite.transport.memory import default_broker
 
 from .conftest import RawMessage
