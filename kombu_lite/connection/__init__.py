@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from kombu_lite._log import get_logger
 from kombu_lite.channel import Channel
-from kombu_lite.connection import retrying
+from kombu_lite.connection import ensuring, factories, retrying
 from kombu_lite.connection.blocked import report_blocked, report_unblocked
 from kombu_lite.connection.failover import Hosts
 from kombu_lite.connection.params import (
@@ -29,26 +29,14 @@ from kombu_lite.connection.settings import (
     uri_of,
 )
 from kombu_lite.exceptions import ChannelError, OperationalError
-from kombu_lite.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Hashable, Mapping, Sequence
     from types import TracebackType
     from typing import Self
 
     from kombu_lite.connection.failover import FailoverStrategy
-    from kombu_lite.connection.pool import ChannelPool, ConnectionPool
-    from kombu_lite.entity import Queue
-    from kombu_lite.messaging import Producer
-    from kombu_lite.messaging.consumer import (
-        Callback,
-        Consumer,
-        OnCancel,
-        OnDecodeError,
-        OnMessage,
-    )
-    from kombu_lite.retry import Revivable
-    from kombu_lite.simple import SimpleBuffer, SimpleQueue
+    from kombu_lite.retry import RetryPolicy, Revivable
     from kombu_lite.transport.base import (
         ConnectionParameters,
         Transport,
@@ -383,37 +371,6 @@ class Connection:
         if wire is not None:
             wire.close()
 
-    def ensure_connection(
-        self,
-        errback: Callable[[BaseException, float], object] | None = None,
-        max_retries: int | None = None,
-        interval_start: float = 2,
-        interval_step: float = 2,
-        interval_max: float = 30,
-        callback: Callable[[], object] | None = None,
-        reraise_as_library_errors: bool = True,
-        timeout: float | None = None,
-    ) -> Self:
-        """Connect, retrying on recoverable connection errors; return self.
-
-        With ``max_retries=None`` and no ``timeout`` this retries forever,
-        as kombu does; give one of them to bound it.  Each retry moves to the
-        next failover host.
-        """
-        del reraise_as_library_errors  # our errors are always library errors
-        retrying.connect_with_retries(
-            self._connect_recoverable,
-            self._next_host,
-            errback=errback,
-            max_retries=max_retries,
-            interval_start=interval_start,
-            interval_step=interval_step,
-            interval_max=interval_max,
-            callback=callback,
-            timeout=timeout,
-        )
-        return self
-
     def _connect_recoverable(self) -> None:
         self._ensure_wire()
 
@@ -476,44 +433,11 @@ class Connection:
 
     # -- retries ------------------------------------------------------------------
 
-    def ensure(
-        self,
-        obj: Revivable | None,
-        fun: Callable[..., T],
-        errback: Callable[[BaseException, float], object] | None = None,
-        max_retries: int | None = None,
-        interval_start: float = 1,
-        interval_step: float = 1,
-        interval_max: float = 1,
-        on_revive: Callable[[Channel], object] | None = None,
-        retry_errors: tuple[type[BaseException], ...] | None = None,
-        timeout: float | None = None,
-    ) -> Callable[..., T]:
-        """Wrap ``fun`` so that a lost connection is re-established and retried.
+    # -- retries (kombu's names; written in connection/ensuring.py) -------------
 
-        On a recoverable :class:`~kombu_lite.exceptions.OperationalError`
-        the wrapper sleeps by the policy, reconnects (moving to the next
-        failover host), calls ``obj.revive(connection.default_channel)`` and
-        ``on_revive(channel)``, then calls ``fun`` again.  Reconnecting counts
-        against ``max_retries`` and ``timeout``.  Broker refusals
-        (:class:`~kombu_lite.exceptions.ChannelError`) are not retried,
-        except the classes in ``retry_errors``, which are retried on the same
-        channel.
-
-        Guarantee: if ``fun`` sends something and the connection fails
-        before the broker confirms it, the retry sends it again: the call
-        is at-least-once, never at-most-once.
-        """
-        policy = RetryPolicy(
-            max_retries=max_retries,
-            interval_start=interval_start,
-            interval_step=interval_step,
-            interval_max=interval_max,
-            timeout=timeout,
-            errback=errback,
-            on_revive=on_revive,
-        )
-        return retrying.ensure(self, obj, fun, policy, retry_errors)
+    ensure_connection = ensuring.ensure_connection
+    ensure = ensuring.ensure
+    autoretry = ensuring.autoretry
 
     def _call_with_retries(
         self,
@@ -528,165 +452,14 @@ class Connection:
         # maybe_declare with a policy built from their retry_policy.
         return retrying.call(self, obj, fun, policy, retry_errors, args, kwargs)
 
-    def autoretry(
-        self,
-        fun: Callable[..., T],
-        channel: Channel | None = None,
-        **ensure_options: Any,
-    ) -> Callable[..., tuple[T, Channel]]:
-        """Wrap ``fun(*args, channel=..., **kwargs)`` with :meth:`ensure`.
+    # -- factories (kombu's names; written in connection/factories.py) ----------
 
-        The wrapper returns ``(result, channel)``; after a reconnect the
-        channel is the connection's new default channel.
-        """
-        holder, call = retrying.on_current_channel(self, fun, channel)
-        return self.ensure(holder, call, **ensure_options)
-
-    # -- factories -------------------------------------------------------------------
-
-    def Producer(  # noqa: N802 - kombu's factory name
-        self, channel: Channel | None = None, *args: Any, **kwargs: Any
-    ) -> Producer:
-        """Return a :class:`~kombu_lite.Producer` on this connection."""
-        from kombu_lite.messaging import Producer
-
-        return Producer(channel if channel is not None else self, *args, **kwargs)
-
-    def Consumer(  # noqa: N802 - kombu's factory name
-        self,
-        queues: Queue | str | Iterable[Queue | str] | None = None,
-        channel: Channel | None = None,
-        no_ack: bool | None = None,
-        auto_declare: bool = True,
-        callbacks: Iterable[Callback] | None = None,
-        on_decode_error: OnDecodeError | None = None,
-        on_message: OnMessage | None = None,
-        accept: Iterable[str] | str | None = None,
-        prefetch_count: int | None = None,
-        tag_prefix: str | None = None,
-        *,
-        on_cancel: OnCancel | None = None,
-    ) -> Consumer:
-        """Return a :class:`~kombu_lite.Consumer` of ``queues``.
-
-        It consumes on ``channel``, or on this connection's default channel.
-        """
-        from kombu_lite.messaging.consumer import Consumer
-
-        return Consumer(
-            channel if channel is not None else self,
-            queues,
-            no_ack,
-            auto_declare,
-            callbacks,
-            on_decode_error,
-            on_message,
-            accept,
-            prefetch_count,
-            tag_prefix,
-            on_cancel=on_cancel,
-        )
-
-    def SimpleQueue(  # noqa: N802 - kombu's factory name
-        self,
-        name: str | Queue,
-        no_ack: bool | None = None,
-        queue_opts: Mapping[str, Any] | None = None,
-        queue_args: Mapping[str, object] | None = None,
-        exchange_opts: Mapping[str, Any] | None = None,
-        channel: Channel | None = None,
-        *,
-        serializer: str | None = None,
-        compression: str | None = None,
-        accept: Iterable[str] | str | None = None,
-    ) -> SimpleQueue:
-        """Return a :class:`~kombu_lite.SimpleQueue` named ``name``.
-
-        It uses ``channel``, or this connection's default channel.
-        """
-        from kombu_lite.simple import SimpleQueue
-
-        return SimpleQueue(
-            channel if channel is not None else self,
-            name,
-            no_ack,
-            queue_opts,
-            queue_args,
-            exchange_opts,
-            serializer=serializer,
-            compression=compression,
-            accept=accept,
-        )
-
-    def SimpleBuffer(  # noqa: N802 - kombu's factory name
-        self,
-        name: str | Queue,
-        no_ack: bool | None = None,
-        queue_opts: Mapping[str, Any] | None = None,
-        queue_args: Mapping[str, object] | None = None,
-        exchange_opts: Mapping[str, Any] | None = None,
-        channel: Channel | None = None,
-        *,
-        serializer: str | None = None,
-        compression: str | None = None,
-        accept: Iterable[str] | str | None = None,
-    ) -> SimpleBuffer:
-        """Return a :class:`~kombu_lite.SimpleBuffer` named ``name``.
-
-        It uses ``channel``, or this connection's default channel.
-        """
-        from kombu_lite.simple import SimpleBuffer
-
-        return SimpleBuffer(
-            channel if channel is not None else self,
-            name,
-            no_ack,
-            queue_opts,
-            queue_args,
-            exchange_opts,
-            serializer=serializer,
-            compression=compression,
-            accept=accept,
-        )
-
-    def Pool(  # noqa: N802 - kombu's factory name
-        self, limit: int | None = None, **options: Any
-    ) -> ConnectionPool:
-        """Return a :class:`~kombu_lite.pools.ConnectionPool` of clones of this.
-
-        ``limit=None`` means no limit (kombu's name for the factory).  The
-        options are kombu's: ``preload`` (make that many connections now,
-        each opened on first use) and ``close_after_fork``; see
-        :class:`~kombu_lite.pools.ConnectionPool`.
-
-        Raises:
-            ConfigurationError: a bad limit or option, or an unknown option
-                (kombu ignores those).
-        """
-        from kombu_lite.connection.pool import ConnectionPool
-        from kombu_lite.connection.resource import check_pool_options
-
-        check_pool_options("Connection.Pool", options)
-        return ConnectionPool(self, limit, **options)
-
-    def ChannelPool(  # noqa: N802 - kombu's factory name
-        self, limit: int | None = None, **options: Any
-    ) -> ChannelPool:
-        """Return a :class:`~kombu_lite.pools.ChannelPool` of this connection.
-
-        ``limit=None`` means no limit (kombu's name for the factory).  The
-        options are kombu's: ``preload`` (open that many channels now) and
-        ``close_after_fork``; see :class:`~kombu_lite.pools.ChannelPool`.
-
-        Raises:
-            ConfigurationError: a bad limit or option, or an unknown option
-                (kombu ignores those).
-        """
-        from kombu_lite.connection.pool import ChannelPool
-        from kombu_lite.connection.resource import check_pool_options
-
-        check_pool_options("Connection.ChannelPool", options)
-        return ChannelPool(self, limit, **options)
+    Producer = factories.producer
+    Consumer = factories.consumer
+    SimpleQueue = factories.simple_queue
+    SimpleBuffer = factories.simple_buffer
+    Pool = factories.pool
+    ChannelPool = factories.channel_pool
 
 
 # The names Connection() accepts, for the "did you mean" of an unknown one.
