@@ -302,7 +302,9 @@ def _frame(kind: int, channel: int, payload: bytes) -> bytes:
 @pytest.fixture
 def scripted_peer() -> Iterator[tuple[Any, socket.socket]]:
     """A connected buffered transport and the server side of its socket."""
-    from kombu_lite.transport.pyamqp.connection import _BufferedTCPTransport
+    from kombu_lite.transport.pyamqp._transport import (
+        BufferedTCPTransport as _BufferedTCPTransport,
+    )
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

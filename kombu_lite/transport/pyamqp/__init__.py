@@ -1,10 +1,17 @@
-"""RabbitMQ over py-amqp: the only module that imports ``amqp``.
+"""RabbitMQ over py-amqp: the only package that imports ``amqp``.
 
-py-amqp is untyped, so its objects stay behind this module's own classes
+py-amqp is untyped, so its objects stay behind this package's own classes
 and never appear in a signature; data leaves as the dataclasses of
-:mod:`kombu_lite.transport.base`.  Every call into py-amqp goes through
-:func:`_mapped`, the one place where py-amqp and socket errors become
-kombu_lite errors.
+:mod:`kombu_lite.transport.base`.  Every py-amqp and socket error becomes a
+kombu_lite error by one table, :func:`._mapping.map_amqp_errors`.
+
+The modules, top down: ``connect`` (:class:`PyAmqpTransport`, the connect
+path) makes a ``connection`` (:class:`PyAmqpConnection`, with ``heartbeat``),
+which opens a ``channel`` (:class:`PyAmqpChannel`, which knows its connection
+only as ``contract.ChannelConnection``) made of ``publishing`` (with
+``confirms``) and ``consuming``; under them ``reader`` (one thread reads for
+all), ``framing`` (publish frames encoded once), ``_transport`` (sockets),
+``_amqp_connection`` (py-amqp's Connection, adapted) and ``_mapping``.
 
 Two py-amqp behaviours this adapter shields users from:
 
@@ -20,6 +27,7 @@ Two py-amqp behaviours this adapter shields users from:
 from __future__ import annotations
 
 from kombu_lite.transport.pyamqp.channel import PyAmqpChannel
-from kombu_lite.transport.pyamqp.connection import PyAmqpConnection, PyAmqpTransport
+from kombu_lite.transport.pyamqp.connect import PyAmqpTransport
+from kombu_lite.transport.pyamqp.connection import PyAmqpConnection
 
 __all__ = ["PyAmqpChannel", "PyAmqpConnection", "PyAmqpTransport"]

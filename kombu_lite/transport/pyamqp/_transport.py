@@ -7,7 +7,6 @@ deadline.
 
 from __future__ import annotations
 
-import errno
 import struct
 import time
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from amqp import exceptions as amqp_errors
 from amqp.transport import SSLTransport as _AmqpSSLTransport
 from amqp.transport import TCPTransport as _AmqpTCPTransport
+
+from kombu_lite.transport.pyamqp._mapping import ErrorContext, Phase, translate
 
 if TYPE_CHECKING:
     import ssl as _ssl
@@ -24,8 +25,8 @@ __all__ = ["BufferedTCPTransport", "ContextSSLTransport", "FrameReader"]
 #: Bytes asked of the socket at once: a read takes in many small frames.
 _READ_SIZE = 65536
 _FRAME_HEAD = struct.Struct(">BHI").unpack_from
-#: Socket errors that mean "nothing to read now", not a broken connection.
-_UNAVAILABLE = frozenset({errno.EAGAIN, errno.EINTR, errno.EWOULDBLOCK})
+#: Errors of a socket read are mapped by the table in _mapping.py.
+_READING = ErrorContext("", Phase.READ)
 
 
 class FrameReader:
@@ -124,11 +125,11 @@ class FrameReader:
             self.kl_arm_deadline()
             chunk = self._quick_recv(want)
         except OSError as exc:
-            if isinstance(exc, TimeoutError):
-                raise
-            if exc.errno in _UNAVAILABLE:
-                raise TimeoutError(str(exc)) from exc
-            self.connected = False
+            error = translate(exc, _READING)
+            if error is not None:  # nothing to read yet
+                raise error from exc
+            if not isinstance(exc, TimeoutError):
+                self.connected = False
             raise
         if not chunk:
             self.connected = False

@@ -1,14 +1,18 @@
-"""One AMQP channel over py-amqp, publisher confirms included."""
+"""One AMQP channel over py-amqp: its state, its calls, and the broker's close.
+
+What the channel needs from its connection is
+:class:`~.contract.ChannelConnection`;
+publishing and confirms are :mod:`.publishing`'s, consumers
+:mod:`.consuming`'s.  The channel's life (open, confirming, closed) is a
+:class:`~kombu_lite.transport.channel_state.ChannelLifecycle`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import secrets
 import threading
-import time
-from collections import deque
-from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from amqp import exceptions as amqp_errors
 from amqp import spec
@@ -17,71 +21,31 @@ from kombu_lite._log import get_logger
 from kombu_lite.exceptions import (
     ChannelClosed,
     ChannelError,
-    ConfirmTimeout,
     ConnectionLost,
-    MessageNacked,
     RpcTimeout,
 )
-from kombu_lite.transport.base import QueueDeclareOk, ReturnedMessage
-from kombu_lite.transport.pyamqp._mapping import (
-    body_of,
-    delivery_from,
-    mapped,
-    properties_from,
-    typed_channel_error,
-)
-from kombu_lite.transport.pyamqp.framing import (
-    ConnectionWriter,
-    PublishFramer,
-    writer_for,
-)
-from kombu_lite.transport.pyamqp.reader import Queued
+from kombu_lite.transport.base import QueueDeclareOk
+from kombu_lite.transport.channel_state import ChannelEvent, ChannelLifecycle
+from kombu_lite.transport.pyamqp._mapping import map_amqp_errors, translate
+from kombu_lite.transport.pyamqp._messages import delivery_from
+from kombu_lite.transport.pyamqp.consuming import ChannelConsumers
+from kombu_lite.transport.pyamqp.publishing import Publisher
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
-    from kombu_lite.transport.base import BasicProperties, Delivery
-    from kombu_lite.transport.pyamqp.connection import PyAmqpConnection
+    from kombu_lite.transport.base import BasicProperties, Delivery, ReturnedMessage
+    from kombu_lite.transport.pyamqp.contract import ChannelConnection
 
 __all__ = ["PyAmqpChannel"]
 
 _log = get_logger(__name__)
 
-#: What a ``basic.return`` is matched on: exchange and routing key as
-#: published, and the body (the publisher's own bytes object, not a copy).
-_ReturnKey = tuple[str, str, bytes]
-
-
-class _Return:
-    """A ``basic.return`` not yet matched to the publish it returns."""
-
-    __slots__ = ("bound", "key", "matched", "message")
-
-    def __init__(self, bound: int, key: _ReturnKey, message: ReturnedMessage) -> None:
-        #: The highest delivery tag given out when it arrived: its own is
-        #: not above (the message was written before its return came back).
-        self.bound = bound
-        self.key = key
-        self.message = message
-        self.matched = False
-
-
-class _Consumer(NamedTuple):
-    """A consumer of a channel, as basic_consume registered it."""
-
-    callback: Callable[[Any], None]
-    no_ack: bool
-    on_cancel: Callable[[str], None] | None
-
 
 class PyAmqpChannel:
     """One channel over py-amqp (a :class:`~.base.WireChannel`)."""
 
-    # Set up by the first publish (see _start_framing).
-    _framer: PublishFramer | None = None
-    _writer: ConnectionWriter
-
-    def __init__(self, connection: PyAmqpConnection, channel: Any) -> None:
+    def __init__(self, connection: ChannelConnection, channel: Any) -> None:
         self._conn = connection
         self._ch = channel
         # Bodies stay bytes: decoding is the serializer's job, after the
@@ -89,36 +53,17 @@ class PyAmqpChannel:
         channel.auto_decode = False
         # py-amqp forgets the number once the channel closes; errors name it.
         self._channel_id = int(channel.channel_id)
-        self._closed_reason: str | None = None
-        self._on_return: Callable[[ReturnedMessage], None] | None = None
-        self._ch.events["basic_return"].add(self._dispatch_return)
-        # Publisher confirms, tracked by our own delivery tags: py-amqp's
-        # basic_publish_confirm takes *any* ack as its own, so a late ack
-        # would confirm the wrong message and a nack could pass as an ack.
-        self._confirming = False
-        self._next_tag = 0
-        self._pending: deque[int] = deque()
-        self._outcomes: dict[int, bool] = {}
-        # Returns, matched to their publish when its confirm settles it;
-        # see _dispatch_return for why not by arrival order.
-        self._returned: dict[int, ReturnedMessage] = {}
-        self._return_keys: dict[int, _ReturnKey] = {}
-        self._unmatched: dict[_ReturnKey, deque[_Return]] = {}
-        self._arrivals: deque[_Return] = deque()
-        # Messages sent without confirms since the last call that heard back
-        # from the broker: reported if the broker closes the channel.
-        self._unconfirmed = 0
-        self._broker_error: ChannelError | None = None
+        #: Open, confirming or closed; why; the broker's error not yet
+        #: reported (it goes to the first call after the close).
+        self.lifecycle = ChannelLifecycle()
+        self._publisher = Publisher(self, connection, channel)
         self._local = threading.local()
         #: Held for each call that waits for a reply on this channel.
         self._rpc_lock = threading.RLock()
         channel._callbacks[spec.Channel.Close] = self._on_broker_close
-        # Deliveries and the broker's cancels are queued on the connection
-        # by whichever thread reads them, and handed out by drain_events
-        # (see reader.py): never nested in a confirm wait or a declare.
-        self._consumers: dict[str, _Consumer] = {}
-        channel._callbacks[spec.Basic.Deliver] = self._on_deliver
-        channel._callbacks[spec.Basic.Cancel] = self._on_cancel
+        self._consumers = ChannelConsumers(self, channel, connection.reader)
+        channel._callbacks[spec.Basic.Deliver] = self._consumers.on_deliver
+        channel._callbacks[spec.Basic.Cancel] = self._consumers.on_cancel
 
     @property
     def channel_id(self) -> int:
@@ -129,32 +74,34 @@ class PyAmqpChannel:
     def is_open(self) -> bool:
         """False once either side closed the channel or the connection broke."""
         return (
-            self._closed_reason is None
-            and bool(self._ch.is_open)
-            and self._conn.is_connected
+            self.lifecycle.usable and bool(self._ch.is_open) and self._conn.is_connected
         )
 
     def mark_closed(self, reason: str) -> None:
         """Remember why the broker closed the channel; drop py-amqp's revival."""
-        if self._closed_reason is None:
-            self._closed_reason = reason
+        if self.lifecycle.usable:
+            self.lifecycle.close(reason)
             # py-amqp re-opened the channel under the same number; close it
             # so the broker does not keep an unused channel around.
             with contextlib.suppress(Exception):
                 self._ch.close()
 
-    def _check(self) -> None:
-        error = self._broker_error
+    def check(self) -> None:
+        """Raise why the channel cannot be used, if it cannot.
+
+        The broker's error is raised once, to the first call after the
+        close; later calls get ChannelClosed like on any closed channel.
+        """
+        life = self.lifecycle
+        error = life.error
         if error is not None:
-            # Reported once, to the first call after the close; later calls
-            # get ChannelClosed like on any closed channel.
-            self._broker_error = None
+            life.error = None
             raise error
-        if self._closed_reason is not None:
+        if life.reason is not None:
             raise ChannelClosed(
-                f"channel {self.channel_id} was closed ({self._closed_reason}); "
+                f"channel {self.channel_id} was closed ({life.reason}); "
                 f"open a new channel",
-                reply_text=self._closed_reason,
+                reply_text=life.reason,
             )
         if not self._ch.is_open:
             raise ChannelClosed(f"channel {self.channel_id} is closed")
@@ -179,25 +126,25 @@ class PyAmqpChannel:
             with contextlib.ExitStack() as stack:
                 if answered:
                     stack.enter_context(self._rpc_lock)
-                stack.enter_context(mapped(self._conn.where, self))
+                stack.enter_context(map_amqp_errors(self._conn.errors, self))
                 yield
             if answered:
                 # The broker answered on this channel, so it accepted every
                 # message sent on it before (frames are handled in order).
-                self._unconfirmed = 0
+                self._publisher.unconfirmed = 0
         except RpcTimeout as exc:
             # The reader closed the channel: later calls say why.
-            if self._closed_reason is None:
-                self._closed_reason = f"no reply to {exc.method} in {exc.timeout}s"
+            self.lifecycle.close(f"no reply to {exc.method} in {exc.timeout}s")
             raise
         except ConnectionLost:
-            if self._broker_error is not None or (
-                self._closed_reason is not None and self._conn.is_connected
+            life = self.lifecycle
+            if life.error is not None or (
+                life.reason is not None and self._conn.is_connected
             ):
                 # The channel was closed while this call waited (another
                 # thread read the broker's channel.close, or closed it):
                 # this call gets the broker's error, or ChannelClosed.
-                self._check()
+                self.check()
             raise
         finally:
             local.depth -= 1
@@ -214,22 +161,24 @@ class PyAmqpChannel:
         own call in progress, or kept for its next call.
         """
         raw = self._ch
-        error = typed_channel_error(
+        error = translate(
             amqp_errors.error_for_code(
                 reply_code, reply_text, (class_id, method_id), amqp_errors.ChannelError
-            )
+            ),
+            self._conn.errors,
         )
-        self._broker_error = error
+        assert isinstance(error, ChannelError)  # the table's channel-error row
         # Before the close-ok, which takes the write lock: a publish in
         # another thread sees this under that lock and writes nothing, as a
         # frame after the close-ok makes the broker close the connection.
-        self._closed_reason = f"{reply_code} {reply_text}"
-        self._forget_returns()
+        self.lifecycle.close(f"{reply_code} {reply_text}", error=error, replace=True)
+        publisher = self._publisher
+        publisher.book.forget_returns()
         with contextlib.suppress(Exception):
             raw.send_method(spec.Channel.CloseOk)
         with contextlib.suppress(Exception):
             raw.collect()
-        if self._unconfirmed:
+        if publisher.unconfirmed:
             _log.warning(
                 "the broker closed channel %s (%s %s); %d message(s) published "
                 "on it without publisher confirms may have been dropped: turn "
@@ -237,11 +186,11 @@ class PyAmqpChannel:
                 self._channel_id,
                 reply_code,
                 reply_text,
-                self._unconfirmed,
+                publisher.unconfirmed,
             )
         self._conn.confirm_arrived()
         if getattr(self._local, "depth", 0):
-            self._broker_error = None
+            self.lifecycle.error = None
             raise error
 
     # -- exchanges and queues ----------------------------------------------------
@@ -258,7 +207,7 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Declare an exchange."""
-        self._check()
+        self.check()
         with self._op():
             # Sent by hand: py-amqp's exchange_declare always clears the
             # method's ``internal`` bit, and RabbitMQ reads ``internal``
@@ -284,7 +233,7 @@ class PyAmqpChannel:
 
     def exchange_delete(self, exchange: str, *, if_unused: bool = False) -> None:
         """Delete an exchange."""
-        self._check()
+        self.check()
         with self._op():
             self._ch.exchange_delete(exchange, if_unused=if_unused)
 
@@ -296,7 +245,7 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Bind exchange to exchange."""
-        self._check()
+        self.check()
         with self._op():
             self._ch.exchange_bind(
                 destination, source, routing_key, arguments=arguments
@@ -310,7 +259,7 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Remove an exchange-to-exchange binding."""
-        self._check()
+        self.check()
         with self._op():
             self._ch.exchange_unbind(
                 destination, source, routing_key, arguments=arguments
@@ -327,7 +276,7 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> QueueDeclareOk:
         """Declare a queue."""
-        self._check()
+        self.check()
         with self._op():
             # Sent by hand: py-amqp's queue_declare starts waiting only after
             # the send, and another thread may read the reply before that.
@@ -350,7 +299,7 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Bind a queue."""
-        self._check()
+        self.check()
         with self._op():
             self._ch.queue_bind(queue, exchange, routing_key, arguments=arguments)
 
@@ -362,13 +311,13 @@ class PyAmqpChannel:
         arguments: Mapping[str, object] | None = None,
     ) -> None:
         """Remove a queue binding."""
-        self._check()
+        self.check()
         with self._op():
             self._ch.queue_unbind(queue, exchange, routing_key, arguments=arguments)
 
     def queue_purge(self, queue: str) -> int:
         """Drop a queue's ready messages."""
-        self._check()
+        self.check()
         with self._op():
             return int(self._ch.queue_purge(queue) or 0)
 
@@ -376,7 +325,7 @@ class PyAmqpChannel:
         self, queue: str, *, if_unused: bool = False, if_empty: bool = False
     ) -> int:
         """Delete a queue."""
-        self._check()
+        self.check()
         with self._op():
             return int(
                 self._ch.queue_delete(queue, if_unused=if_unused, if_empty=if_empty)
@@ -400,41 +349,9 @@ class PyAmqpChannel:
             EncodeError: a name or property does not fit its AMQP type;
                 nothing was sent.
         """
-        if (
-            self._broker_error is not None
-            or self._closed_reason is not None
-            or not self._ch.is_open
-        ):
-            self._check()  # raises the reason
-        conn = self._conn
-        # Must stay first: waits while the broker blocks publishing (see
-        # PyAmqpConnection.before_publish), so nothing is written then.
-        # Called only when it has something to do: blocked, or time to
-        # look at the socket (the same test it starts with).
-        if conn.blocked_reason is not None or time.monotonic() >= conn.next_poll:
-            conn.before_publish()
-        framer = self._framer or self._start_framing()
-        data = framer.encode(body, properties, exchange, routing_key, mandatory)
-        if not self._confirming:
-            try:
-                written = self._writer.write(data, self._refuses_writes)
-            except Exception as exc:  # noqa: BLE001 - mapped like _send_publish
-                self._write_failed(exc)
-            if not written:
-                self._check()  # raises why
-            self._unconfirmed += 1
-            return 0
-        # The tag and the write must happen together: the broker numbers
-        # messages in the order their frames arrive on the channel.
-        with self._conn.publish_lock:
-            self._next_tag += 1
-            tag = self._next_tag
-            self._pending.append(tag)
-            if mandatory:
-                # Before the write: the return may be read at once.
-                self._return_keys[tag] = (exchange, routing_key, _as_bytes(body))
-            self._send_publish(data)
-        return tag
+        return self._publisher.publish(
+            body, properties, exchange, routing_key, mandatory
+        )
 
     def basic_publish_batch(
         self,
@@ -456,205 +373,33 @@ class PyAmqpChannel:
             ConnectionLost: the write failed; each message of the batch
                 may or may not have reached the broker.
         """
-        self._check()
-        self._conn.before_publish()
-        framer = self._framer or self._start_framing()
-        encode = framer.encode
-        data = b"".join(
-            [
-                encode(body, properties, exchange, routing_key, mandatory)
-                for body, properties in messages
-            ]
-        )
-        count = len(messages)
-        if not self._confirming:
-            self._send_publish(data)
-            self._unconfirmed += count
-            return [0] * count
-        with self._conn.publish_lock:
-            first = self._next_tag + 1
-            self._next_tag += count
-            tags = list(range(first, first + count))
-            self._pending.extend(tags)
-            if mandatory:
-                keys = self._return_keys
-                for tag, (body, _properties) in zip(tags, messages, strict=True):
-                    keys[tag] = (exchange, routing_key, _as_bytes(body))
-            self._send_publish(data)
-        return tags
-
-    def _start_framing(self) -> PublishFramer:
-        writer = writer_for(self._ch.connection)
-        self._writer = writer
-        framer = PublishFramer(self._channel_id, writer.frame_max)
-        self._framer = framer
-        return framer
-
-    def _send_publish(self, data: bytes) -> None:
-        # Straight to the socket, in one write under the connection's frame
-        # lock: py-amqp's basic_publish first reads from the socket
-        # (drain_events(timeout=0), to notice connection.blocked), outside
-        # any lock, racing the thread that reads confirms; and its frame
-        # writer re-encodes everything that framing.py caches.
-        try:
-            written = self._writer.write(data, self._refuses_writes)
-        except Exception as exc:  # noqa: BLE001 - every error is mapped
-            self._write_failed(exc)
-        if not written:
-            self._check()  # raises why
-
-    def _refuses_writes(self) -> bool:
-        # Asked under the write lock.  True once a channel.close was read,
-        # by this thread's pre-publish poll or by another thread (see
-        # _on_broker_close): a frame after the close-ok would be dropped
-        # and make the broker close the whole connection.
-        return self._closed_reason is not None
-
-    def _write_failed(self, exc: Exception) -> NoReturn:
-        """Raise kombu_lite's error for a failed write of publish frames."""
-        if isinstance(exc, TimeoutError | BlockingIOError):
-            raise self._conn.write_stalled(exc) from exc
-        # Socket errors become ConnectionLost, as in every other call.
-        with mapped(self._conn.where, self):
-            raise exc
+        return self._publisher.publish_batch(messages, exchange, routing_key, mandatory)
 
     def confirm_select(self) -> None:
         """Turn on publisher confirms for this channel."""
-        self._check()
-        if self._confirming:
+        self.check()
+        if self.lifecycle.confirming:
             return
         with self._op():
             self._ch.confirm_select()
-        self._ch.events["basic_ack"].add(self._on_ack)
-        self._ch.events["basic_nack"].add(self._on_nack)
-        self._confirming = True
-
-    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
-        self._settle(int(delivery_tag), bool(multiple), acked=True)
-
-    def _on_nack(self, delivery_tag: int, multiple: bool, *_rest: object) -> None:
-        self._settle(int(delivery_tag), bool(multiple), acked=False)
-
-    def _settle(self, tag: int, multiple: bool, *, acked: bool) -> None:
-        # Runs in the thread reading frames (under the read lock).  A
-        # return is matched before the outcome is stored: a waiter in
-        # another thread takes both as soon as it sees the outcome.
-        pending = self._pending
-        outcomes = self._outcomes
-        keys = self._return_keys
-        if multiple:
-            while pending and pending[0] <= tag:
-                settled = pending.popleft()
-                if keys:
-                    self._match_return(settled, acked)
-                outcomes[settled] = acked
-        elif pending and pending[0] == tag:
-            pending.popleft()
-            if keys:
-                self._match_return(tag, acked)
-            outcomes[tag] = acked
-        else:
-            with contextlib.suppress(ValueError):
-                pending.remove(tag)
-                if keys:
-                    self._match_return(tag, acked)
-                outcomes[tag] = acked
-        if self._arrivals:
-            self._drop_stale_returns()
-        self._conn.confirm_arrived()
-
-    def _match_return(self, tag: int, acked: bool) -> None:
-        """Give a settled ``mandatory`` message the return that is its own."""
-        key = self._return_keys.pop(tag, None)
-        # A nacked message was not returned (RabbitMQ acks a returned one).
-        if key is None or not acked:
-            return
-        bucket = self._unmatched.get(key)
-        if not bucket:
-            return
-        entry = bucket.popleft()
-        if not bucket:
-            self._unmatched.pop(key, None)
-        entry.matched = True
-        self._returned[tag] = entry.message
-
-    def _drop_stale_returns(self) -> None:
-        """Forget returns whose message is settled without claiming them.
-
-        A return's message was still unsettled when the return arrived,
-        with a tag no higher than the return's ``bound``; once no tag up to
-        ``bound`` is pending, that message settled, so the return belonged
-        to a message sent without confirms and nothing will claim it.
-        """
-        arrivals = self._arrivals
-        pending = self._pending
-        while arrivals:
-            entry = arrivals[0]
-            if not entry.matched:
-                if pending and pending[0] <= entry.bound:
-                    return
-                # The oldest unmatched return of its key: its bucket's head
-                # (buckets lose entries from the head only, in arrival order).
-                bucket = self._unmatched.get(entry.key)
-                if bucket:
-                    bucket.popleft()
-                    if not bucket:
-                        self._unmatched.pop(entry.key, None)
-            arrivals.popleft()
-
-    def _forget_returns(self) -> None:
-        # New objects rather than clear(): the reading thread may be using
-        # the old ones.
-        self._return_keys = {}
-        self._unmatched = {}
-        self._arrivals = deque()
+        self._publisher.select()
+        self.lifecycle.move(ChannelEvent.SELECT_CONFIRMS)
 
     def wait_for_confirm(
         self, delivery_tag: int, timeout: float | None
     ) -> ReturnedMessage | None:
         """Wait for the broker's ack or nack of ``delivery_tag``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        outcomes = self._outcomes
-        blocked_since: float | None = None
-        conn = self._conn
-        while True:
-            # Read before looking at outcomes: a confirm another thread
-            # reads after the look then ends the wait at once.
-            seen = conn.generation
-            if delivery_tag in outcomes:
-                break
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise ConfirmTimeout(
-                    f"no publisher confirm for message {delivery_tag} on channel "
-                    f"{self._channel_id} within {timeout}s: the outcome is unknown "
-                    f"(the broker may or may not have enqueued it)",
-                    delivery_tag=delivery_tag,
-                )
-            # A blocked broker reads nothing: the wait is bounded by
-            # blocked_connection_timeout as well.
-            blocked_since, blocked_left = self._conn.blocked_during_confirm(
-                blocked_since, delivery_tag
-            )
-            if blocked_left is not None and (
-                remaining is None or blocked_left < remaining
-            ):
-                remaining = blocked_left
-            self._check()
-            conn.wait_for_event(remaining, self, seen)
-        acked = outcomes.pop(delivery_tag)
-        returned = self._returned.pop(delivery_tag, None)
-        if not acked:
-            raise MessageNacked(
-                f"the broker refused message {delivery_tag} on channel "
-                f"{self._channel_id} (basic.nack): it was not enqueued",
-                delivery_tag=delivery_tag,
-            )
-        return returned
+        return self._publisher.wait_for_confirm(delivery_tag, timeout)
+
+    def set_return_handler(
+        self, handler: Callable[[ReturnedMessage], None] | None
+    ) -> None:
+        """Route ``basic.return`` to ``handler``."""
+        self._publisher.on_return = handler
 
     def basic_get(self, queue: str, *, no_ack: bool = False) -> Delivery | None:
         """Fetch one message, or None."""
-        self._check()
+        self.check()
         with self._op():
             message = self._ch.basic_get(queue, no_ack=no_ack)
         if message is None:
@@ -665,19 +410,24 @@ class PyAmqpChannel:
 
     def basic_ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
         """Acknowledge a delivery."""
-        self._check()
+        self.check()
         with self._op(answered=False):
             self._ch.basic_ack(delivery_tag, multiple=multiple)
 
     def basic_reject(self, delivery_tag: int, *, requeue: bool) -> None:
         """Reject a delivery."""
-        self._check()
+        self.check()
         with self._op(answered=False):
             self._ch.basic_reject(delivery_tag, requeue=requeue)
 
+    def requeue(self, delivery_tag: int) -> None:
+        """Give a delivery no consumer takes back to the broker; never raises."""
+        with contextlib.suppress(Exception), map_amqp_errors(self._conn.errors, self):
+            self._ch.basic_reject(delivery_tag, requeue=True)
+
     def basic_recover(self, *, requeue: bool = True) -> None:
         """Redeliver the unacknowledged messages."""
-        self._check()
+        self.check()
         with self._op():
             self._ch.basic_recover(requeue=requeue)
 
@@ -689,7 +439,7 @@ class PyAmqpChannel:
         apply_global: bool = False,
     ) -> None:
         """Set the prefetch limits."""
-        self._check()
+        self.check()
         with self._op():
             self._ch.basic_qos(prefetch_size, prefetch_count, apply_global)
 
@@ -705,17 +455,12 @@ class PyAmqpChannel:
         on_cancel: Callable[[str], None] | None = None,
     ) -> str:
         """Start a consumer."""
-        self._check()
-
-        def deliver(message: Any) -> None:
-            callback(delivery_from(message))
-
-        # Named here, not by the broker, and known before consume-ok: a
-        # thread reading for another thread may read the first delivery
-        # right after the consume-ok, before this call has returned.
+        self.check()
+        # Named here, not by the broker, and known before consume-ok (see
+        # ChannelConsumers.add).
         tag = consumer_tag or "amq.ctag-" + secrets.token_urlsafe(16)
         consumers = self._consumers
-        consumers[tag] = _Consumer(deliver, no_ack, on_cancel)
+        consumers.add(tag, callback, no_ack, on_cancel)
         try:
             with self._op():
                 self._ch.basic_consume(
@@ -726,7 +471,7 @@ class PyAmqpChannel:
                     arguments=arguments,
                 )
         except BaseException:
-            consumers.pop(tag, None)
+            consumers.discard(tag)
             raise
         return tag
 
@@ -736,151 +481,18 @@ class PyAmqpChannel:
         Its deliveries still queued on the connection are not handed to
         its callback once this returned: they are given back to the broker.
         """
-        self._check()
+        self.check()
         with self._op():
             self._ch.basic_cancel(consumer_tag)
-        self._consumers.pop(consumer_tag, None)
-        # Its deliveries not handed out yet go back to the queue now.
-        for item in self._conn.reader.withdraw(self, consumer_tag):
-            item.run()
-
-    def _on_deliver(
-        self,
-        consumer_tag: str,
-        delivery_tag: int,
-        redelivered: bool,
-        exchange: str,
-        routing_key: str,
-        message: Any,
-    ) -> None:
-        # py-amqp's handler, replaced: runs in the reading thread.
-        message.delivery_info = {
-            "consumer_tag": consumer_tag,
-            "delivery_tag": delivery_tag,
-            "redelivered": redelivered,
-            "exchange": exchange,
-            "routing_key": routing_key,
-        }
-        consumer = self._consumers.get(consumer_tag)
-        self._conn.reader.defer(
-            Queued(
-                self,
-                consumer_tag,
-                partial(self._hand_out, consumer_tag, consumer, delivery_tag, message),
-            )
-        )
-
-    def _hand_out(
-        self,
-        consumer_tag: str,
-        consumer: _Consumer | None,
-        delivery_tag: int,
-        message: Any,
-    ) -> bool:
-        """Give a queued delivery to its consumer; runs in drain_events."""
-        if not self.is_open:
-            # The broker requeued every unacknowledged delivery of the
-            # channel when it closed: this one comes again.
-            if consumer is not None and consumer.no_ack:
-                _log.warning(
-                    "delivery %s for consumer %s (no_ack) arrived on channel %s "
-                    "but the channel closed before drain_events handed it out: "
-                    "the message is lost",
-                    delivery_tag,
-                    consumer_tag,
-                    self._channel_id,
-                )
-            return False
-        if consumer is not None and self._consumers.get(consumer_tag) is consumer:
-            consumer.callback(message)
-            return True
-        if consumer is not None and consumer.no_ack:
-            _log.warning(
-                "delivery %s for consumer %s (no_ack) arrived after the consumer "
-                "was cancelled: the message is lost",
-                delivery_tag,
-                consumer_tag,
-            )
-            return False
-        # Cancelled meanwhile (or never known): back to the queue, as
-        # py-amqp does with a delivery that has no consumer.
-        with contextlib.suppress(Exception), mapped(self._conn.where, self):
-            self._ch.basic_reject(delivery_tag, requeue=True)
-        return False
-
-    def _on_cancel(self, consumer_tag: str) -> None:
-        # The broker cancelled a consumer (its queue was deleted...).  Queued
-        # behind the consumer's deliveries, which it still gets.
-        self._conn.reader.defer(
-            Queued(self, consumer_tag, partial(self._hand_out_cancel, consumer_tag))
-        )
-
-    def _hand_out_cancel(self, consumer_tag: str) -> bool:
-        consumer = self._consumers.pop(consumer_tag, None)
-        raw = self._ch
-        raw.callbacks.pop(consumer_tag, None)
-        raw.cancel_callbacks.pop(consumer_tag, None)
-        raw.no_ack_consumers.discard(consumer_tag)
-        if consumer is None or consumer.on_cancel is None or not self.is_open:
-            return False
-        consumer.on_cancel(consumer_tag)
-        return True
-
-    def set_return_handler(
-        self, handler: Callable[[ReturnedMessage], None] | None
-    ) -> None:
-        """Route ``basic.return`` to ``handler``."""
-        self._on_return = handler
-
-    def _dispatch_return(
-        self, exc: Any, exchange: str, routing_key: str, message: Any
-    ) -> None:
-        returned = ReturnedMessage(
-            reply_code=int(getattr(exc, "reply_code", 312) or 312),
-            reply_text=str(getattr(exc, "reply_text", "NO_ROUTE") or "NO_ROUTE"),
-            exchange=exchange,
-            routing_key=routing_key,
-            body=body_of(message),
-            properties=properties_from(message.properties),
-        )
-        if self._confirming and self._pending:
-            # Which message is this?  Not the oldest unconfirmed one:
-            # RabbitMQ confirms out of order (a routed persistent message
-            # after its disk write, a returned one at once).  What holds,
-            # per channel: the return of a message is sent while its publish
-            # is handled, so before any ack that settles it.  But acks are
-            # coalesced (one multiple ack for the settled prefix, then single
-            # acks), so the next ack may not cover it, or cover others too.
-            # So returns wait here, and a mandatory message takes, when its
-            # ack settles it, the oldest waiting return with its exchange,
-            # routing key and body: its own return is always there by then.
-            # Messages equal in all three are told apart by order only,
-            # which is harmless: whichever takes a return, the outcomes
-            # report the right number of each.
-            key = (exchange, routing_key, returned.body)
-            entry = _Return(self._next_tag, key, returned)
-            self._arrivals.append(entry)
-            bucket = self._unmatched.get(key)
-            if bucket is None:
-                bucket = self._unmatched[key] = deque()
-            bucket.append(entry)
-        handler = self._on_return
-        if handler is not None:
-            handler(returned)
+        self._consumers.remove(consumer_tag)
 
     def close(self) -> None:
         """Close the channel; never raises."""
-        if self._closed_reason is None:
-            self._closed_reason = "closed by the application"
-        self._forget_returns()
+        self.lifecycle.close("closed by the application")
+        self._publisher.book.forget_returns()
         # A broken connection or an already-closed channel is fine here;
         # the wait for close-ok is bounded by rpc_timeout.
         with contextlib.suppress(Exception):
             self._ch.close()
         # The broker requeued its deliveries not handed out yet.
         self._conn.reader.withdraw(self)
-
-
-def _as_bytes(body: bytes) -> bytes:
-    """``body`` as a hashable key, without a copy when it is bytes already."""
-    return body if type(body) is bytes else bytes(body)
