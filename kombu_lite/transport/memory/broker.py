@@ -48,7 +48,7 @@ from __future__ import annotations
 import threading
 import time
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from kombu_lite.exceptions import (
     AccessRefused,
@@ -80,9 +80,20 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from kombu_lite.transport.base import ConnectionParameters
-    from kombu_lite.transport.memory.connection import MemoryConnection
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Broker", "default_broker"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Broker", "BrokerConnection", "default_broker"]
+
+
+class BrokerConnection(Protocol):
+    """An open connection, as the broker sees it (MemoryConnection is one)."""
+
+    @property
+    def channel_count(self) -> int:
+        """The number of open channels."""
+
+    def break_locked(self, error: OperationalError, *, noticed: bool) -> None:
+        """Break the connection with a connection-level error (lock held)."""
+
 
 #: RabbitMQ's default ``max_message_size`` since 3.8: 128 MiB.
 DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024
@@ -120,7 +131,7 @@ class Broker:
         self._running = True
         self._counters = Counters()
         self._vhosts: dict[str, VirtualHost] = {"/": self._new_vhost("/")}
-        self._connections: dict[MemoryConnection, None] = {}
+        self._connections: dict[BrokerConnection, None] = {}
         self._alarms = Alarms(self._lock)
 
     def __repr__(self) -> str:
@@ -387,15 +398,15 @@ class Broker:
             )
         return vhost
 
-    def _register(self, connection: MemoryConnection) -> None:
+    def _register(self, connection: BrokerConnection) -> None:
         self._connections[connection] = None
 
-    def _unregister(self, connection: MemoryConnection) -> None:
+    def _unregister(self, connection: BrokerConnection) -> None:
         self._connections.pop(connection, None)
 
     def _break_all(self, reason: str) -> None:
         for connection in list(self._connections):
-            connection._break_locked(
+            connection.break_locked(
                 connection_error(CONNECTION_FORCED, reason), noticed=False
             )
         self._connections.clear()

@@ -6,17 +6,15 @@ raises ``ChannelClosed`` naming the channel and that first reason.  A
 connection-level refusal (unknown exchange type, reused consumer tag,
 ``prefetch_size``) closes the whole connection.  Publishing to a missing
 exchange raises ``NotFound`` from ``basic_publish`` itself; on RabbitMQ the
-same error arrives with the next synchronous call on the channel.  Delivery
-tags count from 1 per channel; unacked messages go back to their queue,
-marked redelivered, when the channel closes.  Cancelling a consumer takes
-back its undelivered messages (unchanged, in their place), so no callback
-runs after ``basic_cancel`` returns.  A broker alarm holds publishes (see
-:mod:`~kombu_lite.transport.memory.alarms`).
+same error arrives with the next synchronous call on the channel.  A broker
+alarm holds publishes (see :mod:`~kombu_lite.transport.memory.alarms`).
+Receiving (gets, consumers, acks) is :mod:`.consuming`'s; the connection is
+known only as :class:`~.contract.ChannelConnection`, and the channel's life
+as a :class:`~kombu_lite.transport.channel_state.ChannelLifecycle`.
 """
 
 from __future__ import annotations
 
-import secrets
 from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING
@@ -28,34 +26,26 @@ from kombu_lite.transport.base import (
     QueueDeclareOk,
     ReturnedMessage,
 )
-from kombu_lite.transport.memory.confirms import ConfirmLedger
+from kombu_lite.transport.channel_state import (
+    ChannelEvent,
+    ChannelLifecycle,
+    ChannelState,
+)
+from kombu_lite.transport.memory.consuming import ChannelConsumers
 from kombu_lite.transport.memory.delivery import (
-    ConsumerCancelled,
-    Outstanding,
-    PendingDelivery,
-    Unacked,
-    check_publish,
     copy_headers,
-    fresh_properties,
 )
 from kombu_lite.transport.memory.encoding import (
     check_names,
     check_properties,
     wire_names,
 )
-from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
-from kombu_lite.transport.memory.replies import (
-    NOT_ALLOWED,
-    NOT_IMPLEMENTED,
-    connection_error,
-    message_too_large,
-    no_route,
-)
+from kombu_lite.transport.memory.publishing import Router
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
-    from kombu_lite.transport.memory.connection import MemoryConnection
+    from kombu_lite.transport.memory.contract import ChannelConnection
     from kombu_lite.transport.memory.vhost import VirtualHost
 
 __all__ = ["MemoryChannel"]
@@ -67,21 +57,20 @@ class MemoryChannel:
     Implements :class:`kombu_lite.transport.base.WireChannel`.
     """
 
-    def __init__(self, connection: MemoryConnection, channel_id: int) -> None:
+    def __init__(self, connection: ChannelConnection, channel_id: int) -> None:
         self._conn = connection
-        self._lock = connection._lock
-        self._vhost: VirtualHost = connection._vhost
-        self._broker = connection._broker
-        self._counters = connection._broker._counters
-        self._alarms = connection._broker._alarms
+        self._lock = connection.lock
+        self._vhost: VirtualHost = connection.vhost
+        self._broker = connection.broker
+        self._counters = connection.broker._counters
+        self._alarms = connection.broker._alarms
         self._id = channel_id
-        self._open = True  # the broker's view
-        self._closed_here = False  # closed by close() or by a channel error
-        self._closed_by: ChannelError | None = None
-        self._outstanding = Outstanding()
-        self._consumers: dict[str, Consumer] = {}
+        #: Open, confirming, closed (by close() or a channel error, which it
+        #: keeps), or dropped with the connection.
+        self.lifecycle = ChannelLifecycle()
+        self._receiving = ChannelConsumers(self, connection, self._counters)
         self._return_handler: Callable[[ReturnedMessage], None] | None = None
-        self._confirms = ConfirmLedger(channel_id)
+        self._router = Router(self, connection, self.lifecycle, channel_id)
         #: The last properties object that passed the encoding checks.
         self._checked: BasicProperties | None = None
 
@@ -96,7 +85,9 @@ class MemoryChannel:
     @property
     def is_open(self) -> bool:
         """False once the channel or its connection was closed."""
-        return not self._closed_here and self._conn.is_connected
+        return (
+            self.lifecycle.state is not ChannelState.CLOSED and self._conn.is_connected
+        )
 
     # -- exchanges and queues --------------------------------------------------
 
@@ -262,11 +253,11 @@ class MemoryChannel:
         """
         # The hot path: kept flat (no context manager, one default lookup).
         if self._alarms.active:  # RabbitMQ's connection.blocked
-            self._alarms.hold(self._conn, self._conn._notice)
+            self._alarms.hold(self._conn, self._conn.notice)
         if type(body) is not bytes:
             body = bytes(body)
         with self._lock:
-            if not self._open or not self._conn.is_connected:
+            if not self.lifecycle.usable or not self._conn.is_connected:
                 self._check("basic.publish")
             # What a py-amqp client refuses to encode, before anything is
             # "sent"; the channel stays open.  A producer reuses one
@@ -283,42 +274,13 @@ class MemoryChannel:
                 # Decimal's scale included), which the stored copy, shaped
                 # as a consumer reads it back, may have lost.
                 sent_headers = wire_names(sent_headers)
-            vhost = self._vhost
             try:
-                # RabbitMQ's order: size, exchange, user_id, expiration,
-                # delivery_mode (the last three in check_publish).
-                if len(body) > self._broker._max_message_size:
-                    raise message_too_large(len(body), self._broker._max_message_size)
-                if exchange == "":
-                    queue = vhost.queues.get(routing_key)
-                    queues = [queue] if queue is not None else []
-                    ttl = check_publish(properties, self._conn.userid)
-                else:
-                    target = vhost.exchange_for_publish(exchange)
-                    ttl = check_publish(properties, self._conn.userid)
-                    queues = vhost.route(target, routing_key, sent_headers)
+                return self._router.route(
+                    body, properties, sent_headers, exchange, routing_key, mandatory
+                )
             except ChannelError as exc:
                 self._fail(exc)
                 raise
-            self._counters.published += 1
-            if not queues:
-                self._counters.unroutable += 1
-                returned = None
-                if mandatory:
-                    self._counters.returned += 1
-                    returned = no_route(exchange, routing_key, body, properties)
-                    if not self._confirms.enabled:
-                        self._conn._push(self, returned)
-                if self._confirms.enabled:
-                    return self._confirms.record(True, returned)
-                return 0
-            accepted = True
-            for queue in queues:
-                if not queue.publish(
-                    QueuedMessage(body, properties, exchange, routing_key), ttl
-                ):
-                    accepted = False
-            return self._confirms.record(accepted) if self._confirms.enabled else 0
 
     def basic_publish_batch(
         self,
@@ -348,7 +310,7 @@ class MemoryChannel:
     def confirm_select(self) -> None:
         """Turn on publisher confirms for this channel."""
         with self._operation("confirm.select"):
-            self._confirms.enabled = True
+            self.lifecycle.move(ChannelEvent.SELECT_CONFIRMS)
 
     def wait_for_confirm(
         self, delivery_tag: int, timeout: float | None
@@ -361,7 +323,7 @@ class MemoryChannel:
         del timeout  # nothing to wait for
         # Without the broker lock: the handler is application code, and a
         # tag is only ever settled by the thread that published it.
-        return self._confirms.settle(delivery_tag, self._return_handler)
+        return self._router.confirms.settle(delivery_tag, self._return_handler)
 
     def set_return_handler(
         self, handler: Callable[[ReturnedMessage], None] | None
@@ -375,22 +337,7 @@ class MemoryChannel:
         """Fetch one message from a queue, or ``None`` when it is empty."""
         with self._operation("basic.get") as vhost:
             found = vhost.queue_for(queue, self._conn, "basic.get")
-            message = found.get()
-            if message is None:
-                return None
-            tag = self._outstanding.next_tag()
-            if not no_ack:
-                self._outstanding.add(tag, found, message, None)
-            self._count_delivery(message)
-            return Delivery(
-                body=message.body,
-                properties=fresh_properties(message.properties),
-                delivery_tag=tag,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-                redelivered=message.redelivered,
-                message_count=found.ready_count(),
-            )
+            return self._receiving.get(found, no_ack)
 
     def basic_ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
         """Acknowledge a delivery (and all before it when ``multiple``).
@@ -400,21 +347,12 @@ class MemoryChannel:
                 this channel (406, the channel is closed).
         """
         with self._operation("basic.ack"):
-            records = self._outstanding.take(
-                delivery_tag, multiple=multiple, method="basic.ack"
-            )
-            self._counters.acknowledged += len(records)
-            self._settled(records, requeue=False)
+            self._receiving.ack(delivery_tag, multiple)
 
     def basic_reject(self, delivery_tag: int, *, requeue: bool) -> None:
         """Reject a delivery; ``requeue`` puts it back at its original position."""
         with self._operation("basic.reject"):
-            records = self._outstanding.take(
-                delivery_tag, multiple=False, method="basic.reject"
-            )
-            if not requeue:
-                self._counters.dropped += 1
-            self._settled(records, requeue=requeue)
+            self._receiving.reject(delivery_tag, requeue)
 
     def basic_recover(self, *, requeue: bool = True) -> None:
         """Requeue every unacknowledged message of this channel.
@@ -423,9 +361,7 @@ class MemoryChannel:
         connection (540); so does the memory broker.
         """
         with self._operation("basic.recover"):
-            if not requeue:
-                raise connection_error(NOT_IMPLEMENTED, "requeue=false")
-            self._settled(self._outstanding.take_all(), requeue=True)
+            self._receiving.recover(requeue)
 
     def basic_qos(
         self,
@@ -442,16 +378,7 @@ class MemoryChannel:
         must be 0 (RabbitMQ closes the connection with 540 otherwise).
         """
         with self._operation("basic.qos"):
-            if prefetch_size:
-                raise connection_error(
-                    NOT_IMPLEMENTED, f"prefetch_size!=0 ({prefetch_size})"
-                )
-            if not apply_global:
-                self._outstanding.prefetch = prefetch_count
-                return
-            self._outstanding.global_prefetch = prefetch_count
-            for consumer in list(self._consumers.values()):
-                consumer.queue.dispatch()
+            self._receiving.qos(prefetch_size, prefetch_count, apply_global)
 
     def basic_consume(
         self,
@@ -471,27 +398,15 @@ class MemoryChannel:
         ``arguments`` (such as ``x-priority``) are accepted and ignored.
         """
         with self._operation("basic.consume") as vhost:
-            if consumer_tag in self._consumers:
-                raise connection_error(
-                    NOT_ALLOWED, f"attempt to reuse consumer tag '{consumer_tag}'"
-                )
-            found = vhost.queue_for_consume(queue, self._conn, exclusive=exclusive)
-            tag = consumer_tag or "amq.ctag-" + secrets.token_urlsafe(16)
-            consumer = Consumer(
-                tag,
-                found,
-                self,
+            return self._receiving.consume(
+                vhost,
+                queue,
                 callback,
+                consumer_tag=consumer_tag,
                 no_ack=no_ack,
                 exclusive=exclusive,
-                prefetch=self._outstanding.prefetch,
                 on_cancel=on_cancel,
             )
-            self._consumers[tag] = consumer
-            found.consumers[consumer] = None
-            found.had_consumer = True
-            found.dispatch()
-            return tag
 
     def basic_cancel(self, consumer_tag: str) -> None:
         """Stop a consumer; unknown tags are ignored.
@@ -500,43 +415,23 @@ class MemoryChannel:
         so its callback never runs after this returns.
         """
         with self._operation("basic.cancel") as vhost:
-            consumer = self._consumers.pop(consumer_tag, None)
-            if consumer is None:
-                return
-            queue = consumer.queue
-            queue.consumers.pop(consumer, None)
-            self._take_back(consumer)
-            vhost.consumer_gone(queue)
-            queue.dispatch()
+            self._receiving.cancel(vhost, consumer_tag)
 
     # -- closing -----------------------------------------------------------------
 
     def close(self) -> None:
         """Close the channel; closing twice is harmless and never raises."""
         with self._lock:
-            self._closed_here = True
-            self._close_locked()
+            was_open = self.lifecycle.usable
+            self.lifecycle.close()
+            if was_open:
+                self._release()
 
-    # -- ConsumerOwner (called by queues, broker lock held) ------------------------
-
-    def can_deliver(self, consumer: Consumer) -> bool:
-        """Return whether the prefetch limits allow one more delivery."""
-        return self._outstanding.can_deliver(consumer)
-
-    def deliver(
-        self, consumer: Consumer, queue: MemoryQueue, message: QueuedMessage
-    ) -> None:
-        """Record the delivery and put it in the connection inbox."""
-        tag = self._outstanding.next_tag()
-        if not consumer.no_ack:
-            self._outstanding.add(tag, queue, message, consumer)
-        self._count_delivery(message)
-        self._conn._push(self, PendingDelivery(consumer, queue, message, tag))
-
-    def cancelled_by_broker(self, consumer: Consumer) -> None:
-        """Forget a consumer whose queue was deleted and notify the client."""
-        del self._consumers[consumer.tag]
-        self._conn._push(self, ConsumerCancelled(consumer))
+    def drop_locked(self) -> None:
+        """The connection went: the channel goes with it (broker lock held)."""
+        if self.lifecycle.usable:
+            self.lifecycle.move(ChannelEvent.DROP)
+            self._release()
 
     # -- internals -----------------------------------------------------------------
 
@@ -553,14 +448,15 @@ class MemoryChannel:
                 self._fail(exc)
                 raise
             except OperationalError as exc:
-                self._conn._break_locked(exc, noticed=True)
+                self._conn.break_locked(exc, noticed=True)
                 raise
 
     def _check(self, method: str) -> None:
-        self._conn._check()
-        if self._open:
+        self._conn.check()
+        life = self.lifecycle
+        if life.usable:
             return
-        cause = self._closed_by
+        cause = life.error
         if cause is None:
             raise ChannelClosed(
                 f"channel {self._id} is closed; open a new channel", method=method
@@ -574,86 +470,21 @@ class MemoryChannel:
         )
 
     def _fail(self, exc: ChannelError) -> None:
-        self._closed_by = exc
-        self._closed_here = True
-        self._close_locked()
+        was_open = self.lifecycle.usable
+        self.lifecycle.close(error=exc)
+        if was_open:
+            self._release()
 
-    def _close_locked(self) -> None:
-        if not self._open:
-            return
-        self._open = False
-        self._conn._channels.pop(self._id, None)
-        touched: dict[MemoryQueue, None] = {}
-        for consumer in self._consumers.values():
-            consumer.queue.consumers.pop(consumer, None)
-            touched[consumer.queue] = None
-        self._consumers.clear()
-        for queue, message, _ in self._outstanding.take_all():
-            queue.requeue(message)
-            touched[queue] = None
-        # Deliveries in flight are lost with the channel (the unacked ones
-        # were requeued above), exactly as frames to a closed channel are.
-        self._conn._withdraw(lambda channel, _: channel is self)
-        for queue in touched:
-            self._vhost.consumer_gone(queue)
-            queue.dispatch()
+    def _release(self) -> None:
+        self._conn.forget_channel(self._id)
+        self._receiving.release(self._vhost)
 
-    def _settled(self, records: list[Unacked], *, requeue: bool) -> None:
-        touched: dict[MemoryQueue, None] = {}
-        for queue, message, _ in records:
-            if requeue:
-                queue.requeue(message)
-            touched[queue] = None
-        if self._outstanding.global_prefetch:
-            # Freed channel-wide credit may unblock any queue we consume from.
-            for consumer in self._consumers.values():
-                touched[consumer.queue] = None
-        for queue in touched:
-            queue.dispatch()
-
-    def _take_back(self, consumer: Consumer) -> None:
-        taken = self._conn._withdraw(
-            lambda _, payload: (
-                isinstance(payload, PendingDelivery) and payload.consumer is consumer
-            )
-        )
-        for pending in taken:
-            assert isinstance(pending, PendingDelivery)
-            if not consumer.no_ack and not self._outstanding.take_back(pending.tag):
-                continue  # settled already (an early ack or a recover)
-            # Never seen by the client: it does not count as a delivery.
-            self._counters.delivered -= 1
-            self._counters.redelivered -= pending.redelivered
-            pending.queue.requeue(pending.message, redelivered=False)
-
-    def _count_delivery(self, message: QueuedMessage) -> None:
-        self._counters.delivered += 1
-        if message.redelivered:
-            self._counters.redelivered += 1
-
-    def _action_for(self, payload: object) -> Callable[[], None] | None:
+    def action_for(self, payload: object) -> Callable[[], None] | None:
         """Turn an inbox entry into the callback to run, or None if it is stale.
 
         Entries of a closed channel never get here: closing removes them.
         """
-        if isinstance(payload, PendingDelivery):
-            consumer = payload.consumer
-            if not consumer.no_ack and payload.tag not in self._outstanding.unacked:
-                return None  # requeued by basic_recover or rejected before arrival
-            message = payload.message
-            delivery = Delivery(
-                body=message.body,
-                properties=fresh_properties(message.properties),
-                delivery_tag=payload.tag,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-                redelivered=payload.redelivered,
-                consumer_tag=consumer.tag,
-            )
-            return partial(consumer.callback, delivery)
         if isinstance(payload, ReturnedMessage):
             handler = self._return_handler
             return None if handler is None else partial(handler, payload)
-        assert isinstance(payload, ConsumerCancelled)
-        on_cancel = payload.consumer.on_cancel
-        return None if on_cancel is None else partial(on_cancel, payload.consumer.tag)
+        return self._receiving.action_for(payload)

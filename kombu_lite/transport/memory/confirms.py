@@ -22,12 +22,10 @@ __all__ = ["ConfirmLedger"]
 class ConfirmLedger:
     """Delivery tags and outcomes of one channel in confirm mode."""
 
-    __slots__ = ("_next_tag", "_outcomes", "channel_id", "enabled")
+    __slots__ = ("_next_tag", "_outcomes", "channel_id")
 
     def __init__(self, channel_id: int) -> None:
         self.channel_id = channel_id
-        #: True after ``confirm.select``.
-        self.enabled = False
         self._next_tag = 0
         self._outcomes: dict[int, tuple[bool, ReturnedMessage | None]] = {}
 

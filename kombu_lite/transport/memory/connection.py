@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from kombu_lite.transport.base import ConnectionParameters
+    from kombu_lite.transport.memory.contract import InboxOwner
     from kombu_lite.transport.memory.vhost import VirtualHost
 
 __all__ = ["MemoryConnection", "MemoryTransport"]
@@ -84,14 +85,13 @@ class MemoryConnection:
         self._cond = threading.Condition(self._lock)
         self._vhost = vhost
         #: (channel, payload) pairs waiting for drain_events.
-        self._inbox: deque[tuple[MemoryChannel, object]] = deque()
+        self._inbox: deque[tuple[InboxOwner, object]] = deque()
         self._channels: dict[int, MemoryChannel] = {}
         self._state = _OPEN
         self._error: OperationalError | None = None
         # A broken socket is only found out by using it: until a call has
         # raised ConnectionLost, is_connected stays True, as with py-amqp.
         self._noticed = False
-        #: What to do when a broker alarm blocks a publish.
         self._notice = notice or BlockedNotice(None, None, 60.0)
 
     def __repr__(self) -> str:
@@ -131,7 +131,7 @@ class MemoryConnection:
                 connection and its channels are unchanged.
         """
         with self._lock:
-            self._check()
+            self.check()
             if len(self._channels) >= self.channel_max:
                 raise ResourceError(
                     f"all {self.channel_max} channel ids of the memory "
@@ -160,7 +160,7 @@ class MemoryConnection:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             while True:
-                self._check()
+                self.check()
                 action = self._next_action()
                 if action is not None:
                     break
@@ -186,9 +186,34 @@ class MemoryConnection:
                 self._state = _CLOSED
                 self._shutdown()
 
-    # -- package internals (broker lock held) --------------------------------
+    # -- what channels use (broker lock held): see contract.ChannelConnection --
 
-    def _check(self) -> None:
+    @property
+    def lock(self) -> threading.Lock:
+        """The broker lock."""
+        return self._lock
+
+    @property
+    def vhost(self) -> VirtualHost:
+        """The virtual host this connection is open to."""
+        return self._vhost
+
+    @property
+    def broker(self) -> Broker:
+        """The broker this connection is open to."""
+        return self._broker
+
+    @property
+    def notice(self) -> BlockedNotice:
+        """What to do when a broker alarm blocks a publish."""
+        return self._notice
+
+    def forget_channel(self, channel_id: int) -> None:
+        """The channel closed: its number is free again."""
+        self._channels.pop(channel_id, None)
+
+    def check(self) -> None:
+        """Raise ConnectionLost unless the connection is open."""
         if self._state != _OPEN:
             self._noticed = True
             raise self._lost()
@@ -204,7 +229,7 @@ class MemoryConnection:
             reply_text=error.reply_text,
         )
 
-    def _break_locked(self, error: OperationalError, *, noticed: bool) -> None:
+    def break_locked(self, error: OperationalError, *, noticed: bool) -> None:
         """Break the connection with ``error``, a connection-level reply.
 
         ``noticed`` says whether the client already got the error (it was the
@@ -218,7 +243,7 @@ class MemoryConnection:
 
     def _shutdown(self) -> None:
         for channel in list(self._channels.values()):
-            channel._close_locked()
+            channel.drop_locked()
         vhost = self._vhost
         for queue in [queue for queue in vhost.queues.values() if queue.owner is self]:
             vhost.delete_queue(queue)
@@ -226,13 +251,12 @@ class MemoryConnection:
         self._broker._unregister(self)
         self._cond.notify_all()
 
-    def _push(self, channel: MemoryChannel, payload: object) -> None:
+    def push(self, channel: InboxOwner, payload: object) -> None:
+        """Put a delivery, return or cancel in the inbox for drain_events."""
         self._inbox.append((channel, payload))
         self._cond.notify()
 
-    def _withdraw(
-        self, matches: Callable[[MemoryChannel, object], bool]
-    ) -> list[object]:
+    def withdraw(self, matches: Callable[[InboxOwner, object], bool]) -> list[object]:
         """Remove the inbox entries ``matches`` selects; return their payloads."""
         inbox = self._inbox
         taken = [payload for channel, payload in inbox if matches(channel, payload)]
@@ -244,7 +268,7 @@ class MemoryConnection:
         inbox = self._inbox
         while inbox:
             channel, payload = inbox.popleft()
-            action = channel._action_for(payload)
+            action = channel.action_for(payload)
             if action is not None:
                 return action
         return None

@@ -11,74 +11,29 @@ with the broker lock held.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
 from kombu_lite.transport.memory.routing import headers_match, topic_matches
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from kombu_lite.transport.memory.binding import Binding, BindingKey
     from kombu_lite.transport.memory.queue import MemoryQueue
 
-__all__ = [
-    "EXCHANGE_TYPES",
-    "Binding",
-    "BindingKey",
-    "Destination",
-    "MemoryExchange",
-    "freeze_arguments",
-]
+__all__ = ["EXCHANGE_TYPES", "Destination", "ExchangeBinding", "MemoryExchange"]
 
 #: The exchange types the memory broker implements (RabbitMQ's built-in ones).
 EXCHANGE_TYPES: frozenset[str] = frozenset({"direct", "fanout", "topic", "headers"})
 
 #: Where a binding leads: a queue, or an exchange (exchange-to-exchange).
 Destination: TypeAlias = "MemoryQueue | MemoryExchange"
-
-#: What makes a binding unique: destination kind and name, key, arguments.
-BindingKey: TypeAlias = tuple[str, str, str, object]
+#: A binding from an exchange (the only kind of source).
+ExchangeBinding: TypeAlias = "Binding[MemoryExchange, Destination]"
 
 # Topic results are cached per routing key; past this many keys the cache is
 # simply dropped, which bounds memory when routing keys are unique ids.
 _TOPIC_CACHE_SIZE = 4096
-
-
-def freeze_arguments(arguments: Mapping[str, object] | None) -> object:
-    """Return a hashable, order-insensitive form of a binding's arguments."""
-    if not arguments:
-        return ()
-    return tuple(sorted((key, _freeze(value)) for key, value in arguments.items()))
-
-
-def _freeze(value: object) -> object:
-    if isinstance(value, Mapping):
-        return ("table", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
-    if isinstance(value, list | tuple):
-        return ("array", tuple(_freeze(item) for item in value))
-    try:
-        hash(value)
-    except TypeError:
-        return ("unhashable", repr(value))
-    return (type(value).__name__, value)
-
-
-class Binding:
-    """One binding from ``source`` to a queue or exchange."""
-
-    __slots__ = ("arguments", "destination", "key", "routing_key", "source")
-
-    def __init__(
-        self,
-        source: MemoryExchange,
-        destination: Destination,
-        routing_key: str,
-        arguments: Mapping[str, object],
-        key: BindingKey,
-    ) -> None:
-        self.source = source
-        self.destination = destination
-        self.routing_key = routing_key
-        self.arguments = dict(arguments)
-        self.key = key
 
 
 class MemoryExchange:
@@ -106,14 +61,14 @@ class MemoryExchange:
         self.alternate = alternate if isinstance(alternate, str) else None
         self.deleted = False
         #: Outgoing bindings (this exchange is their source).
-        self.bindings: dict[BindingKey, Binding] = {}
+        self.bindings: dict[BindingKey, ExchangeBinding] = {}
         #: Bindings towards this exchange, kept so deleting it can remove them.
-        self.incoming: dict[BindingKey, Binding] = {}
+        self.incoming: dict[BindingKey, ExchangeBinding] = {}
         self._direct: dict[str, dict[Destination, int]] = {}
         self._fanout: dict[Destination, int] = {}
         self._topic_cache: dict[str, tuple[Destination, ...]] = {}
 
-    def add_binding(self, binding: Binding) -> None:
+    def add_binding(self, binding: ExchangeBinding) -> None:
         """Add an outgoing binding (the caller made sure it is new)."""
         self.bindings[binding.key] = binding
         if self.type == "direct":
@@ -124,7 +79,7 @@ class MemoryExchange:
             _count_up(self._fanout, binding.destination)
         self._topic_cache.clear()
 
-    def remove_binding(self, key: BindingKey) -> Binding | None:
+    def remove_binding(self, key: BindingKey) -> ExchangeBinding | None:
         """Remove an outgoing binding; return it, or None if there was none."""
         binding = self.bindings.pop(key, None)
         if binding is None:

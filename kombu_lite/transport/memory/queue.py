@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kombu_lite.transport._rabbitmq import MAX_TTL_MS
 from kombu_lite.transport.memory.replies import (
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from kombu_lite.transport.base import BasicProperties
-    from kombu_lite.transport.memory.exchange import Binding, BindingKey
+    from kombu_lite.transport.memory.binding import Binding, BindingKey
 
 __all__ = [
     "EQUIVALENCE_ARGUMENTS",
@@ -297,7 +297,8 @@ class MemoryQueue:
         self.limits = limits
         self.consumers: dict[Consumer, None] = {}  # insertion order = round-robin
         #: Bindings towards this queue, kept so deleting it can remove them.
-        self.incoming: dict[BindingKey, Binding] = {}
+        # From exchanges; typed loosely so that queues need not know them.
+        self.incoming: dict[BindingKey, Binding[Any, Any]] = {}
         self.had_consumer = False
         self.deleted = False
         self.unacked = 0

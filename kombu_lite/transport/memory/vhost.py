@@ -30,13 +30,12 @@ import secrets
 from typing import TYPE_CHECKING
 
 from kombu_lite.transport.base import QueueDeclareOk
+from kombu_lite.transport.memory.binding import Binding, BindingKey, binding_key
+from kombu_lite.transport.memory.equivalence import check_arguments, inequivalent
 from kombu_lite.transport.memory.exchange import (
     EXCHANGE_TYPES,
-    Binding,
-    BindingKey,
     Destination,
     MemoryExchange,
-    freeze_arguments,
 )
 from kombu_lite.transport.memory.queue import (
     EQUIVALENCE_ARGUMENTS,
@@ -53,7 +52,6 @@ from kombu_lite.transport.memory.replies import (
     amqp_type_name,
     channel_error,
     connection_error,
-    describe_value,
 )
 from kombu_lite.transport.memory.routing import x_match_error
 
@@ -149,8 +147,8 @@ class VirtualHost:
             ("internal", existing.internal, internal),
         ):
             if current != received:
-                raise _inequivalent(field, where, received, current, method)
-        self._check_arguments(
+                raise inequivalent(field, where, received, current, method)
+        check_arguments(
             existing.arguments, arguments, ("alternate-exchange",), where, method
         )
 
@@ -219,7 +217,7 @@ class VirtualHost:
             target = found
         if exchange.type == "headers" and (problem := x_match_error(arguments)):
             raise channel_error(PRECONDITION_FAILED, problem, method)
-        key = _binding_key(to_queue, destination, routing_key, arguments)
+        key = binding_key(to_queue, destination, routing_key, arguments)
         if key in exchange.bindings:
             return
         binding = Binding(exchange, target, routing_key, arguments, key)
@@ -243,7 +241,7 @@ class VirtualHost:
         exchange = self.exchanges.get(source)
         if exchange is not None:
             self._remove_binding(
-                exchange, _binding_key(to_queue, destination, routing_key, arguments)
+                exchange, binding_key(to_queue, destination, routing_key, arguments)
             )
 
     # -- queues --------------------------------------------------------------
@@ -291,8 +289,8 @@ class VirtualHost:
             ("auto_delete", existing.auto_delete, auto_delete),
         ):
             if current != received:
-                raise _inequivalent(field, where, received, current, method)
-        self._check_arguments(
+                raise inequivalent(field, where, received, current, method)
+        check_arguments(
             existing.arguments, arguments, EQUIVALENCE_ARGUMENTS, where, method
         )
         return QueueDeclareOk(name, existing.ready_count(), len(existing.consumers))
@@ -441,33 +439,6 @@ class VirtualHost:
         for binding in list(exchange.incoming.values()):
             self._remove_binding(binding.source, binding.key)
 
-    def _check_arguments(
-        self,
-        current: Mapping[str, object],
-        received: Mapping[str, object],
-        compared: tuple[str, ...],
-        where: str,
-        method: str,
-    ) -> None:
-        for name in compared:
-            old, new = current.get(name), received.get(name)
-            if (name in current) == (name in received) and (
-                amqp_type_name(old),
-                old,
-            ) == (amqp_type_name(new), new):
-                continue
-            if name in current and name in received:
-                raise _inequivalent(name, where, new, old, method)
-            if name not in current:
-                detail = f"received {_typed_value(new)} but current is none"
-            else:
-                detail = f"received none but current is {_typed_value(old)}"
-            raise channel_error(
-                PRECONDITION_FAILED,
-                f"inequivalent arg '{name}' {where}: {detail}",
-                method,
-            )
-
     def _refuse_default(self, name: str, method: str) -> None:
         if name == "":
             raise channel_error(ACCESS_REFUSED, _DEFAULT_EXCHANGE_REFUSED, method)
@@ -494,29 +465,3 @@ class VirtualHost:
             "declaration.",
             method,
         )
-
-
-def _binding_key(
-    to_queue: bool, destination: str, routing_key: str, arguments: Mapping[str, object]
-) -> BindingKey:
-    return (
-        "queue" if to_queue else "exchange",
-        destination,
-        routing_key,
-        freeze_arguments(arguments),
-    )
-
-
-def _typed_value(value: object) -> str:
-    return f"the value '{describe_value(value)}' of type '{amqp_type_name(value)}'"
-
-
-def _inequivalent(
-    name: str, where: str, received: object, current: object, method: str
-) -> Exception:
-    return channel_error(
-        PRECONDITION_FAILED,
-        f"inequivalent arg '{name}' {where}: received '{describe_value(received)}' "
-        f"but current is '{describe_value(current)}'",
-        method,
-    )
