@@ -1,11 +1,15 @@
 """Transport contract: the only interface the core uses to talk to a broker.
 
-``connection.py``, ``entity.py`` and ``messaging.py`` speak to a broker only
-through the :class:`Transport`, :class:`WireConnection` and
-:class:`WireChannel` protocols below, and exchange data with it only as the
-frozen dataclasses defined here.  Two transports implement the contract:
-``transport/pyamqp.py`` (RabbitMQ over py-amqp) and ``transport/memory``
-(an in-process broker with RabbitMQ's semantics).
+The core reaches a broker only through :class:`kombu_lite.channel.Channel`
+(the one door) and its connection, which speak to it through the
+:class:`Transport`, :class:`WireConnection` and :class:`WireChannel`
+protocols below, and exchange data with it only as the frozen dataclasses
+defined here.  Two transports implement the contract: the
+``transport/pyamqp`` package (RabbitMQ over py-amqp) and the
+``transport/memory`` package (an in-process broker with RabbitMQ's
+semantics).  Inside each, a channel knows its connection only as that
+transport's ``contract.ChannelConnection`` Protocol, and a channel's life is
+a :class:`~kombu_lite.transport.channel_state.ChannelLifecycle`.
 
 Rules every implementation keeps:
 
