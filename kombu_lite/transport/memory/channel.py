@@ -257,7 +257,10 @@ class MemoryChannel:
         if type(body) is not bytes:
             body = bytes(body)
         with self._lock:
-            if not self.lifecycle.usable or not self._conn.is_connected:
+            state = self.lifecycle.state  # no property call: the hot path
+            if (
+                state is not ChannelState.OPEN and state is not ChannelState.CONFIRMING
+            ) or not self._conn.is_connected:
                 self._check("basic.publish")
             # What a py-amqp client refuses to encode, before anything is
             # "sent"; the channel stays open.  A producer reuses one

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kombu_lite.transport.channel_state import ChannelState
 from kombu_lite.transport.memory.confirms import ConfirmLedger
 from kombu_lite.transport.memory.delivery import check_publish
 from kombu_lite.transport.memory.queue import QueuedMessage
@@ -80,7 +81,7 @@ class Router:
             queues = vhost.route(target, routing_key, sent_headers)
         counters = self._counters
         counters.published += 1
-        confirming = self._life.confirming
+        confirming = self._life.state is ChannelState.CONFIRMING
         if not queues:
             counters.unroutable += 1
             returned = None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from kombu_lite.exceptions import ConfirmTimeout, MessageNacked
 from kombu_lite.transport.base import ReturnedMessage
+from kombu_lite.transport.channel_state import ChannelState
 from kombu_lite.transport.pyamqp._mapping import Phase, map_amqp_errors
 from kombu_lite.transport.pyamqp._messages import body_of, properties_from
 from kombu_lite.transport.pyamqp.confirms import ConfirmBook, ReturnKey
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from kombu_lite.transport.pyamqp.contract import ChannelConnection
 
 __all__ = ["Publisher", "PublishingChannel"]
+
+_OPEN, _CONFIRMING = ChannelState.OPEN, ChannelState.CONFIRMING
 
 
 class PublishingChannel(Protocol):
@@ -80,8 +83,9 @@ class Publisher:
         mandatory: bool,
     ) -> int:
         """See :meth:`PyAmqpChannel.basic_publish`."""
-        life = self._life
-        if not life.usable or not self._raw.is_open:
+        # The hot path: the state read once, no property calls.
+        state = self._life.state
+        if (state is not _OPEN and state is not _CONFIRMING) or not self._raw.is_open:
             self._channel.check()  # raises the reason
         conn = self._conn
         # Must stay first: waits while the broker blocks publishing (see
@@ -92,7 +96,7 @@ class Publisher:
             conn.before_publish()
         framer = self._framer or self._start_framing()
         data = framer.encode(body, properties, exchange, routing_key, mandatory)
-        if not life.confirming:
+        if state is not _CONFIRMING:
             self._send(data)
             self.unconfirmed += 1
             return 0
