@@ -3,7 +3,10 @@
 What ``Connection.channel()`` and ``Connection.default_channel`` hand out,
 and the core's only door to a transport: entities, producers, consumers and
 messages call the AMQP operations below, never the transport's channel
-itself.  Each operation blocks until the broker answered (except acks,
+itself.  What they reach through ``channel.connection`` is typed by
+:class:`ChannelOwner`, and the connection's :class:`DeclareCache` (which
+entities were declared on it) lives here too, so nothing below the
+connection imports it.  Each operation blocks until the broker answered (except acks,
 rejects and publishes, which the broker does not answer) and raises what the
 transport contract says (:mod:`kombu_lite.transport.base`): the
 :class:`~kombu_lite.exceptions.ChannelError` subclass for the broker's reply
@@ -13,14 +16,13 @@ code (the channel is then closed), or
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
     from types import TracebackType
     from typing import Self
 
-    from kombu_lite.connection import Connection
     from kombu_lite.transport.base import (
         BasicProperties,
         Delivery,
@@ -29,20 +31,145 @@ if TYPE_CHECKING:
         WireChannel,
     )
 
-__all__ = ["Channel"]
+__all__ = ["Channel", "ChannelOwner", "Declarable", "DeclareCache"]
+
+T = TypeVar("T")
+
+
+class Declarable(Protocol):
+    """An entity the declare cache can track (an Exchange or a Queue)."""
+
+    @property
+    def name(self) -> str:
+        """The entity's name."""
+
+    @property
+    def declare_key(self) -> Hashable:
+        """Every declared setting: equal keys declare the same thing."""
+
+    @property
+    def can_cache_declaration(self) -> bool:
+        """False for entities the broker may delete by itself."""
+
+    def declare(self, *, channel: Channel) -> object:
+        """Declare it on ``channel``."""
+
+
+class DeclareCache:
+    """The entities declared on one connection, by :attr:`Declarable.declare_key`.
+
+    Cleared by the connection on every (re)connect, since a broker restart
+    loses transient entities.  Entities the broker may delete by itself
+    (``can_cache_declaration`` False) are never remembered.
+    """
+
+    __slots__ = ("keys",)
+
+    def __init__(self) -> None:
+        #: The remembered keys (``Connection.declared_entities`` is this set).
+        self.keys: set[Hashable] = set()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
+
+    def ensure_declared(
+        self,
+        entity: Declarable,
+        channel: Channel,
+        declare: Callable[[], object] | None = None,
+    ) -> bool:
+        """Declare ``entity`` on ``channel`` unless it is remembered.
+
+        ``declare`` replaces ``entity.declare(channel=channel)`` (a retrying
+        declare, for example).  Returns True if a declare was sent; if it
+        raised, the entity is not remembered.
+        """
+        key = entity.declare_key
+        cacheable = entity.can_cache_declaration
+        if cacheable and key in self.keys:
+            return False
+        if declare is None:
+            entity.declare(channel=channel)
+        else:
+            declare()
+        if cacheable:
+            self.keys.add(key)
+        return True
+
+    def forget(self, entities: Iterable[Declarable]) -> None:
+        """Declare ``entities`` again next time (the broker lost them)."""
+        for entity in entities:
+            self.keys.discard(entity.declare_key)
+
+    def clear(self) -> None:
+        """Forget every entity (the connection is new)."""
+        self.keys.clear()
+
+
+class _Revivable(Protocol):
+    def revive(self, channel: Channel) -> None: ...
+
+
+class ChannelOwner(Protocol):
+    """What entities, producers and consumers reach through ``channel.connection``.
+
+    :class:`~kombu_lite.Connection` is the one implementation; typing
+    against this keeps the core below the connection.
+    """
+
+    @property
+    def confirm_publish(self) -> bool:
+        """Whether every publish waits for the broker's confirm."""
+
+    @property
+    def confirm_timeout(self) -> float | None:
+        """How long a publish waits for its confirm by default."""
+
+    @property
+    def declare_cache(self) -> DeclareCache:
+        """The entities declared on this connection."""
+
+    @property
+    def default_channel(self) -> Channel:
+        """The connection's own channel, re-opened if it was closed."""
+
+    def channel(self) -> Channel:
+        """Open a new channel."""
+
+    def drain_events(self, timeout: float | None = None) -> None:
+        """Wait for one event and dispatch it."""
+
+    def ensure(
+        self,
+        obj: _Revivable | None,
+        fun: Callable[..., T],
+        errback: Callable[[BaseException, float], object] | None = None,
+        max_retries: int | None = None,
+        interval_start: float = ...,
+        interval_step: float = ...,
+        interval_max: float = ...,
+        on_revive: Callable[[Channel], object] | None = None,
+        retry_errors: tuple[type[BaseException], ...] | None = None,
+        timeout: float | None = None,
+    ) -> Callable[..., T]:
+        """Wrap ``fun`` to reconnect and call it again on a connection failure."""
+
+    def as_uri(self, include_password: bool = False, mask: str = "**") -> str:
+        """The URL, password masked."""
 
 
 class Channel:
     """An open AMQP channel; use it as a context manager to close it.
 
     Attributes:
-        connection: The :class:`~kombu_lite.Connection` it belongs to.
+        connection: The :class:`~kombu_lite.Connection` it belongs to
+            (typed as :class:`ChannelOwner`).
         confirming: True once publisher confirms are on for this channel.
     """
 
     __slots__ = ("__weakref__", "_wire", "confirming", "connection")
 
-    def __init__(self, connection: Connection, wire: WireChannel) -> None:
+    def __init__(self, connection: ChannelOwner, wire: WireChannel) -> None:
         self.connection = connection
         self._wire = wire
         self.confirming = False

@@ -1,15 +1,22 @@
-"""kombu-compatible helpers: :func:`maybe_declare` and :func:`uuid`."""
+"""kombu-compatible helpers: :func:`maybe_declare` and :func:`uuid`.
+
+``maybe_declare`` goes through the connection's
+:class:`~kombu_lite.channel.DeclareCache`, reached as ``channel.connection``
+(a :class:`~kombu_lite.channel.ChannelOwner`): nothing here imports the
+connection.
+"""
 
 from __future__ import annotations
 
 import uuid as _uuid
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from kombu_lite.channel import Channel
 from kombu_lite.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from kombu_lite.channel import Channel
-    from kombu_lite.connection import Connection
+    from kombu_lite.channel import ChannelOwner
     from kombu_lite.entity.exchange import Exchange
     from kombu_lite.entity.queue import Queue
 
@@ -23,7 +30,7 @@ def uuid() -> str:
 
 def maybe_declare(
     entity: Exchange | Queue,
-    channel: Channel | Connection | None = None,
+    channel: Channel | ChannelOwner | None = None,
     retry: bool = False,
     **retry_policy: Any,
 ) -> bool:
@@ -39,13 +46,17 @@ def maybe_declare(
     Returns:
         True if a declare was sent, False if the cache said it was done.
     """
-    chan = entity._resolve(channel)
+    if channel is None:
+        chan = entity.channel
+    elif isinstance(channel, Channel):
+        chan = channel
+    else:
+        chan = channel.default_channel
     connection = chan.connection
-    key = entity.declare_key
-    cacheable = entity.can_cache_declaration
-    if cacheable and key in connection.declared_entities:
-        return False
-    if retry:
+    if not retry:
+        return connection.declare_cache.ensure_declared(entity, chan)
+
+    def declare_with_retries() -> None:
         policy = RetryPolicy.from_mapping(retry_policy)
         holder: dict[str, Channel] = {"channel": chan}
 
@@ -56,9 +67,7 @@ def maybe_declare(
         def declare() -> None:
             entity.declare(channel=holder["channel"])
 
-        connection._call_with_retries(_Revive(), declare, policy, (), (), {})
-    else:
-        entity.declare(channel=chan)
-    if cacheable:
-        connection.declared_entities.add(key)
-    return True
+        options = {field.name: getattr(policy, field.name) for field in fields(policy)}
+        connection.ensure(_Revive(), declare, **options)()
+
+    return connection.declare_cache.ensure_declared(entity, chan, declare_with_retries)

@@ -45,12 +45,10 @@ carries a password in its text.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-    from kombu_lite.messaging.pipeline import PublishOutcome
 
 __all__ = [
     "AccessRefused",
@@ -90,6 +88,8 @@ __all__ = [
     "UnknownTransport",
     "channel_error_for_code",
     "connection_error_for_code",
+    "immediate_error",
+    "returned_error",
 ]
 
 
@@ -334,6 +334,22 @@ class ConfirmTimeout(PublishError):
     """No confirm arrived in time: the message may or may not have been enqueued."""
 
 
+class Outcome(Protocol):
+    """What :class:`PublishInterrupted` says of each message (a PublishOutcome)."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def delivery_tag(self) -> int: ...
+
+    @property
+    def error(self) -> KombuError | None: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+
 class PublishInterrupted(KombuError):
     """The bodies given to ``publish_many`` raised before their end.
 
@@ -346,9 +362,7 @@ class PublishInterrupted(KombuError):
             would have returned them.
     """
 
-    def __init__(
-        self, message: str = "", *, outcomes: Iterable[PublishOutcome] = ()
-    ) -> None:
+    def __init__(self, message: str = "", *, outcomes: Iterable[Outcome] = ()) -> None:
         super().__init__(message)
         self.outcomes = list(outcomes)
 
@@ -428,3 +442,38 @@ def channel_error_for_code(reply_code: int) -> type[ChannelError]:
 def connection_error_for_code(reply_code: int) -> type[OperationalError]:
     """Return the :class:`OperationalError` subclass for an AMQP reply code."""
     return _CONNECTION_ERRORS.get(reply_code, OperationalError)
+
+
+class Returned(Protocol):
+    """The parts of a ``basic.return`` that :func:`returned_error` names."""
+
+    @property
+    def reply_code(self) -> int: ...
+
+    @property
+    def reply_text(self) -> str: ...
+
+    @property
+    def exchange(self) -> str: ...
+
+    @property
+    def routing_key(self) -> str: ...
+
+
+def immediate_error() -> ConfigurationError:
+    """The error for ``immediate=True``, which RabbitMQ does not support."""
+    return ConfigurationError(
+        "immediate=True is not supported: RabbitMQ 3.0 and later refuse the "
+        "'immediate' flag and close the connection; use mandatory=True with "
+        "on_return, or a per-message expiration, instead"
+    )
+
+
+def returned_error(tag: int, returned: Returned) -> MessageReturned:
+    """The error for a confirmed ``mandatory`` message the broker returned."""
+    return MessageReturned(
+        f"the broker could not route message {tag}: {returned.reply_code} "
+        f"{returned.reply_text} (exchange {returned.exchange!r}, routing "
+        f"key {returned.routing_key!r}); pass on_return to handle returns",
+        delivery_tag=tag,
+    )

@@ -19,6 +19,7 @@ from kombu_lite.exceptions import (
     DecodeError,
     MessageStateError,
 )
+from kombu_lite.publication import encode_text
 from kombu_lite.transport.base import BasicProperties, Delivery
 
 if TYPE_CHECKING:
@@ -75,8 +76,6 @@ class PreparedMessage:
         if unknown:
             raise ConfigurationError(f"unknown message property {min(unknown)!r}")
         if isinstance(body, str):
-            from kombu_lite.messaging.pipeline import encode_text
-
             fields.setdefault("content_encoding", "utf-8")
             data = encode_text(body, fields["content_encoding"])
         elif isinstance(body, bytes | bytearray | memoryview):

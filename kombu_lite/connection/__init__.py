@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from kombu_lite._log import get_logger
-from kombu_lite.channel import Channel
+from kombu_lite.channel import Channel, DeclareCache
 from kombu_lite.connection import ensuring, factories, retrying
 from kombu_lite.connection.blocked import report_blocked, report_unblocked
 from kombu_lite.connection.failover import Hosts
@@ -212,9 +212,18 @@ class Connection:
         self._lock = threading.RLock()
         self._wire: WireConnection | None = None
         self._default_channel: Channel | None = None
-        #: Keys of the entities declared on the current connection; cleared
-        #: on every (re)connect, because a broker restart loses transient ones.
-        self.declared_entities: set[Hashable] = set()
+        #: The entities declared on the current connection; cleared on
+        #: every (re)connect, because a broker restart loses transient ones.
+        self.declare_cache = DeclareCache()
+
+    @property
+    def declared_entities(self) -> set[Hashable]:
+        """The keys of the entities declared on the current connection.
+
+        kombu's attribute, kept for compatibility: the live set behind
+        :attr:`declare_cache`.
+        """
+        return self.declare_cache.keys
 
     def _report_blocked(self, reason: str) -> None:
         report_blocked(self, self.on_blocked, reason)
@@ -357,7 +366,7 @@ class Connection:
             self.transport, self.failover_strategy, deadline, self.as_uri
         )
         self._wire = wire
-        self.declared_entities.clear()
+        self.declare_cache.clear()
         logger.debug("connected to %s", self.as_uri())
         return wire
 
@@ -367,7 +376,7 @@ class Connection:
     def _drop_wire(self) -> None:
         wire, self._wire = self._wire, None
         self._default_channel = None
-        self.declared_entities.clear()
+        self.declare_cache.clear()
         if wire is not None:
             wire.close()
 

@@ -1,4 +1,8 @@
-"""The :class:`Exchange` entity and :class:`Binding`."""
+"""The :class:`Exchange` entity and :class:`Binding`.
+
+:meth:`Exchange.publish` sends through the one publish pipeline,
+:func:`kombu_lite.publication.send`, like ``Producer.publish``.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from kombu_lite.entity.base import (
     frozen_args,
     maybe_delivery_mode,
 )
-from kombu_lite.exceptions import ConfigurationError
+from kombu_lite.exceptions import ConfigurationError, immediate_error
+from kombu_lite.publication import Publication, send
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -293,30 +298,18 @@ class Exchange(Bindable):
         from kombu_lite.message import PreparedMessage
 
         if immediate:
-            from kombu_lite.messaging import immediate_error
-
             raise immediate_error()
         if not isinstance(message, PreparedMessage):
             message = self.Message(message)
-        channel = self.channel
-        connection = channel.connection
-        if connection.confirm_publish:
-            channel.enable_confirms()
-        tag = channel.basic_publish(
-            message.body,
-            message.properties,
-            self.name if exchange is None else exchange,
-            routing_key or "",
-            mandatory=mandatory,
+        send(
+            Publication(
+                exchange=self.name if exchange is None else exchange,
+                routing_key=routing_key or "",
+                mandatory=mandatory,
+                encoded=(message.body, message.properties),
+            ),
+            self,
         )
-        if tag:
-            # On a confirming channel every message must be waited for:
-            # an unclaimed confirm would stay in the channel for good.
-            returned = channel.wait_for_confirm(tag, connection.confirm_timeout)
-            if returned is not None:
-                from kombu_lite.messaging.pipeline import returned_error
-
-                raise returned_error(tag, returned)
 
 
 class Binding:

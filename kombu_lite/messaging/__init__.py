@@ -1,12 +1,19 @@
-"""Producer: the publish pipeline ``declare -> serialize/compress -> send``.
+"""Producer: publishing through one pipeline, ``declare -> serialize -> send``.
 
-The order is fixed.  Every argument is checked first, so a bad serializer,
-compression, delivery mode or property raises before anything reaches the
-broker; then the entities in ``declare`` are declared (once per connection,
-through the connection's declare cache); then the body is serialized and
-compressed; then the message is sent.  With ``retry=True`` the serialized
-body is kept, and a retry after a reconnect declares again and sends the
-same bytes again.
+The order is fixed.  Every argument is checked first, into a frozen
+:class:`~kombu_lite.publication.Publication`
+(:func:`~kombu_lite.messaging.pipeline.build_publication`), so a bad
+serializer, compression, delivery mode or property raises before anything
+reaches the broker; then :func:`kombu_lite.publication.send` declares the
+entities in ``declare`` (once per connection, through the connection's
+declare cache), serializes and compresses the body, sends the message and
+claims its confirm.  With ``retry=True`` each attempt is that same send of
+the same Publication: the serialized body is kept, and a retry after a
+reconnect declares again and sends the same bytes again.
+
+The producer reaches its connection only as a
+:class:`~kombu_lite.channel.ChannelOwner`: this module does not import
+:mod:`kombu_lite.connection`.
 """
 
 from __future__ import annotations
@@ -14,50 +21,38 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 import kombu_lite.compression as _compression
 from kombu_lite._log import get_logger
 from kombu_lite.channel import Channel
 from kombu_lite.common import maybe_declare as _maybe_declare
-from kombu_lite.connection import Connection
 from kombu_lite.entity import Exchange, Queue
 from kombu_lite.exceptions import (
     ConfigurationError,
     MessageReturned,
     NotBoundError,
-    NotFound,
+    immediate_error,
 )
 from kombu_lite.message import Message
 from kombu_lite.messaging.pipeline import (
-    DeclareMemo,
-    PropertyCache,
     PublishOutcome,
-    check_publish_args,
+    build_publication,
     confirm_wait,
-    encode_body,
-    immediate_error,
     publish_pipelined,
-    reply_to_name,
-    returned_error,
 )
-from kombu_lite.messaging.pipeline import Prepared as _Prepared
+from kombu_lite.publication import SendCache, send
 from kombu_lite.retry import DEFAULT_PUBLISH_RETRY_POLICY, RetryPolicy
 from kombu_lite.serialization import registry as _serializers
-from kombu_lite.transport.base import BasicProperties, Delivery, ReturnedMessage
+from kombu_lite.transport.base import Delivery, ReturnedMessage
 
 if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
+    from kombu_lite.channel import ChannelOwner
     from kombu_lite.entity.base import DeliveryMode
-    from kombu_lite.serialization import Codec
-
-    #: What :func:`~kombu_lite.messaging.pipeline.encode_body` takes: ``(body,
-    #: codec, content_type, content_encoding, compression, headers)``.
-    _BodyArgs = tuple[
-        Any, Codec, str | None, str | None, str | None, Mapping[str, object] | None
-    ]
 
 __all__ = ["OnReturn", "Producer", "PublishOutcome", "immediate_error"]
 
@@ -92,7 +87,7 @@ class Producer:
 
     def __init__(
         self,
-        channel: Channel | Connection | None,
+        channel: Channel | ChannelOwner | None,
         exchange: Exchange | str | None = None,
         routing_key: str | None = None,
         serializer: str | None = None,
@@ -119,24 +114,26 @@ class Producer:
             _compression.get_encoder(compression)
         self.auto_declare = True if auto_declare is None else bool(auto_declare)
         self.on_return = on_return
-        self._connection: Connection | None = None
+        self._connection: ChannelOwner | None = None
         self._channel: Channel | None = None
         self._return_channel: Channel | None = None
         self.revive(channel)
 
     # -- channel handling ---------------------------------------------------------
 
-    def revive(self, channel: Channel | Connection | None) -> None:
+    def revive(self, channel: Channel | ChannelOwner | None) -> None:
         """Use a new channel (or connection), for example after a reconnect."""
-        if isinstance(channel, Connection):
-            self._connection, self._channel = channel, None
-        elif isinstance(channel, Channel):
+        if isinstance(channel, Channel):
             self._connection, self._channel = channel.connection, channel
             self._bind(channel)
         elif channel is None:
             self._channel = None
+        elif hasattr(type(channel), "default_channel"):
+            # A Connection (checked on the type: reading the property on the
+            # object would connect).
+            self._connection, self._channel = channel, None
         else:
-            kind = type(channel).__name__  # type: ignore[unreachable]  # untyped callers
+            kind = type(channel).__name__
             raise ConfigurationError(
                 f"Producer needs a Channel or a Connection, not {kind}"
             )
@@ -172,7 +169,7 @@ class Producer:
         return channel
 
     @property
-    def connection(self) -> Connection | None:
+    def connection(self) -> ChannelOwner | None:
         """The connection the producer publishes on."""
         return self._connection
 
@@ -288,73 +285,43 @@ class Producer:
         With ``retry=True`` the message gets a ``message_id`` (a uuid4) if it
         has none, so consumers can drop the duplicate a retry can cause.
         """
-        confirm_timeout = confirm_wait(confirm_timeout, timeout)
-        entities, codec, method, exchange_name, routing_key, mode = check_publish_args(
+        publication = build_publication(
             self,
-            routing_key,
-            exchange,
-            delivery_mode,
-            immediate,
-            priority,
-            serializer,
-            compression,
-            declare,
-            expiration,
-            properties,
+            body,
+            routing_key=routing_key,
+            exchange=exchange,
+            delivery_mode=delivery_mode,
+            immediate=immediate,
+            priority=priority,
+            mandatory=mandatory,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            serializer=serializer,
+            headers=headers,
+            compression=compression,
+            declare=declare,
+            expiration=expiration,
+            confirm_timeout=confirm_wait(confirm_timeout, timeout),
+            raise_returns=self.on_return is None,
+            properties=properties,
+            message_id=retry,
         )
-        if retry and "message_id" not in properties:
-            import uuid  # only here: keeps importing this module cheap
-
-            properties["message_id"] = str(uuid.uuid4())
+        cache = self._send_cache
+        if cache is None:
+            cache = self._send_cache = SendCache()
         if not retry:
-            body_args = (body, codec, content_type, content_encoding, method, headers)
-            try:
-                self._declare_and_publish(
-                    entities,
-                    body_args,
-                    exchange_name,
-                    routing_key,
-                    mode,
-                    priority or None,
-                    mandatory,
-                    properties,
-                    confirm_timeout,
-                )
-            except NotFound:
-                if not self._forget_declared(entities):
-                    raise
-                self._declare_and_publish(
-                    entities,
-                    body_args,
-                    exchange_name,
-                    routing_key,
-                    mode,
-                    priority or None,
-                    mandatory,
-                    properties,
-                    confirm_timeout,
-                )
+            send(publication, self, cache)
             return
         connection = self._connection
         if connection is None:
             raise NotBoundError("retry=True needs a producer bound to a connection")
         policy = RetryPolicy.from_mapping(retry_policy, DEFAULT_PUBLISH_RETRY_POLICY)
-        prepared = _Prepared(
-            body, codec, content_type, content_encoding, method, headers
-        )
-        args = (
-            entities,
-            prepared,
-            exchange_name,
-            routing_key,
-            mode,
-            priority or None,
-            mandatory,
-            properties,
-        )
-        # The policy's timeout bounds the whole call: a confirm wait too
-        # (it ends in ConfirmTimeout, outcome unknown, never retried).
-        deadline = None if policy.timeout is None else time.monotonic() + policy.timeout
+        if policy.timeout is not None:
+            # The policy's timeout bounds the whole call: a confirm wait too
+            # (it ends in ConfirmTimeout, outcome unknown, never retried).
+            publication = replace(
+                publication, confirm_deadline=time.monotonic() + policy.timeout
+            )
         attempts = 0
 
         def attempt() -> None:
@@ -364,144 +331,17 @@ class Producer:
                 _log.debug(
                     "publish to exchange %r with routing key %r: attempt %d, "
                     "after a connection failure",
-                    exchange_name,
-                    routing_key,
+                    publication.exchange,
+                    publication.routing_key,
                     attempts,
                 )
-            wait = confirm_timeout
-            if deadline is not None:
-                left = max(deadline - time.monotonic(), 0.001)
-                if wait is None:
-                    wait = connection.confirm_timeout
-                wait = left if wait is None else min(wait, left)
-            self._send(*args, wait)
+            send(publication, self, cache)
 
-        connection._call_with_retries(self, attempt, policy, (), (), {})
-
-    def _forget_declared(self, entities: list[Exchange | Queue]) -> bool:
-        """Drop ``entities`` from the declare cache; False if there is none.
-
-        Called when the broker lost an entity the declare cache remembers
-        (deleted behind our back, or an auto-delete): the publish declares
-        them once more and is sent once more.  A second 404 is raised.
-        """
-        connection = self._connection
-        if connection is None or not entities:
-            return False
-        for entity in entities:
-            connection.declared_entities.discard(entity.declare_key)
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug(
-                "publish found an entity missing (404): declaring %s again",
-                ", ".join(repr(entity.name) for entity in entities),
-            )
-        return True
-
-    def _send(
-        self,
-        entities: list[Exchange | Queue],
-        prepared: _Prepared,
-        exchange: str,
-        routing_key: str,
-        delivery_mode: int,
-        priority: int | None,
-        mandatory: bool,
-        properties: dict[str, Any],
-        confirm_timeout: float | None,
-    ) -> None:
-        args = (
-            prepared,
-            exchange,
-            routing_key,
-            delivery_mode,
-            priority,
-            mandatory,
-            properties,
-            confirm_timeout,
-        )
-        try:
-            self._declare_and_publish(entities, *args)
-        except NotFound:
-            if not self._forget_declared(entities):
-                raise
-            self._declare_and_publish(entities, *args)
-
-    def _declare_and_publish(
-        self,
-        entities: list[Exchange | Queue],
-        body: _Prepared | _BodyArgs,
-        exchange: str,
-        routing_key: str,
-        delivery_mode: int,
-        priority: int | None,
-        mandatory: bool,
-        properties: dict[str, Any],
-        confirm_timeout: float | None,
-    ) -> None:
-        # The hot path of every publish: kept flat on purpose.
-        channel = self._channel
-        if channel is None or not channel.is_open:
-            channel = self.channel
-        if entities:
-            memo = self._declare_memo
-            if memo is None:
-                memo = self._declare_memo = DeclareMemo()
-            memo.declare(entities, channel)
-        if properties:
-            properties = reply_to_name(properties)
-        if isinstance(body, tuple):
-            payload, content_type, content_encoding, headers = encode_body(*body)
-        else:
-            payload, content_type, content_encoding, headers = body.encode()
-        cache = self._property_cache
-        if cache is None:
-            cache = self._property_cache = PropertyCache()
-        connection = channel.connection
-        if connection.confirm_publish:
-            channel.enable_confirms()
-        tag = channel.basic_publish(
-            payload,
-            cache.properties(
-                content_type,
-                content_encoding,
-                headers,
-                delivery_mode,
-                priority,
-                properties,
-            ),
-            exchange,
-            routing_key,
-            mandatory=mandatory,
-        )
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug(
-                "published %d bytes to exchange %r with routing key %r%s",
-                len(payload),
-                exchange,
-                routing_key,
-                f" (delivery tag {tag})" if tag else "",
-            )
-        if not tag:
-            # Confirms are off on this channel.  Once on (confirm_publish,
-            # or publish_many on this channel), every message is waited for:
-            # an unclaimed confirm would be kept for good.
-            return
-        wait = (
-            connection.confirm_timeout if confirm_timeout is None else confirm_timeout
-        )
-        returned = channel.wait_for_confirm(tag, wait)
-        if returned is not None and self.on_return is None:
-            raise returned_error(tag, returned)
+        options = {field.name: getattr(policy, field.name) for field in fields(policy)}
+        connection.ensure(self, attempt, **options)()
 
     # Made on first use by the hot path.
-    _declare_memo: DeclareMemo | None = None
-    _property_cache: PropertyCache | None = None
-
-    def _declare(self, entities: list[Exchange | Queue], channel: Channel) -> None:
-        memo = self._declare_memo
-        if memo is None:
-            memo = self._declare_memo = DeclareMemo()
-        memo.declare(entities, channel)
+    _send_cache: SendCache | None = None
 
     def publish_many(
         self,
@@ -566,70 +406,41 @@ class Producer:
                 ``__cause__``); its ``outcomes`` are those of the messages
                 taken before, which were all sent and settled.
         """
-        confirm_timeout = confirm_wait(confirm_timeout, timeout)
+        wait = confirm_wait(confirm_timeout, timeout)
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ConfigurationError(f"window must be an int >= 1, not {window!r}")
-        entities, codec, method, exchange_name, routing_key, mode = check_publish_args(
+        publication = build_publication(
             self,
-            routing_key,
-            exchange,
-            delivery_mode,
-            False,
-            priority,
-            serializer,
-            compression,
-            declare,
-            expiration,
-            properties,
-        )
-        channel = self.channel
-        if entities:
-            self._declare(entities, channel)
-        extra = reply_to_name(properties) if properties else properties
-        channel.enable_confirms()
-        wait = (
-            channel.connection.confirm_timeout
-            if confirm_timeout is None
-            else confirm_timeout
-        )
-        level = priority or None
-        cache = self._property_cache
-        if cache is None:
-            cache = self._property_cache = PropertyCache()
-        properties_for = cache.properties
-        debug = _log.isEnabledFor(logging.DEBUG)
-
-        def encode(body: Any) -> tuple[bytes, BasicProperties]:
-            payload, ctype, cencoding, hdrs = encode_body(
-                body, codec, content_type, content_encoding, method, headers
-            )
-            if debug:
-                _log.debug(
-                    "publishing %d bytes to exchange %r with routing key %r "
-                    "(pipelined)",
-                    len(payload),
-                    exchange_name,
-                    routing_key,
-                )
-            return payload, properties_for(ctype, cencoding, hdrs, mode, level, extra)
-
-        outcomes = publish_pipelined(
-            channel,
-            bodies,
-            encode,
-            exchange_name,
-            routing_key,
-            mandatory,
-            window=window,
-            timeout=wait,
+            None,
+            routing_key=routing_key,
+            exchange=exchange,
+            delivery_mode=delivery_mode,
+            immediate=False,
+            priority=priority,
+            mandatory=mandatory,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            serializer=serializer,
+            headers=headers,
+            compression=compression,
+            declare=declare,
+            expiration=expiration,
+            confirm_timeout=wait,
             raise_returns=self.on_return is None,
+            properties=properties,
         )
-        if debug:
+        cache = self._send_cache
+        if cache is None:
+            cache = self._send_cache = SendCache()
+        outcomes = publish_pipelined(
+            publication, self.channel, bodies, window=window, cache=cache
+        )
+        if _log.isEnabledFor(logging.DEBUG):
             failed = sum(1 for outcome in outcomes if outcome.error is not None)
             _log.debug(
                 "publish_many to exchange %r with routing key %r: %d confirmed, %d not",
-                exchange_name,
-                routing_key,
+                publication.exchange,
+                publication.routing_key,
                 len(outcomes) - failed,
                 failed,
             )

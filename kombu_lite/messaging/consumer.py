@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kombu_lite._log import get_logger
 from kombu_lite.channel import Channel
-from kombu_lite.connection import Connection
 from kombu_lite.entity import Queue
 from kombu_lite.exceptions import (
     CompressionNotInstalled,
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
+    from kombu_lite.channel import ChannelOwner
     from kombu_lite.transport.base import Delivery
 
 __all__ = [
@@ -117,7 +117,7 @@ class Consumer:
 
     def __init__(
         self,
-        channel: Channel | Connection,
+        channel: Channel | ChannelOwner,
         queues: Queue | str | Iterable[Queue | str] | None = None,
         no_ack: bool | None = None,
         auto_declare: bool = True,
@@ -130,7 +130,11 @@ class Consumer:
         *,
         on_cancel: OnCancel | None = None,
     ) -> None:
-        if not isinstance(channel, Channel | Connection):
+        # A Connection is told by its type: reading ``default_channel`` on
+        # the object would connect before the other arguments are checked.
+        if not (
+            isinstance(channel, Channel) or hasattr(type(channel), "default_channel")
+        ):
             raise ConfigurationError(
                 f"Consumer needs a Channel or a Connection, "
                 f"not {type(channel).__name__}"
@@ -169,7 +173,7 @@ class Consumer:
 
     # -- channel -------------------------------------------------------------------
 
-    def revive(self, channel: Channel | Connection) -> None:
+    def revive(self, channel: Channel | ChannelOwner) -> None:
         """Move to a new channel (after a reconnect) and resume consuming.
 
         The queues are bound to the channel (and declared, with
@@ -190,7 +194,7 @@ class Consumer:
                 self._basic_consume(queue, resume[queue.name])
 
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> ChannelOwner:
         """The connection of the consumer's channel."""
         return self.channel.connection
 
@@ -460,7 +464,7 @@ def _warn_missing_codec(message: Message, exc: Exception) -> None:
 # -- argument checks -------------------------------------------------------------------
 
 
-def _resolve(channel: Channel | Connection) -> Channel:
+def _resolve(channel: Channel | ChannelOwner) -> Channel:
     return channel if isinstance(channel, Channel) else channel.default_channel
 
 

@@ -1,20 +1,25 @@
-"""The Producer's hot-path helpers: the declare memo and pipelined confirms.
+"""Publish arguments into a :class:`~kombu_lite.publication.Publication`; publish_many.
 
-Kept apart from :mod:`kombu_lite.messaging` so that module stays about the
-API; everything here is private except :class:`PublishOutcome`, which
+:func:`build_publication` checks the arguments of ``Producer.publish`` and
+``publish_many`` before any I/O and resolves the producer's defaults into
+a frozen Publication, which :func:`kombu_lite.publication.send` sends.
+:func:`publish_pipelined` sends one Publication's settings for many bodies
+with pipelined confirms, through the same declare, encode and confirm steps.
+Everything here is private except :class:`PublishOutcome`, which
 :meth:`Producer.publish_many <kombu_lite.Producer.publish_many>` returns.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import kombu_lite.compression as _compression
-from kombu_lite.common import maybe_declare
+from kombu_lite._log import get_logger
 from kombu_lite.entity.base import maybe_delivery_mode, ttl_ms
 from kombu_lite.entity.exchange import Exchange
 from kombu_lite.entity.queue import Queue
@@ -23,60 +28,32 @@ from kombu_lite.exceptions import (
     ConfigurationError,
     EncodeError,
     KombuError,
-    MessageReturned,
     OperationalError,
     PublishError,
     PublishInterrupted,
+    immediate_error,
 )
+from kombu_lite.publication import Publication, SendCache, claim, declare
 from kombu_lite.serialization import registry as _serializers
-from kombu_lite.transport.base import BasicProperties
 
 if TYPE_CHECKING:
-    from collections.abc import (
-        Callable,
-        Hashable,
-        Iterable,
-        Iterator,
-        Mapping,
-        Sequence,
-    )
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from kombu_lite.channel import Channel
     from kombu_lite.entity.base import DeliveryMode
-    from kombu_lite.entity.exchange import Binding
-    from kombu_lite.messaging import Producer
     from kombu_lite.serialization import Codec
-    from kombu_lite.transport.base import ReturnedMessage
-
-    #: ``encode(body) -> (payload, properties)``; raises EncodeError.
-    Encoder = Callable[[Any], tuple[bytes, BasicProperties]]
-
-    #: A binding's attributes and its exchange's.
-    _BindingState = tuple[dict[str, Any], dict[str, Any] | None]
-    #: What :class:`DeclareMemo` keeps per entity (see its ``__init__``).
-    _MemoEntry = tuple[
-        Exchange | Queue,
-        dict[str, Any],
-        dict[str, Any] | None,
-        list[_BindingState] | None,
-        Hashable,
-    ]
+    from kombu_lite.transport.base import BasicProperties
 
 __all__ = [
-    "DeclareMemo",
-    "Prepared",
-    "PropertyCache",
+    "ProducerDefaults",
     "PublishOutcome",
-    "check_publish_args",
+    "build_publication",
     "confirm_wait",
-    "encode_body",
-    "encode_text",
     "expiration_ms",
-    "immediate_error",
     "publish_pipelined",
-    "reply_to_name",
-    "returned_error",
 ]
+
+_log = get_logger("kombu_lite.messaging")
 
 _EXTRA_PROPERTIES: Final = frozenset(
     {
@@ -92,101 +69,7 @@ _EXTRA_PROPERTIES: Final = frozenset(
 )
 
 
-def immediate_error() -> ConfigurationError:
-    """The error for ``immediate=True``, which RabbitMQ does not support."""
-    return ConfigurationError(
-        "immediate=True is not supported: RabbitMQ 3.0 and later refuse the "
-        "'immediate' flag and close the connection; use mandatory=True with "
-        "on_return, or a per-message expiration, instead"
-    )
-
-
 _ENTITY_TYPES: Final = (Exchange, Queue)
-
-#: Entities a producer remembers before its memo starts over.
-_MEMO_LIMIT: Final = 256
-#: Plain property sets a producer keeps (content types x delivery modes).
-_PLAIN_LIMIT: Final = 32
-
-
-def _snapshot(entity: object) -> dict[str, Any]:
-    """An entity's attributes, with containers copied so edits show."""
-    state = dict(vars(entity))
-    for name, value in state.items():
-        if type(value) is dict or type(value) is list:
-            state[name] = value.copy()
-    return state
-
-
-def _bindings_snapshot(entity: object) -> list[_BindingState] | None:
-    """A queue's bindings and their exchanges, as :func:`_snapshot` takes them.
-
-    ``None`` for an entity without bindings, the common case, so the memo
-    costs nothing more there.
-    """
-    bindings: list[Binding] | None = getattr(entity, "bindings", None)
-    if not bindings:
-        return None
-    return [
-        (_snapshot(item), None if item.exchange is None else _snapshot(item.exchange))
-        for item in bindings
-    ]
-
-
-class DeclareMemo:
-    """Skips the declare-cache lookup for entities a producer already saw.
-
-    The connection's declare cache is keyed by every declared setting of an
-    entity, and building that key costs more than the rest of a small
-    publish.  The memo keeps, per entity object, the key it had and a
-    snapshot of its attributes, of its exchange's and of each of its
-    bindings' (with their exchanges): while none of those objects changed
-    and the key is still in the connection's cache (a reconnect or a lost
-    entity clears it), nothing needs declaring.  Anything else goes through
-    :func:`~kombu_lite.common.maybe_declare` as before.
-    """
-
-    __slots__ = ("_seen",)
-
-    def __init__(self) -> None:
-        # id(entity) -> (entity, attributes, its exchange's attributes,
-        # its bindings' attributes, key).  The entity is kept so that its
-        # id stays unique.
-        self._seen: dict[int, _MemoEntry] = {}
-
-    def declare(self, entities: Iterable[Exchange | Queue], channel: Channel) -> None:
-        """Declare each entity unless this connection already did."""
-        declared = channel.connection.declared_entities
-        seen = self._seen
-        for entity in entities:
-            entry = seen.get(id(entity))
-            if (
-                entry is not None
-                and entry[0] is entity
-                and vars(entity) == entry[1]
-                and entry[4] in declared
-                # A Binding edited in place is the same object in the
-                # queue's list: only its own snapshot shows the change.
-                and (entry[3] is None or _bindings_snapshot(entity) == entry[3])
-            ):
-                exchange_state = entry[2]
-                if exchange_state is None:
-                    continue
-                exchange = getattr(entity, "exchange", None)
-                if exchange is not None and vars(exchange) == exchange_state:
-                    continue
-            maybe_declare(entity, channel)
-            if entity.can_cache_declaration:
-                if len(seen) >= _MEMO_LIMIT:
-                    seen.clear()
-                exchange = getattr(entity, "exchange", None)
-                seen[id(entity)] = (
-                    entity,
-                    _snapshot(entity),
-                    None if exchange is None else _snapshot(exchange),
-                    _bindings_snapshot(entity),
-                    entity.declare_key,
-                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,16 +103,6 @@ class PublishOutcome:
         return self.error is None
 
 
-def returned_error(tag: int, returned: ReturnedMessage) -> MessageReturned:
-    """The error for a confirmed ``mandatory`` message the broker returned."""
-    return MessageReturned(
-        f"the broker could not route message {tag}: {returned.reply_code} "
-        f"{returned.reply_text} (exchange {returned.exchange!r}, routing "
-        f"key {returned.routing_key!r}); pass on_return to handle returns",
-        delivery_tag=tag,
-    )
-
-
 #: Messages written with one call by :func:`publish_pipelined` (when the
 #: transport can): enough to amortise the write, small enough to keep the
 #: first confirms coming while the rest is encoded.
@@ -237,20 +110,19 @@ _PIPELINE_CHUNK: Final = 128
 
 
 def publish_pipelined(
+    publication: Publication,
     channel: Channel,
     bodies: Iterable[Any],
-    encode: Encoder,
-    exchange: str,
-    routing_key: str,
-    mandatory: bool,
     *,
     window: int,
-    timeout: float | None,
-    raise_returns: bool,
+    cache: SendCache,
 ) -> list[PublishOutcome]:
-    """Publish on a confirming channel, keeping up to ``window`` unconfirmed.
+    """Publish ``bodies`` with ``publication``'s settings, up to ``window`` unconfirmed.
 
-    Every message ends with one outcome, by delivery tag; see
+    The steps are :func:`~kombu_lite.publication.send`'s: the entities are
+    declared (once, first), each body is encoded as the publication says,
+    and each confirm is claimed; publisher confirms are turned on for the
+    channel.  Every message ends with one outcome, by delivery tag; see
     :class:`PublishOutcome`.  A channel or connection error stops sending:
     the messages still in flight and the ones not sent yet get that error.
 
@@ -258,12 +130,22 @@ def publish_pipelined(
     (on py-amqp, a single write).
 
     Raises:
+        ChannelError: the broker refused a declare; nothing was sent.
+        OperationalError: the connection failed before the first message
+            was sent.
         PublishInterrupted: ``bodies`` raised.  The messages taken before
             were sent all the same and their confirms waited for, so none
             is left on the channel; their outcomes are on the error.
     """
+    if publication.declare:
+        declare(publication.declare, channel, cache)
+    channel.enable_confirms()
+    timeout = publication.confirm_wait(channel.connection)
+    raise_returns = publication.raise_returns
+    encode = publication.encode
+    debug = _log.isEnabledFor(logging.DEBUG)
     chunk_size = min(window, _PIPELINE_CHUNK)
-    pipeline = _Pipeline(channel, exchange, routing_key, mandatory, timeout)
+    pipeline = _Pipeline(channel, publication, timeout)
     outcomes = pipeline.outcomes
     chunk: list[tuple[int, bytes, BasicProperties]] = []
     failure: list[Exception] = []
@@ -273,10 +155,17 @@ def publish_pipelined(
             outcomes[index] = PublishOutcome(index, 0, pipeline.fatal)
             continue
         try:
-            payload, properties = encode(body)
+            payload, properties = encode(body, cache)
         except KombuError as exc:
             outcomes[index] = PublishOutcome(index, 0, exc)
             continue
+        if debug:
+            _log.debug(
+                "publishing %d bytes to exchange %r with routing key %r (pipelined)",
+                len(payload),
+                publication.exchange,
+                publication.routing_key,
+            )
         chunk.append((index, payload, properties))
         if len(chunk) >= chunk_size:
             pipeline.settle(window - len(chunk), raise_returns)
@@ -328,17 +217,12 @@ class _Pipeline:
     )
 
     def __init__(
-        self,
-        channel: Channel,
-        exchange: str,
-        routing_key: str,
-        mandatory: bool,
-        timeout: float | None,
+        self, channel: Channel, publication: Publication, timeout: float | None
     ) -> None:
         self._channel = channel
-        self._exchange = exchange
-        self._routing_key = routing_key
-        self._mandatory = mandatory
+        self._exchange = publication.exchange
+        self._routing_key = publication.routing_key
+        self._mandatory = publication.mandatory
         self._timeout = timeout
         #: (index, tag, deadline) of messages sent but not settled, oldest first.
         self._in_flight: deque[tuple[int, int, float | None]] = deque()
@@ -389,62 +273,13 @@ class _Pipeline:
             )
             error: KombuError | None = None
             try:
-                returned = channel.wait_for_confirm(tag, remaining)
+                claim(channel, tag, remaining, raise_returns)
             except PublishError as exc:
                 error = exc
             except (ChannelError, OperationalError) as exc:
                 error = exc
                 self.fatal = self.fatal or exc
-            else:
-                if returned is not None and raise_returns:
-                    error = returned_error(tag, returned)
             outcomes[index] = PublishOutcome(index, tag, error)
-
-
-class PropertyCache:
-    """A producer's message properties; plain ones are one shared object.
-
-    A message with no headers, priority or extra property has properties
-    that differ only by content type and delivery mode, so the producer
-    hands the transport the same (immutable) object each time, and the
-    transport can keep its encoding.
-    """
-
-    __slots__ = ("_plain",)
-
-    def __init__(self) -> None:
-        self._plain: dict[tuple[str, str | None, int], BasicProperties] = {}
-
-    def properties(
-        self,
-        content_type: str,
-        content_encoding: str | None,
-        headers: Mapping[str, object] | None,
-        delivery_mode: int,
-        priority: int | None,
-        extra: Mapping[str, Any],
-    ) -> BasicProperties:
-        """The properties of one message."""
-        if headers is None and priority is None and not extra:
-            key = (content_type, content_encoding, delivery_mode)
-            plain = self._plain.get(key)
-            if plain is None:
-                if len(self._plain) >= _PLAIN_LIMIT:
-                    self._plain.clear()
-                plain = self._plain[key] = BasicProperties(
-                    content_type=content_type,
-                    content_encoding=content_encoding,
-                    delivery_mode=delivery_mode,
-                )
-            return plain
-        return BasicProperties(
-            content_type=content_type,
-            content_encoding=content_encoding,
-            headers=headers,
-            delivery_mode=delivery_mode,
-            priority=priority,
-            **extra,
-        )
 
 
 def expiration_ms(seconds: float) -> str:
@@ -466,28 +301,6 @@ def reply_to_name(properties: dict[str, Any]) -> dict[str, Any]:
     if isinstance(reply_to, Queue):
         return {**properties, "reply_to": reply_to.name}
     return properties
-
-
-def encode_text(body: str, content_encoding: str) -> bytes:
-    """``body`` encoded with the Python codec ``content_encoding``.
-
-    Raises:
-        EncodeError: the codec is unknown or not a text encoding, or the
-            body holds characters it cannot encode (kombu too reports a
-            body its encoder fails on as an EncodeError).
-    """
-    try:
-        return body.encode(content_encoding)
-    except UnicodeError as exc:
-        raise EncodeError(
-            f"the body cannot be encoded as {content_encoding!r}: {exc}; "
-            "send it as utf-8 or as bytes"
-        ) from exc
-    except (LookupError, TypeError) as exc:
-        raise EncodeError(
-            f"content_encoding {content_encoding!r} is not a text encoding "
-            f"Python knows ({exc}); use one such as 'utf-8', or send bytes"
-        ) from exc
 
 
 def confirm_wait(confirm_timeout: object, timeout: object) -> float | None:
@@ -520,108 +333,48 @@ def _wait(name: str, value: object) -> float | None:
     return float(value)
 
 
-def encode_body(
+class ProducerDefaults(Protocol):
+    """What :func:`build_publication` reads of a Producer."""
+
+    exchange: Exchange
+    routing_key: str
+    compression: str | None
+    auto_declare: bool
+    _codec: Codec
+
+
+def build_publication(
+    producer: ProducerDefaults,
     body: Any,
-    codec: Codec,
-    content_type: str | None,
-    content_encoding: str | None,
-    compression: str | None,
-    headers: Mapping[str, object] | None,
-) -> tuple[bytes, str, str | None, Mapping[str, object] | None]:
-    """``(payload, content_type, content_encoding, headers)`` of one body.
-
-    Raises:
-        EncodeError: the body cannot be encoded.
-    """
-    if content_type is None:
-        data, content_type, content_encoding = codec.dump(body)
-    elif isinstance(body, str):
-        content_encoding = content_encoding or "utf-8"
-        data = encode_text(body, content_encoding)
-    elif isinstance(body, bytes | bytearray | memoryview):
-        content_encoding = content_encoding or "binary"
-        data = bytes(body)
-    else:
-        raise EncodeError(
-            f"with content_type={content_type!r} the body must be str or "
-            f"bytes, not {type(body).__name__}; pass serializer= instead"
-        )
-    if compression is not None:
-        data, kind = _compression.compress(data, compression)
-        headers = {**(headers or {}), "compression": kind}
-    return data, content_type, content_encoding, headers or None
-
-
-class Prepared:
-    """The body, serialized and compressed once, on the first send.
-
-    Used with ``retry=True``: a retry sends the same bytes again.
-    """
-
-    __slots__ = (
-        "_body",
-        "_codec",
-        "_compression",
-        "_content_encoding",
-        "_content_type",
-        "_done",
-        "_headers",
-    )
-
-    def __init__(
-        self,
-        body: Any,
-        codec: Codec,
-        content_type: str | None,
-        content_encoding: str | None,
-        compression: str | None,
-        headers: Mapping[str, object] | None,
-    ) -> None:
-        self._body = body
-        self._codec = codec
-        self._content_type = content_type
-        self._content_encoding = content_encoding
-        self._compression = compression
-        self._headers = headers
-        self._done: (
-            tuple[bytes, str, str | None, Mapping[str, object] | None] | None
-        ) = None
-
-    def encode(self) -> tuple[bytes, str, str | None, Mapping[str, object] | None]:
-        """``(payload, content_type, content_encoding, headers)``.
-
-        Raises:
-            EncodeError: the body cannot be encoded.
-        """
-        if self._done is None:
-            self._done = encode_body(
-                self._body,
-                self._codec,
-                self._content_type,
-                self._content_encoding,
-                self._compression,
-                self._headers,
-            )
-        return self._done
-
-
-def check_publish_args(
-    producer: Producer,
+    *,
     routing_key: str | None,
     exchange: Exchange | str | None,
     delivery_mode: DeliveryMode | None,
     immediate: bool,
     priority: int | None,
+    mandatory: bool,
+    content_type: str | None,
+    content_encoding: str | None,
     serializer: str | None,
+    headers: Mapping[str, object] | None,
     compression: str | None,
     declare: Sequence[Exchange | Queue] | None,
     expiration: float | None,
+    confirm_timeout: float | None,
+    raise_returns: bool,
     properties: dict[str, Any],
-) -> tuple[list[Exchange | Queue], Codec, str | None, str, str, int]:
+    message_id: bool = False,
+) -> Publication:
     """Check a publish's arguments before any I/O; resolve the defaults.
 
-    Returns ``(entities to declare, codec, compression, exchange name,
-    routing key, delivery mode)``; adds ``expiration`` to ``properties``.
+    ``message_id``: give the message a uuid4 ``message_id`` if it has
+    none (``retry=True``, so consumers can drop a retry's duplicate).
+    ``properties`` is the caller's own ``**properties`` dict: it gets the
+    ``expiration`` and the ``message_id``.
+
+    Raises:
+        ConfigurationError: a bad argument.
+        SerializerNotInstalled, CompressionNotInstalled: an unknown name.
     """
     if immediate:
         raise immediate_error()
@@ -687,4 +440,24 @@ def check_publish_args(
         and not any(entity is own for entity in entities)
     ):
         entities.append(own)
-    return entities, codec, method, exchange_name, routing_key, mode
+    if message_id and "message_id" not in properties:
+        import uuid  # only here: keeps importing this module cheap
+
+        properties["message_id"] = str(uuid.uuid4())
+    return Publication(
+        exchange=exchange_name,
+        routing_key=routing_key,
+        body=body,
+        codec=codec,
+        content_type=content_type,
+        content_encoding=content_encoding,
+        compression=method,
+        headers=headers,
+        delivery_mode=mode,
+        priority=priority or None,
+        properties=reply_to_name(properties) if properties else properties,
+        mandatory=mandatory,
+        declare=tuple(entities),
+        confirm_timeout=confirm_timeout,
+        raise_returns=raise_returns,
+    )

@@ -1,0 +1,471 @@
+"""The one publish pipeline: a frozen :class:`Publication` through :func:`send`.
+
+Every publish goes through :func:`send`: ``Producer.publish`` (once, or
+once per attempt with ``retry=True``) and ``Exchange.publish``.  The steps
+and their order are fixed:
+
+1. declare the publication's entities, once per connection (the
+   connection's :class:`~kombu_lite.channel.DeclareCache`, with a
+   producer's :class:`SendCache` in front of it);
+2. encode the body (serialize, compress) into a payload and properties;
+3. write it (``Channel.basic_publish``);
+4. on a confirming channel, claim its confirm (always: an unclaimed
+   confirm would be kept by the channel for good).
+
+A 404 from a publication that declares entities means the broker lost one
+the declare cache remembers: they are forgotten, declared once more and the
+same bytes sent once more; a second 404 is raised.  Everything checked
+about the arguments was checked when the Publication was built, before
+anything was sent.
+
+``Producer.publish_many`` uses the same Publication, declare step, encode
+step and confirm claim, with a batched write
+(:mod:`kombu_lite.messaging.pipeline`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import kombu_lite.compression as _compression
+from kombu_lite._log import get_logger
+from kombu_lite.exceptions import EncodeError, NotFound, returned_error
+from kombu_lite.transport.base import BasicProperties
+
+if TYPE_CHECKING:
+    from collections.abc import Hashable, Iterable, Mapping
+
+    from kombu_lite.channel import Channel, ChannelOwner, Declarable
+    from kombu_lite.serialization import Codec
+
+    #: ``(payload, content_type, content_encoding, headers)`` of a body.
+    _Body = tuple[bytes, str, str | None, Mapping[str, object] | None]
+    #: A binding's attributes and its exchange's.
+    _BindingState = tuple[dict[str, Any], dict[str, Any] | None]
+    #: What :class:`SendCache` keeps per entity (see its ``__init__``).
+    _MemoEntry = tuple[
+        Declarable,
+        dict[str, Any],
+        dict[str, Any] | None,
+        list[_BindingState] | None,
+        Hashable,
+    ]
+
+__all__ = [
+    "ChannelSource",
+    "Publication",
+    "SendCache",
+    "claim",
+    "declare",
+    "encode_body",
+    "encode_text",
+    "send",
+]
+
+_log = get_logger("kombu_lite.messaging")
+
+#: Entities a producer remembers before its memo starts over.
+_MEMO_LIMIT: Final = 256
+#: Plain property sets a producer keeps (content types x delivery modes).
+_PLAIN_LIMIT: Final = 32
+
+
+class ChannelSource(Protocol):
+    """Where :func:`send` gets an open channel (a Producer, an Exchange).
+
+    Asked again after a 404 closed the channel, so the re-send goes out on
+    a fresh one set up as the source sets up its channels.
+    """
+
+    @property
+    def channel(self) -> Channel:
+        """An open channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One message to publish, checked, with everything needed to send it.
+
+    Built before any I/O (by ``Producer.publish``, ``publish_many`` and
+    ``Exchange.publish``), so every argument error is raised before
+    anything is sent.
+
+    Attributes:
+        exchange: The exchange name.
+        routing_key: The routing key.
+        body: The body as given (not used once ``encoded`` is set).
+        codec: The serializer, used when ``content_type`` is None.
+        content_type, content_encoding: Send ``body`` (str or bytes) as is.
+        compression: The compression method, or None.
+        headers: Application headers.
+        delivery_mode: 1 or 2.
+        priority: The priority property, or None.
+        properties: The other AMQP properties (``reply_to`` a name).
+        mandatory: Have the broker return it if no queue takes it.
+        declare: The entities to declare first, in order.
+        confirm_timeout: How long to wait for its confirm; None is the
+            connection's ``confirm_timeout``.
+        confirm_deadline: A :func:`time.monotonic` time no confirm wait
+            may pass (a retry policy's ``timeout``), or None.
+        raise_returns: Raise MessageReturned for a confirmed message the
+            broker returned (False when an ``on_return`` handles returns).
+        encoded: ``(payload, properties)``: given for a raw message, else
+            filled in by the first send, so a retry or a re-send after a
+            404 sends the same bytes without encoding again.
+    """
+
+    exchange: str
+    routing_key: str
+    body: Any = None
+    codec: Codec | None = None
+    content_type: str | None = None
+    content_encoding: str | None = None
+    compression: str | None = None
+    headers: Mapping[str, object] | None = None
+    delivery_mode: int = 2
+    priority: int | None = None
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    mandatory: bool = False
+    declare: tuple[Declarable, ...] = ()
+    confirm_timeout: float | None = None
+    confirm_deadline: float | None = None
+    raise_returns: bool = True
+    encoded: tuple[bytes, BasicProperties] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    def encode(
+        self, body: Any, cache: SendCache | None = None
+    ) -> tuple[bytes, BasicProperties]:
+        """``(payload, properties)`` of ``body`` with these settings.
+
+        Raises:
+            EncodeError: the body cannot be encoded.
+        """
+        payload, content_type, content_encoding, headers = encode_body(
+            body,
+            self.codec,
+            self.content_type,
+            self.content_encoding,
+            self.compression,
+            self.headers,
+        )
+        properties_for = _properties if cache is None else cache.properties
+        return payload, properties_for(
+            content_type,
+            content_encoding,
+            headers,
+            self.delivery_mode,
+            self.priority,
+            self.properties,
+        )
+
+    def encoded_body(
+        self, cache: SendCache | None = None
+    ) -> tuple[bytes, BasicProperties]:
+        """:attr:`encoded`, encoding :attr:`body` the first time.
+
+        Raises:
+            EncodeError: the body cannot be encoded.
+        """
+        done = self.encoded
+        if done is None:
+            done = self.encode(self.body, cache)
+            # A memo, not a change of value: encoding is a function of the
+            # fields, and a retry must send the bytes the first try sent.
+            object.__setattr__(self, "encoded", done)
+        return done
+
+    def confirm_wait(self, connection: ChannelOwner) -> float | None:
+        """How long to wait for a confirm now (None: no limit)."""
+        wait = self.confirm_timeout
+        if wait is None:
+            wait = connection.confirm_timeout
+        deadline = self.confirm_deadline
+        if deadline is not None:
+            left = max(deadline - time.monotonic(), 0.001)
+            wait = left if wait is None else min(wait, left)
+        return wait
+
+
+def send(
+    publication: Publication, source: ChannelSource, cache: SendCache | None = None
+) -> None:
+    """Declare, encode, write and (on a confirming channel) claim the confirm.
+
+    Raises:
+        EncodeError: the body could not be encoded; the declares were
+            sent, the message was not.
+        ChannelError: the broker refused a declare or the publish.
+        OperationalError: the connection failed; the message may or may
+            not have reached the broker.
+        MessageNacked, MessageReturned, ConfirmTimeout: (confirms on) as
+            :meth:`Producer.publish <kombu_lite.Producer.publish>` says.
+    """
+    channel = source.channel
+    try:
+        _publish(publication, channel, cache)
+    except NotFound:
+        entities = publication.declare
+        if not entities:
+            raise
+        # The broker lost an entity the declare cache remembers (deleted
+        # behind our back, or an auto-delete): declare it once more and
+        # send once more.  A second 404 is raised.
+        channel.connection.declare_cache.forget(entities)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "publish found an entity missing (404): declaring %s again",
+                ", ".join(repr(entity.name) for entity in entities),
+            )
+        _publish(publication, source.channel, cache)
+
+
+def _publish(
+    publication: Publication, channel: Channel, cache: SendCache | None
+) -> None:
+    # The hot path of every publish: kept flat on purpose.
+    if publication.declare:
+        declare(publication.declare, channel, cache)
+    payload, properties = publication.encoded_body(cache)
+    connection = channel.connection
+    if connection.confirm_publish:
+        channel.enable_confirms()
+    tag = channel.basic_publish(
+        payload,
+        properties,
+        publication.exchange,
+        publication.routing_key,
+        mandatory=publication.mandatory,
+    )
+    if _log.isEnabledFor(logging.DEBUG):
+        _log.debug(
+            "published %d bytes to exchange %r with routing key %r%s",
+            len(payload),
+            publication.exchange,
+            publication.routing_key,
+            f" (delivery tag {tag})" if tag else "",
+        )
+    if tag:
+        # Confirms are on for this channel (confirm_publish, or a
+        # publish_many on it): every message is waited for.
+        claim(
+            channel,
+            tag,
+            publication.confirm_wait(connection),
+            publication.raise_returns,
+        )
+
+
+def claim(
+    channel: Channel, tag: int, timeout: float | None, raise_returns: bool
+) -> None:
+    """Wait for the confirm of ``tag``.
+
+    Raises:
+        MessageNacked, ConfirmTimeout: as ``Channel.wait_for_confirm``.
+        MessageReturned: ``raise_returns`` and the broker returned it.
+    """
+    returned = channel.wait_for_confirm(tag, timeout)
+    if returned is not None and raise_returns:
+        raise returned_error(tag, returned)
+
+
+def declare(
+    entities: Iterable[Declarable], channel: Channel, cache: SendCache | None
+) -> None:
+    """Declare each entity unless the channel's connection already did."""
+    if cache is not None:
+        cache.declare(entities, channel)
+        return
+    declared = channel.connection.declare_cache
+    for entity in entities:
+        declared.ensure_declared(entity, channel)
+
+
+def _snapshot(entity: object) -> dict[str, Any]:
+    """An entity's attributes, with containers copied so edits show."""
+    state = dict(vars(entity))
+    for name, value in state.items():
+        if type(value) is dict or type(value) is list:
+            state[name] = value.copy()
+    return state
+
+
+def _bindings_snapshot(entity: object) -> list[_BindingState] | None:
+    """A queue's bindings and their exchanges, as :func:`_snapshot` takes them.
+
+    ``None`` for an entity without bindings, the common case, so the memo
+    costs nothing more there.
+    """
+    bindings: list[Any] | None = getattr(entity, "bindings", None)
+    if not bindings:
+        return None
+    return [
+        (_snapshot(item), None if item.exchange is None else _snapshot(item.exchange))
+        for item in bindings
+    ]
+
+
+class SendCache:
+    """What a producer remembers between publishes, to skip work.
+
+    The declare memo: the connection's declare cache is keyed by every
+    declared setting of an entity, and building that key costs more than
+    the rest of a small publish.  The memo keeps, per entity object, the
+    key it had and a snapshot of its attributes, of its exchange's and of
+    each of its bindings' (with their exchanges): while none of those
+    objects changed and the key is still in the connection's cache (a
+    reconnect or a lost entity clears it), nothing needs declaring.
+
+    The plain properties: a message with no headers, priority or extra
+    property has properties that differ only by content type and delivery
+    mode, so the producer hands the transport the same (immutable) object
+    each time, and the transport can keep its encoding.
+    """
+
+    __slots__ = ("_plain", "_seen")
+
+    def __init__(self) -> None:
+        # id(entity) -> (entity, attributes, its exchange's attributes,
+        # its bindings' attributes, key).  The entity is kept so that its
+        # id stays unique.
+        self._seen: dict[int, _MemoEntry] = {}
+        self._plain: dict[tuple[str, str | None, int], BasicProperties] = {}
+
+    def declare(self, entities: Iterable[Declarable], channel: Channel) -> None:
+        """Declare each entity unless this connection already did."""
+        declared = channel.connection.declare_cache
+        seen = self._seen
+        for entity in entities:
+            entry = seen.get(id(entity))
+            if (
+                entry is not None
+                and entry[0] is entity
+                and vars(entity) == entry[1]
+                and entry[4] in declared
+                # A Binding edited in place is the same object in the
+                # queue's list: only its own snapshot shows the change.
+                and (entry[3] is None or _bindings_snapshot(entity) == entry[3])
+            ):
+                exchange_state = entry[2]
+                if exchange_state is None:
+                    continue
+                exchange = getattr(entity, "exchange", None)
+                if exchange is not None and vars(exchange) == exchange_state:
+                    continue
+            declared.ensure_declared(entity, channel)
+            if entity.can_cache_declaration:
+                if len(seen) >= _MEMO_LIMIT:
+                    seen.clear()
+                exchange = getattr(entity, "exchange", None)
+                seen[id(entity)] = (
+                    entity,
+                    _snapshot(entity),
+                    None if exchange is None else _snapshot(exchange),
+                    _bindings_snapshot(entity),
+                    entity.declare_key,
+                )
+
+    def properties(
+        self,
+        content_type: str,
+        content_encoding: str | None,
+        headers: Mapping[str, object] | None,
+        delivery_mode: int,
+        priority: int | None,
+        extra: Mapping[str, Any],
+    ) -> BasicProperties:
+        """The properties of one message."""
+        if headers is None and priority is None and not extra:
+            key = (content_type, content_encoding, delivery_mode)
+            plain = self._plain.get(key)
+            if plain is None:
+                if len(self._plain) >= _PLAIN_LIMIT:
+                    self._plain.clear()
+                plain = self._plain[key] = BasicProperties(
+                    content_type=content_type,
+                    content_encoding=content_encoding,
+                    delivery_mode=delivery_mode,
+                )
+            return plain
+        return _properties(
+            content_type, content_encoding, headers, delivery_mode, priority, extra
+        )
+
+
+def _properties(
+    content_type: str,
+    content_encoding: str | None,
+    headers: Mapping[str, object] | None,
+    delivery_mode: int,
+    priority: int | None,
+    extra: Mapping[str, Any],
+) -> BasicProperties:
+    return BasicProperties(
+        content_type=content_type,
+        content_encoding=content_encoding,
+        headers=headers,
+        delivery_mode=delivery_mode,
+        priority=priority,
+        **extra,
+    )
+
+
+def encode_text(body: str, content_encoding: str) -> bytes:
+    """``body`` encoded with the Python codec ``content_encoding``.
+
+    Raises:
+        EncodeError: the codec is unknown or not a text encoding, or the
+            body holds characters it cannot encode (kombu too reports a
+            body its encoder fails on as an EncodeError).
+    """
+    try:
+        return body.encode(content_encoding)
+    except UnicodeError as exc:
+        raise EncodeError(
+            f"the body cannot be encoded as {content_encoding!r}: {exc}; "
+            "send it as utf-8 or as bytes"
+        ) from exc
+    except (LookupError, TypeError) as exc:
+        raise EncodeError(
+            f"content_encoding {content_encoding!r} is not a text encoding "
+            f"Python knows ({exc}); use one such as 'utf-8', or send bytes"
+        ) from exc
+
+
+def encode_body(
+    body: Any,
+    codec: Codec | None,
+    content_type: str | None,
+    content_encoding: str | None,
+    compression: str | None,
+    headers: Mapping[str, object] | None,
+) -> _Body:
+    """``(payload, content_type, content_encoding, headers)`` of one body.
+
+    Raises:
+        EncodeError: the body cannot be encoded.
+    """
+    if content_type is None:
+        if codec is None:
+            raise EncodeError("no serializer and no content_type for the body")
+        data, content_type, content_encoding = codec.dump(body)
+    elif isinstance(body, str):
+        content_encoding = content_encoding or "utf-8"
+        data = encode_text(body, content_encoding)
+    elif isinstance(body, bytes | bytearray | memoryview):
+        content_encoding = content_encoding or "binary"
+        data = bytes(body)
+    else:
+        raise EncodeError(
+            f"with content_type={content_type!r} the body must be str or "
+            f"bytes, not {type(body).__name__}; pass serializer= instead"
+        )
+    if compression is not None:
+        data, kind = _compression.compress(data, compression)
+        headers = {**(headers or {}), "compression": kind}
+    return data, content_type, content_encoding, headers or None
