@@ -38,6 +38,15 @@ from kombu_lite.exceptions import (
     SerializerNotInstalled,
 )
 from kombu_lite.message import Message, prepare_accept
+from kombu_lite.messaging.consumer_checks import (
+    as_queue,
+    check_callable,
+    check_optional_callable,
+    check_prefetch_count,
+    optional_bool,
+    queue_items,
+    resolve_channel,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -72,8 +81,6 @@ DECODE_ERRORS: Final = (
     SerializerNotInstalled,
     CompressionNotInstalled,
 )
-
-_MAX_PREFETCH_COUNT: Final = 65535
 
 
 class Consumer:
@@ -139,36 +146,36 @@ class Consumer:
                 f"Consumer needs a Channel or a Connection, "
                 f"not {type(channel).__name__}"
             )
-        self.no_ack = _optional_bool("no_ack", no_ack)
+        self.no_ack = optional_bool("no_ack", no_ack)
         self.auto_declare = bool(auto_declare)
         #: The functions called as ``callback(body, message)``.
         self.callbacks: list[Callback] = [
-            _check_callable("each callback", item) for item in callbacks or ()
+            check_callable("each callback", item) for item in callbacks or ()
         ]
-        self.on_decode_error: OnDecodeError | None = _check_optional_callable(
+        self.on_decode_error: OnDecodeError | None = check_optional_callable(
             "on_decode_error", on_decode_error
         )
-        self.on_message: OnMessage | None = _check_optional_callable(
+        self.on_message: OnMessage | None = check_optional_callable(
             "on_message", on_message
         )
-        self.on_cancel: OnCancel | None = _check_optional_callable(
+        self.on_cancel: OnCancel | None = check_optional_callable(
             "on_cancel", on_cancel
         )
         if isinstance(accept, str):
             accept = [accept]
         #: The content types messages may be decoded from.
         self.accept = prepare_accept(accept)
-        self.prefetch_count = _check_prefetch_count(prefetch_count)
+        self.prefetch_count = check_prefetch_count(prefetch_count)
         if tag_prefix is not None and not isinstance(tag_prefix, str):
             raise ConfigurationError(
                 f"tag_prefix must be a str, not {type(tag_prefix).__name__}"
             )
         self.tag_prefix = tag_prefix
-        self._queues = [_as_queue(item) for item in _queue_items(queues)]
+        self._queues = [as_queue(item) for item in queue_items(queues)]
         # queue name -> consumer tag, and the no_ack mode it consumes with.
         self._tags: dict[str, str] = {}
         self._modes: dict[str, bool] = {}
-        self.channel: Channel = _resolve(channel)
+        self.channel: Channel = resolve_channel(channel)
         self.revive(self.channel)
 
     # -- channel -------------------------------------------------------------------
@@ -180,7 +187,7 @@ class Consumer:
         ``auto_declare``), the prefetch count is applied again, and the
         queues that were being consumed are consumed again.
         """
-        chan = _resolve(channel)
+        chan = resolve_channel(channel)
         resume = {name: self._modes[name] for name in self._tags}
         self._tags.clear()
         self.channel = chan
@@ -217,7 +224,7 @@ class Consumer:
         Returns the queue as bound to the consumer's channel.  A queue with
         the same name replaces the old one.
         """
-        bound = _as_queue(queue).bind(self.channel)
+        bound = as_queue(queue).bind(self.channel)
         if self.auto_declare:
             bound.declare(channel=self.channel)
         self._queues = [q for q in self._queues if q.name != bound.name]
@@ -233,7 +240,7 @@ class Consumer:
             ConfigurationError: there is nowhere to deliver to (no
                 callbacks and no ``on_message``); nothing was sent.
         """
-        _optional_bool("no_ack", no_ack)
+        optional_bool("no_ack", no_ack)
         if not self.callbacks and self.on_message is None:
             raise ConfigurationError(
                 "this Consumer has no callbacks and no on_message: pass "
@@ -358,7 +365,7 @@ class Consumer:
 
     def register_callback(self, callback: Callback) -> None:
         """Add ``callback(body, message)`` to the callbacks."""
-        self.callbacks.append(_check_callable("callback", callback))
+        self.callbacks.append(check_callable("callback", callback))
 
     # -- queue and channel operations ----------------------------------------------
 
@@ -392,7 +399,7 @@ class Consumer:
                 "not implement a size limit and closes the connection; use "
                 "prefetch_count"
             )
-        count = _check_prefetch_count(prefetch_count)
+        count = check_prefetch_count(prefetch_count)
         self.channel.basic_qos(
             prefetch_count=count or 0, apply_global=bool(apply_global)
         )
@@ -459,66 +466,3 @@ def _warn_missing_codec(message: Message, exc: Exception) -> None:
         message.delivery_info.get("routing_key"),
         exc,
     )
-
-
-# -- argument checks -------------------------------------------------------------------
-
-
-def _resolve(channel: Channel | ChannelOwner) -> Channel:
-    return channel if isinstance(channel, Channel) else channel.default_channel
-
-
-def _queue_items(
-    queues: Queue | str | Iterable[Queue | str] | None,
-) -> list[Queue | str]:
-    if queues is None:
-        return []
-    if isinstance(queues, Queue | str):
-        return [queues]
-    if not isinstance(queues, Iterable):
-        raise ConfigurationError(
-            f"queues must be a Queue or a list of queues, not {type(queues).__name__}"
-        )
-    return list(queues)
-
-
-def _as_queue(item: object) -> Queue:
-    if isinstance(item, Queue):
-        return item
-    if isinstance(item, str):
-        # A bare name is a queue managed elsewhere: consume, never declare.
-        return Queue(item, no_declare=True)
-    raise ConfigurationError(
-        f"queues must hold Queue objects or names, not {type(item).__name__}"
-    )
-
-
-def _optional_bool(name: str, value: object) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    raise ConfigurationError(f"{name} must be True, False or None, not {value!r}")
-
-
-def _check_callable(name: str, value: Any) -> Any:
-    if not callable(value):
-        raise ConfigurationError(f"{name} must be callable, not {type(value).__name__}")
-    return value
-
-
-def _check_optional_callable(name: str, value: Any) -> Any:
-    return None if value is None else _check_callable(name, value)
-
-
-def _check_prefetch_count(value: object) -> int | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not 0 <= value <= _MAX_PREFETCH_COUNT
-    ):
-        raise ConfigurationError(
-            f"prefetch_count must be an int from 0 to {_MAX_PREFETCH_COUNT}, "
-            f"not {value!r}"
-        )
-    return value
