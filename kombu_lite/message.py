@@ -17,9 +17,9 @@ from kombu_lite.exceptions import (
     ConfigurationError,
     ContentDisallowed,
     DecodeError,
+    EncodeError,
     MessageStateError,
 )
-from kombu_lite.publication import encode_text
 from kombu_lite.transport.base import BasicProperties, Delivery
 
 if TYPE_CHECKING:
@@ -87,6 +87,28 @@ class PreparedMessage:
         if delivery_mode is not None:
             fields["delivery_mode"] = delivery_mode
         return cls(data, BasicProperties(**fields))
+
+
+def encode_text(body: str, content_encoding: str) -> bytes:
+    """``body`` encoded with the Python codec ``content_encoding``.
+
+    Raises:
+        EncodeError: the codec is unknown or not a text encoding, or the
+            body holds characters it cannot encode (kombu too reports a
+            body its encoder fails on as an EncodeError).
+    """
+    try:
+        return body.encode(content_encoding)
+    except UnicodeError as exc:
+        raise EncodeError(
+            f"the body cannot be encoded as {content_encoding!r}: {exc}; "
+            "send it as utf-8 or as bytes"
+        ) from exc
+    except (LookupError, TypeError) as exc:
+        raise EncodeError(
+            f"content_encoding {content_encoding!r} is not a text encoding "
+            f"Python knows ({exc}); use one such as 'utf-8', or send bytes"
+        ) from exc
 
 
 def prepare_accept(accept: Iterable[str] | None) -> frozenset[str]:

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 import kombu_lite.compression as _compression
 from kombu_lite._log import get_logger
 from kombu_lite.exceptions import EncodeError, NotFound, returned_error
+from kombu_lite.message import encode_text
 from kombu_lite.transport.base import BasicProperties
 
 if TYPE_CHECKING:
@@ -61,7 +62,6 @@ __all__ = [
     "claim",
     "declare",
     "encode_body",
-    "encode_text",
     "send",
 ]
 
@@ -71,6 +71,8 @@ _log = get_logger("kombu_lite.messaging")
 _MEMO_LIMIT: Final = 256
 #: Plain property sets a producer keeps (content types x delivery modes).
 _PLAIN_LIMIT: Final = 32
+
+_NO_PROPERTIES: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 class ChannelSource(Protocol):
@@ -85,18 +87,18 @@ class ChannelSource(Protocol):
         """An open channel."""
 
 
-@dataclass(frozen=True, slots=True)
-class Publication:
+class Publication(NamedTuple):
     """One message to publish, checked, with everything needed to send it.
 
-    Built before any I/O (by ``Producer.publish``, ``publish_many`` and
-    ``Exchange.publish``), so every argument error is raised before
+    An immutable value (a named tuple: cheap to build once per publish),
+    built before any I/O by ``Producer.publish``, ``publish_many`` and
+    ``Exchange.publish``, so every argument error is raised before
     anything is sent.
 
     Attributes:
         exchange: The exchange name.
         routing_key: The routing key.
-        body: The body as given (not used once ``encoded`` is set).
+        body: The body as given (not used once encoded).
         codec: The serializer, used when ``content_type`` is None.
         content_type, content_encoding: Send ``body`` (str or bytes) as is.
         compression: The compression method, or None.
@@ -112,9 +114,10 @@ class Publication:
             may pass (a retry policy's ``timeout``), or None.
         raise_returns: Raise MessageReturned for a confirmed message the
             broker returned (False when an ``on_return`` handles returns).
-        encoded: ``(payload, properties)``: given for a raw message, else
-            filled in by the first send, so a retry or a re-send after a
-            404 sends the same bytes without encoding again.
+        encoded: None, or a list holding ``(payload, properties)``: given
+            for a raw message, or an empty list the first :func:`send`
+            fills, so that later sends of this publication (a retry after
+            a reconnect) send the same bytes without encoding again.
     """
 
     exchange: str
@@ -127,15 +130,13 @@ class Publication:
     headers: Mapping[str, object] | None = None
     delivery_mode: int = 2
     priority: int | None = None
-    properties: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = _NO_PROPERTIES
     mandatory: bool = False
     declare: tuple[Declarable, ...] = ()
     confirm_timeout: float | None = None
     confirm_deadline: float | None = None
     raise_returns: bool = True
-    encoded: tuple[bytes, BasicProperties] | None = field(
-        default=None, compare=False, repr=False
-    )
+    encoded: list[tuple[bytes, BasicProperties]] | None = None
 
     def encode(
         self, body: Any, cache: SendCache | None = None
@@ -163,22 +164,6 @@ class Publication:
             self.properties,
         )
 
-    def encoded_body(
-        self, cache: SendCache | None = None
-    ) -> tuple[bytes, BasicProperties]:
-        """:attr:`encoded`, encoding :attr:`body` the first time.
-
-        Raises:
-            EncodeError: the body cannot be encoded.
-        """
-        done = self.encoded
-        if done is None:
-            done = self.encode(self.body, cache)
-            # A memo, not a change of value: encoding is a function of the
-            # fields, and a retry must send the bytes the first try sent.
-            object.__setattr__(self, "encoded", done)
-        return done
-
     def confirm_wait(self, connection: ChannelOwner) -> float | None:
         """How long to wait for a confirm now (None: no limit)."""
         wait = self.confirm_timeout
@@ -205,59 +190,88 @@ def send(
         MessageNacked, MessageReturned, ConfirmTimeout: (confirms on) as
             :meth:`Producer.publish <kombu_lite.Producer.publish>` says.
     """
-    channel = source.channel
-    try:
-        _publish(publication, channel, cache)
-    except NotFound:
-        entities = publication.declare
-        if not entities:
-            raise
-        # The broker lost an entity the declare cache remembers (deleted
-        # behind our back, or an auto-delete): declare it once more and
-        # send once more.  A second 404 is raised.
-        channel.connection.declare_cache.forget(entities)
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug(
-                "publish found an entity missing (404): declaring %s again",
-                ", ".join(repr(entity.name) for entity in entities),
-            )
-        _publish(publication, source.channel, cache)
-
-
-def _publish(
-    publication: Publication, channel: Channel, cache: SendCache | None
-) -> None:
     # The hot path of every publish: kept flat on purpose.
-    if publication.declare:
-        declare(publication.declare, channel, cache)
-    payload, properties = publication.encoded_body(cache)
-    connection = channel.connection
-    if connection.confirm_publish:
-        channel.enable_confirms()
-    tag = channel.basic_publish(
-        payload,
-        properties,
-        publication.exchange,
-        publication.routing_key,
-        mandatory=publication.mandatory,
-    )
-    if _log.isEnabledFor(logging.DEBUG):
-        _log.debug(
-            "published %d bytes to exchange %r with routing key %r%s",
-            len(payload),
-            publication.exchange,
-            publication.routing_key,
-            f" (delivery tag {tag})" if tag else "",
-        )
-    if tag:
-        # Confirms are on for this channel (confirm_publish, or a
-        # publish_many on it): every message is waited for.
-        claim(
-            channel,
-            tag,
-            publication.confirm_wait(connection),
-            publication.raise_returns,
-        )
+    encoded: tuple[bytes, BasicProperties] | None = None
+    resent = False
+    while True:
+        channel = source.channel
+        try:
+            if publication.declare:
+                if cache is None:
+                    declare(publication.declare, channel, None)
+                else:
+                    cache.declare(publication.declare, channel)
+            if encoded is None:
+                kept = publication.encoded
+                if kept:
+                    encoded = kept[0]
+                else:
+                    # Publication.encode, inlined: this is once per message.
+                    payload, content_type, content_encoding, headers = encode_body(
+                        publication.body,
+                        publication.codec,
+                        publication.content_type,
+                        publication.content_encoding,
+                        publication.compression,
+                        publication.headers,
+                    )
+                    properties_for = _properties if cache is None else cache.properties
+                    encoded = (
+                        payload,
+                        properties_for(
+                            content_type,
+                            content_encoding,
+                            headers,
+                            publication.delivery_mode,
+                            publication.priority,
+                            publication.properties,
+                        ),
+                    )
+                    if kept is not None:
+                        kept.append(encoded)
+            connection = channel.connection
+            if connection.confirm_publish:
+                channel.enable_confirms()
+            tag = channel.basic_publish(
+                encoded[0],
+                encoded[1],
+                publication.exchange,
+                publication.routing_key,
+                mandatory=publication.mandatory,
+            )
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug(
+                    "published %d bytes to exchange %r with routing key %r%s",
+                    len(encoded[0]),
+                    publication.exchange,
+                    publication.routing_key,
+                    f" (delivery tag {tag})" if tag else "",
+                )
+            if tag:
+                # Confirms are on for this channel (confirm_publish, or a
+                # publish_many on it): every message is waited for.
+                claim(
+                    channel,
+                    tag,
+                    publication.confirm_wait(connection),
+                    publication.raise_returns,
+                )
+            return
+        except NotFound:
+            entities = publication.declare
+            if resent or not entities:
+                raise
+            # The broker lost an entity the declare cache remembers
+            # (deleted behind our back, or an auto-delete): declare it
+            # once more and send the same bytes once more, on a fresh
+            # channel from the source.  A second 404 is raised.
+            resent = True
+            channel.connection.declare_cache.forget(entities)
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug(
+                    "publish found an entity missing (404): declaring %s again",
+                    ", ".join(repr(entity.name) for entity in entities),
+                )
 
 
 def claim(
@@ -338,7 +352,8 @@ class SendCache:
 
     def declare(self, entities: Iterable[Declarable], channel: Channel) -> None:
         """Declare each entity unless this connection already did."""
-        declared = channel.connection.declare_cache
+        declare_cache = channel.connection.declare_cache
+        declared = declare_cache.keys
         seen = self._seen
         for entity in entities:
             entry = seen.get(id(entity))
@@ -357,7 +372,7 @@ class SendCache:
                 exchange = getattr(entity, "exchange", None)
                 if exchange is not None and vars(exchange) == exchange_state:
                     continue
-            declared.ensure_declared(entity, channel)
+            declare_cache.ensure_declared(entity, channel)
             if entity.can_cache_declaration:
                 if len(seen) >= _MEMO_LIMIT:
                     seen.clear()
@@ -413,28 +428,6 @@ def _properties(
         priority=priority,
         **extra,
     )
-
-
-def encode_text(body: str, content_encoding: str) -> bytes:
-    """``body`` encoded with the Python codec ``content_encoding``.
-
-    Raises:
-        EncodeError: the codec is unknown or not a text encoding, or the
-            body holds characters it cannot encode (kombu too reports a
-            body its encoder fails on as an EncodeError).
-    """
-    try:
-        return body.encode(content_encoding)
-    except UnicodeError as exc:
-        raise EncodeError(
-            f"the body cannot be encoded as {content_encoding!r}: {exc}; "
-            "send it as utf-8 or as bytes"
-        ) from exc
-    except (LookupError, TypeError) as exc:
-        raise EncodeError(
-            f"content_encoding {content_encoding!r} is not a text encoding "
-            f"Python knows ({exc}); use one such as 'utf-8', or send bytes"
-        ) from exc
 
 
 def encode_body(

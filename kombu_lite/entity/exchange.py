@@ -306,7 +306,7 @@ class Exchange(Bindable):
                 exchange=self.name if exchange is None else exchange,
                 routing_key=routing_key or "",
                 mandatory=mandatory,
-                encoded=(message.body, message.properties),
+                encoded=[(message.body, message.properties)],
             ),
             self,
         )

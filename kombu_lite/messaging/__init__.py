@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import kombu_lite.compression as _compression
@@ -288,23 +288,22 @@ class Producer:
         publication = build_publication(
             self,
             body,
-            routing_key=routing_key,
-            exchange=exchange,
-            delivery_mode=delivery_mode,
-            immediate=immediate,
-            priority=priority,
-            mandatory=mandatory,
-            content_type=content_type,
-            content_encoding=content_encoding,
-            serializer=serializer,
-            headers=headers,
-            compression=compression,
-            declare=declare,
-            expiration=expiration,
-            confirm_timeout=confirm_wait(confirm_timeout, timeout),
-            raise_returns=self.on_return is None,
-            properties=properties,
-            message_id=retry,
+            routing_key,
+            delivery_mode,
+            mandatory,
+            immediate,
+            priority,
+            content_type,
+            content_encoding,
+            serializer,
+            headers,
+            compression,
+            exchange,
+            retry,
+            declare,
+            expiration,
+            confirm_wait(confirm_timeout, timeout),
+            properties,
         )
         cache = self._send_cache
         if cache is None:
@@ -316,12 +315,15 @@ class Producer:
         if connection is None:
             raise NotBoundError("retry=True needs a producer bound to a connection")
         policy = RetryPolicy.from_mapping(retry_policy, DEFAULT_PUBLISH_RETRY_POLICY)
-        if policy.timeout is not None:
-            # The policy's timeout bounds the whole call: a confirm wait too
-            # (it ends in ConfirmTimeout, outcome unknown, never retried).
-            publication = replace(
-                publication, confirm_deadline=time.monotonic() + policy.timeout
-            )
+        # Every attempt sends the bytes the first one encoded.  The policy's
+        # timeout bounds the whole call: a confirm wait too (it ends in
+        # ConfirmTimeout, outcome unknown, never retried).
+        publication = publication._replace(
+            encoded=[],
+            confirm_deadline=(
+                None if policy.timeout is None else time.monotonic() + policy.timeout
+            ),
+        )
         attempts = 0
 
         def attempt() -> None:
@@ -412,22 +414,22 @@ class Producer:
         publication = build_publication(
             self,
             None,
-            routing_key=routing_key,
-            exchange=exchange,
-            delivery_mode=delivery_mode,
-            immediate=False,
-            priority=priority,
-            mandatory=mandatory,
-            content_type=content_type,
-            content_encoding=content_encoding,
-            serializer=serializer,
-            headers=headers,
-            compression=compression,
-            declare=declare,
-            expiration=expiration,
-            confirm_timeout=wait,
-            raise_returns=self.on_return is None,
-            properties=properties,
+            routing_key,
+            delivery_mode,
+            mandatory,
+            False,  # immediate
+            priority,
+            content_type,
+            content_encoding,
+            serializer,
+            headers,
+            compression,
+            exchange,
+            False,  # retry
+            declare,
+            expiration,
+            wait,
+            properties,
         )
         cache = self._send_cache
         if cache is None:

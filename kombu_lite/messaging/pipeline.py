@@ -37,7 +37,7 @@ from kombu_lite.publication import Publication, SendCache, claim, declare
 from kombu_lite.serialization import registry as _serializers
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from kombu_lite.channel import Channel
     from kombu_lite.entity.base import DeliveryMode
@@ -340,37 +340,39 @@ class ProducerDefaults(Protocol):
     routing_key: str
     compression: str | None
     auto_declare: bool
+    on_return: Callable[..., object] | None
     _codec: Codec
 
 
 def build_publication(
     producer: ProducerDefaults,
     body: Any,
-    *,
     routing_key: str | None,
-    exchange: Exchange | str | None,
     delivery_mode: DeliveryMode | None,
+    mandatory: bool,
     immediate: bool,
     priority: int | None,
-    mandatory: bool,
     content_type: str | None,
     content_encoding: str | None,
     serializer: str | None,
     headers: Mapping[str, object] | None,
     compression: str | None,
+    exchange: Exchange | str | None,
+    retry: bool,
     declare: Sequence[Exchange | Queue] | None,
     expiration: float | None,
     confirm_timeout: float | None,
-    raise_returns: bool,
     properties: dict[str, Any],
-    message_id: bool = False,
+    /,
 ) -> Publication:
     """Check a publish's arguments before any I/O; resolve the defaults.
 
-    ``message_id``: give the message a uuid4 ``message_id`` if it has
-    none (``retry=True``, so consumers can drop a retry's duplicate).
-    ``properties`` is the caller's own ``**properties`` dict: it gets the
-    ``expiration`` and the ``message_id``.
+    The arguments are :meth:`Producer.publish <kombu_lite.Producer.publish>`'s,
+    in its order (positional: this runs once per message), with
+    ``confirm_timeout`` already resolved by :func:`confirm_wait` and
+    ``properties`` the call's own ``**properties`` dict, which gets the
+    ``expiration`` and, with ``retry``, a uuid4 ``message_id`` if it has
+    none (so consumers can drop a retry's duplicate).
 
     Raises:
         ConfigurationError: a bad argument.
@@ -440,24 +442,27 @@ def build_publication(
         and not any(entity is own for entity in entities)
     ):
         entities.append(own)
-    if message_id and "message_id" not in properties:
+    if retry and "message_id" not in properties:
         import uuid  # only here: keeps importing this module cheap
 
         properties["message_id"] = str(uuid.uuid4())
+    # By position (the field order of Publication): this runs once per
+    # message, and keywords cost more than the rest of the call.
     return Publication(
-        exchange=exchange_name,
-        routing_key=routing_key,
-        body=body,
-        codec=codec,
-        content_type=content_type,
-        content_encoding=content_encoding,
-        compression=method,
-        headers=headers,
-        delivery_mode=mode,
-        priority=priority or None,
-        properties=reply_to_name(properties) if properties else properties,
-        mandatory=mandatory,
-        declare=tuple(entities),
-        confirm_timeout=confirm_timeout,
-        raise_returns=raise_returns,
+        exchange_name,
+        routing_key,
+        body,
+        codec,
+        content_type,
+        content_encoding,
+        method,
+        headers,
+        mode,
+        priority or None,
+        reply_to_name(properties) if properties else properties,
+        mandatory,
+        tuple(entities),
+        confirm_timeout,
+        None,  # confirm_deadline
+        producer.on_return is None,  # raise_returns
     )
