@@ -302,7 +302,10 @@ class Producer:
             retry,
             declare,
             expiration,
-            confirm_wait(confirm_timeout, timeout),
+            # Checked only when given: most publishes give neither.
+            None
+            if confirm_timeout is None and timeout is None
+            else confirm_wait(confirm_timeout, timeout),
             properties,
         )
         cache = self._send_cache

@@ -405,6 +405,8 @@ def build_publication(
         )
     if delivery_mode is None:
         mode = exchange_mode or 2
+    elif type(delivery_mode) is int and 1 <= delivery_mode <= 2:
+        mode = delivery_mode  # the common case, without the call
     else:
         mode = maybe_delivery_mode(delivery_mode) or 2
     # None is kombu's "no priority", the same as 0: nothing is sent.
