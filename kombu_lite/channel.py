@@ -16,7 +16,7 @@ code (the channel is then closed), or
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeGuard, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -31,7 +31,13 @@ if TYPE_CHECKING:
         WireChannel,
     )
 
-__all__ = ["Channel", "ChannelOwner", "Declarable", "DeclareCache"]
+__all__ = [
+    "Channel",
+    "ChannelOwner",
+    "Declarable",
+    "DeclareCache",
+    "is_channel_owner",
+]
 
 T = TypeVar("T")
 
@@ -156,6 +162,15 @@ class ChannelOwner(Protocol):
 
     def as_uri(self, include_password: bool = False, mask: str = "**") -> str:
         """The URL, password masked."""
+
+
+def is_channel_owner(obj: object) -> TypeGuard[ChannelOwner]:
+    """True for a connection that hands out channels (a :class:`ChannelOwner`).
+
+    Told by the object's type, not the object: reading ``default_channel``
+    on a connection would connect it.
+    """
+    return hasattr(type(obj), "default_channel")
 
 
 class Channel:

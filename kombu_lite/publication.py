@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     ]
 
 __all__ = [
-    "ChannelSource",
+    "ChannelProvider",
     "Publication",
     "SendCache",
     "claim",
@@ -75,7 +75,7 @@ _PLAIN_LIMIT: Final = 32
 _NO_PROPERTIES: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
-class ChannelSource(Protocol):
+class ChannelProvider(Protocol):
     """Where :func:`send` gets an open channel (a Producer, an Exchange).
 
     Asked again after a 404 closed the channel, so the re-send goes out on
@@ -177,7 +177,7 @@ class Publication(NamedTuple):
 
 
 def send(
-    publication: Publication, source: ChannelSource, cache: SendCache | None = None
+    publication: Publication, source: ChannelProvider, cache: SendCache | None = None
 ) -> None:
     """Declare, encode, write and (on a confirming channel) claim the confirm.
 

@@ -15,12 +15,8 @@ Use :class:`SimpleQueue` for durable work queues (acknowledge each message);
 A queue never loses a message it cannot decode.  ``put`` refuses a
 serializer that its own ``get`` would not accept, before sending; and
 ``get`` hands out every message, decodable or not: reading
-``message.payload`` raises :class:`~kombu_lite.exceptions.ContentDisallowed`
-(or :class:`~kombu_lite.exceptions.DecodeError`, or
-:class:`~kombu_lite.exceptions.SerializerNotInstalled` /
-:class:`~kombu_lite.exceptions.CompressionNotInstalled` when this host lacks
-the codec's library), and the message stays
-unacknowledged until you settle it.
+``message.payload`` raises the error (see :meth:`SimpleQueue.get`), and
+the message stays unacknowledged until you settle it.
 """
 
 from __future__ import annotations
@@ -33,8 +29,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from kombu_lite.channel import Channel
-from kombu_lite.connection import Connection
+from kombu_lite.channel import Channel, ChannelOwner, is_channel_owner
 from kombu_lite.entity import Exchange, Queue
 from kombu_lite.exceptions import ConfigurationError, KombuError
 from kombu_lite.message import prepare_accept
@@ -120,7 +115,7 @@ class SimpleQueue:
 
     def __init__(
         self,
-        channel: Channel | Connection,
+        channel: Channel | ChannelOwner,
         name: str | Queue,
         no_ack: bool | None = None,
         queue_opts: Mapping[str, Any] | None = None,
@@ -130,7 +125,7 @@ class SimpleQueue:
         compression: str | None = None,
         accept: Iterable[str] | str | None = None,
     ) -> None:
-        if not isinstance(channel, Channel | Connection):
+        if not (isinstance(channel, Channel) or is_channel_owner(channel)):
             raise ConfigurationError(
                 f"{type(self).__name__} needs a Channel or a Connection, "
                 f"not {type(channel).__name__}"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import kombu_lite.compression as _compression
 from kombu_lite._log import get_logger
-from kombu_lite.channel import Channel
+from kombu_lite.channel import Channel, is_channel_owner
 from kombu_lite.common import maybe_declare as _maybe_declare
 from kombu_lite.entity import Exchange, Queue
 from kombu_lite.exceptions import (
@@ -128,9 +128,7 @@ class Producer:
             self._bind(channel)
         elif channel is None:
             self._channel = None
-        elif hasattr(type(channel), "default_channel"):
-            # A Connection (checked on the type: reading the property on the
-            # object would connect).
+        elif is_channel_owner(channel):
             self._connection, self._channel = channel, None
         else:
             kind = type(channel).__name__

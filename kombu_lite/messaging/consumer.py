@@ -27,7 +27,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from kombu_lite._log import get_logger
-from kombu_lite.channel import Channel
+from kombu_lite.channel import Channel, is_channel_owner
 from kombu_lite.entity import Queue
 from kombu_lite.exceptions import (
     CompressionNotInstalled,
@@ -137,11 +137,7 @@ class Consumer:
         *,
         on_cancel: OnCancel | None = None,
     ) -> None:
-        # A Connection is told by its type: reading ``default_channel`` on
-        # the object would connect before the other arguments are checked.
-        if not (
-            isinstance(channel, Channel) or hasattr(type(channel), "default_channel")
-        ):
+        if not (isinstance(channel, Channel) or is_channel_owner(channel)):
             raise ConfigurationError(
                 f"Consumer needs a Channel or a Connection, "
                 f"not {type(channel).__name__}"
