@@ -114,7 +114,7 @@ def _readable(option: str, path: str) -> None:
         reason = exc.strerror or type(exc).__name__
         raise ConfigurationError(
             f"ssl option {option!r}: cannot read {path!r}: {reason}"
-        ) from None
+        ) from exc
 
 
 def _load(problem: str, load: Callable[[], _T]) -> _T:
@@ -124,6 +124,6 @@ def _load(problem: str, load: Callable[[], _T]) -> _T:
         return load()
     except _ssl.SSLError as exc:
         reason = exc.reason or str(exc)
-        raise ConfigurationError(f"{problem} ({reason})") from None
+        raise ConfigurationError(f"{problem} ({reason})") from exc
     except OSError as exc:
-        raise ConfigurationError(f"{problem}: {exc.strerror or exc}") from None
+        raise ConfigurationError(f"{problem}: {exc.strerror or exc}") from exc

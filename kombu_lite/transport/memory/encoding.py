@@ -176,8 +176,8 @@ def _headers_size(headers: object) -> int:
         )
     try:
         return _table_size(items())
-    except RecursionError:
-        raise _refused("the headers contain themselves") from None
+    except RecursionError as exc:
+        raise _refused("the headers contain themselves") from exc
 
 
 def _table_size(items: Iterable[Any]) -> int:
@@ -189,15 +189,15 @@ def _table_size(items: Iterable[Any]) -> int:
     for pair in pairs:
         try:
             key, value = pair
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as exc:
             raise _refused(
                 f"the headers' items() gave {pair!r}, not a (name, value) pair"
-            ) from None
+            ) from exc
         size += 1 + _key_size(key)
         try:
             size += _field_size(value)
         except _BadField as bad:
-            raise _refused(f"header {_shown(key)} {bad.detail}") from None
+            raise _refused(f"header {_shown(key)} {bad.detail}") from bad
     return size
 
 
@@ -210,10 +210,10 @@ def _key_size(key: object) -> int:
         try:
             length = len(key)  # type: ignore[arg-type]  # len() decides
             raw_size = memoryview(key).nbytes  # type: ignore[arg-type]
-        except TypeError:
+        except TypeError as exc:
             raise _refused(
                 f"header name {_shown(key)} is a {type(key).__name__}, not a str"
-            ) from None
+            ) from exc
     if length > 255:
         raise _refused(
             f"header name {_shown(key)} is {length} bytes long; AMQP field names "
