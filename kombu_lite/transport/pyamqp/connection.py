@@ -36,6 +36,10 @@ __all__ = ["PyAmqpConnection"]
 _log = get_logger(__name__)
 #: Seconds between two looks at the socket before publishes.
 _POLL_INTERVAL = 0.02
+#: Methods already buffered that drain_events reads (and queues) under one
+#: hold of the read lock.  Bounded so that a thread waiting for a reply in
+#: the same batch gets it after at most this many quick dispatches.
+_BATCH = 128
 
 
 class PyAmqpConnection:
@@ -250,7 +254,9 @@ class PyAmqpConnection:
             first = False
             try:
                 completed = reader.step(
-                    seen, None if remaining is None else max(remaining, 0.0)
+                    seen,
+                    None if remaining is None else max(remaining, 0.0),
+                    _BATCH,
                 )
             except BaseException:
                 # Mapped only when something failed: a context manager around

@@ -112,19 +112,43 @@ class FrameReader:
             frame = transport.read_frame()
         return bool(handle(frame))
 
-    def step(self, seen: int, timeout: float | None) -> bool:
+    def read_buffered(self, limit: int) -> None:
+        """Dispatch up to ``limit`` more methods already whole in the buffer.
+
+        The caller holds :attr:`read_lock`.  Never touches the socket, so
+        the lock is held for no longer than the handlers take: deliveries
+        are only queued and replies only resolve promises.
+        """
+        transport = self._conn._transport
+        handle = self._conn._on_inbound_frame
+        buffered = getattr(transport, "buffered_frame", None)
+        if buffered is None or handle is None:
+            return
+        while limit > 0 and (frame := buffered()) is not None:
+            if handle(frame):
+                limit -= 1
+
+    def step(self, seen: int, timeout: float | None, batch: int = 0) -> bool:
         """One turn of waiting for frames, up to about ``timeout`` seconds.
 
-        If no other thread is reading, read (:meth:`read_once`) and wake
-        the waiting threads.  Else wait until the reader has read something
-        since :attr:`generation` was ``seen`` (read it *before* looking at
-        what you wait for: then no wake-up is lost), or until
-        :meth:`wake`.  Returns True when this thread completed a method.
+        If no other thread is reading, read (:meth:`read_once`, then up to
+        ``batch`` more methods already buffered, under the same hold of
+        the lock) and wake the waiting threads.  Else wait until the reader
+        has read something since :attr:`generation` was ``seen`` (read it
+        *before* looking at what you wait for: then no wake-up is lost), or
+        until :meth:`wake`.  Returns True when this thread completed a
+        method.
         """
         lock = self.read_lock
         if lock.acquire(blocking=False):
             try:
-                return self.read_once(timeout)
+                completed = self.read_once(timeout)
+                if completed and batch:
+                    # drain_events: a consumer's prefetched deliveries come
+                    # in batches; queue them all for one lock hold and one
+                    # wake-up instead of one each.
+                    self.read_buffered(batch)
+                return completed
             except TimeoutError:
                 return False
             finally:
