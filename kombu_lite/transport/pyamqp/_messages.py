@@ -13,10 +13,22 @@ if TYPE_CHECKING:
 __all__ = ["body_of", "delivery_from", "properties_from"]
 
 _PROPERTY_NAMES = frozenset(BasicProperties.__dataclass_fields__)
+#: Properties py-amqp names and types as we do (``timestamp`` is a datetime
+#: there, ``application_headers`` is our ``headers``).
+_PLAIN_NAMES = _PROPERTY_NAMES - {"timestamp", "headers"}
+_PLAIN_AND_HEADERS = _PLAIN_NAMES | {"application_headers"}
 
 
 def properties_from(raw: Mapping[str, Any]) -> BasicProperties:
     """Our :class:`BasicProperties` for py-amqp's property dict."""
+    names = raw.keys()
+    if names <= _PLAIN_NAMES:
+        # The common cases, once per delivery: nothing to convert, at most
+        # the headers to rename.
+        return BasicProperties(**raw)
+    if names <= _PLAIN_AND_HEADERS:
+        plain = dict(raw)
+        return BasicProperties(headers=plain.pop("application_headers"), **plain)
     fields: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "application_headers":

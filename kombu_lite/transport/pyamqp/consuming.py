@@ -12,13 +12,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from kombu_lite._log import get_logger
-from kombu_lite.transport.pyamqp._messages import delivery_from
+from kombu_lite.transport.base import Delivery
+from kombu_lite.transport.pyamqp._messages import body_of, properties_from
 from kombu_lite.transport.pyamqp.reader import Queued
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from kombu_lite.transport.base import Delivery
     from kombu_lite.transport.pyamqp.reader import FrameReader
 
 __all__ = ["ChannelConsumers", "ConsumingChannel"]
@@ -42,7 +42,7 @@ class ConsumingChannel(Protocol):
 class _Consumer(NamedTuple):
     """A consumer of a channel, as basic_consume registered it."""
 
-    callback: Callable[[Any], None]
+    callback: Callable[[Delivery], None]
     no_ack: bool
     on_cancel: Callable[[str], None] | None
 
@@ -76,11 +76,7 @@ class ChannelConsumers:
         A thread reading for another thread may read the first delivery
         right after the consume-ok, before the consume call has returned.
         """
-
-        def deliver(message: Any) -> None:
-            callback(delivery_from(message))
-
-        self._consumers[tag] = _Consumer(deliver, no_ack, on_cancel)
+        self._consumers[tag] = _Consumer(callback, no_ack, on_cancel)
 
     def remove(self, tag: str) -> None:
         """Forget ``tag``: its deliveries not handed out yet are requeued."""
@@ -103,20 +99,26 @@ class ChannelConsumers:
         routing_key: str,
         message: Any,
     ) -> None:
-        """Queue a ``basic.deliver`` for drain_events."""
-        message.delivery_info = {
-            "consumer_tag": consumer_tag,
-            "delivery_tag": delivery_tag,
-            "redelivered": redelivered,
-            "exchange": exchange,
-            "routing_key": routing_key,
-        }
+        """Queue a ``basic.deliver`` for drain_events.
+
+        Only queued here (the reading thread may hold the read lock for a
+        batch of deliveries): the :class:`Delivery` is built when handed out.
+        """
         consumer = self._consumers.get(consumer_tag)
         self._reader.defer(
             Queued(
                 self._channel,
                 consumer_tag,
-                partial(self._hand_out, consumer_tag, consumer, delivery_tag, message),
+                partial(
+                    self._hand_out,
+                    consumer_tag,
+                    consumer,
+                    delivery_tag,
+                    redelivered,
+                    exchange,
+                    routing_key,
+                    message,
+                ),
             )
         )
 
@@ -140,6 +142,9 @@ class ChannelConsumers:
         consumer_tag: str,
         consumer: _Consumer | None,
         delivery_tag: int,
+        redelivered: bool,
+        exchange: str,
+        routing_key: str,
         message: Any,
     ) -> bool:
         """Give a queued delivery to its consumer; runs in drain_events."""
@@ -158,7 +163,17 @@ class ChannelConsumers:
                 )
             return False
         if consumer is not None and self._consumers.get(consumer_tag) is consumer:
-            consumer.callback(message)
+            consumer.callback(
+                Delivery(
+                    body=body_of(message),
+                    properties=properties_from(message.properties),
+                    delivery_tag=delivery_tag,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    redelivered=redelivered,
+                    consumer_tag=consumer_tag,
+                )
+            )
             return True
         if consumer is not None and consumer.no_ack:
             _log.warning(
