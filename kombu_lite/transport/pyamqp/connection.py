@@ -240,6 +240,10 @@ class PyAmqpConnection:
         never nest inside a confirm wait or a synchronous call.
         """
         reader = self.reader
+        # The common case on a busy consumer: a delivery of the last batch
+        # read waits, and nothing else is needed to hand it out.
+        if reader.has_queued and reader.hand_out():
+            return
         deadline = None if timeout is None else time.monotonic() + timeout
         first = True
         while True:
