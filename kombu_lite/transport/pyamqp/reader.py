@@ -119,14 +119,17 @@ class FrameReader:
         the lock is held for no longer than the handlers take: deliveries
         are only queued and replies only resolve promises.
         """
-        transport = self._conn._transport
-        handle = self._conn._on_inbound_frame
+        conn = self._conn
+        transport = conn._transport
+        handle = conn._on_inbound_frame
         buffered = getattr(transport, "buffered_frame", None)
         if buffered is None or handle is None:
             return
         while limit > 0 and (frame := buffered()) is not None:
             if handle(frame):
                 limit -= 1
+                if conn._transport is not transport:
+                    return  # a handler closed the connection: read no more
 
     def step(self, seen: int, timeout: float | None, batch: int = 0) -> bool:
         """One turn of waiting for frames, up to about ``timeout`` seconds.
