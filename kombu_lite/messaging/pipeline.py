@@ -428,7 +428,7 @@ def build_publication(
     method = producer.compression if compression is None else compression
     if method is not None:
         _compression.get_encoder(method)
-    entities = list(declare) if declare else []
+    entities: tuple[Exchange | Queue, ...] = tuple(declare) if declare else ()
     for entity in entities:
         if not isinstance(entity, _ENTITY_TYPES):
             raise ConfigurationError(
@@ -443,7 +443,7 @@ def build_publication(
         and not own.no_declare
         and not any(entity is own for entity in entities)
     ):
-        entities.append(own)
+        entities += (own,)
     if retry and "message_id" not in properties:
         import uuid  # only here: keeps importing this module cheap
 
@@ -463,7 +463,7 @@ def build_publication(
         priority or None,
         reply_to_name(properties) if properties else properties,
         mandatory,
-        tuple(entities),
+        entities,
         confirm_timeout,
         None,  # confirm_deadline
         producer.on_return is None,  # raise_returns

@@ -133,6 +133,28 @@ def raw_labels(body: Any) -> tuple[str, str]:
     return "application/data", "utf-8" if isinstance(body, str) else "binary"
 
 
+def _encode_failed(name: str, body: Any, exc: Exception) -> EncodeError:
+    return EncodeError(
+        f"serializer {name!r} could not encode a body of type "
+        f"{type(body).__name__}: {exc}"
+    )
+
+
+def _as_bytes(name: str, payload: object, text_encoding: str) -> bytes:
+    """A serializer's non-bytes result as bytes.
+
+    Raises:
+        EncodeError: it is neither text nor bytes-like.
+    """
+    if isinstance(payload, str):
+        return payload.encode(text_encoding)
+    if isinstance(payload, bytes | bytearray | memoryview):
+        return bytes(payload)
+    raise EncodeError(
+        f"serializer {name!r} returned a {type(payload).__name__}, not bytes or str"
+    )
+
+
 def fixed_codec(entry: Entry, encoder: Callable[[Any], bytes | str]) -> Codec:
     name = entry.name
     labels = (entry.content_type, entry.content_encoding)
@@ -148,24 +170,25 @@ def fixed_codec(entry: Entry, encoder: Callable[[Any], bytes | str]) -> Codec:
         except SerializerNotInstalled:
             raise
         except Exception as exc:
-            raise EncodeError(
-                f"serializer {name!r} could not encode a body of type "
-                f"{type(body).__name__}: {exc}"
-            ) from exc
+            raise _encode_failed(name, body, exc) from exc
         if type(payload) is bytes:
             return payload
-        if isinstance(payload, str):
-            return payload.encode(text_encoding)
-        if isinstance(payload, bytes | bytearray | memoryview):
-            return bytes(payload)
-        raise EncodeError(
-            f"serializer {name!r} returned a {type(payload).__name__}, not bytes or str"
-        )
+        return _as_bytes(name, payload, text_encoding)
 
     content_type, content_encoding = labels
 
     def dump(body: Any) -> tuple[bytes, str, str]:
-        return encode(body), content_type, content_encoding
+        # encode() inlined: this runs once per serialized publish, and a
+        # call level costs more than the few lines it would save.
+        try:
+            payload = encoder(body)
+        except SerializerNotInstalled:
+            raise
+        except Exception as exc:
+            raise _encode_failed(name, body, exc) from exc
+        if type(payload) is not bytes:
+            payload = _as_bytes(name, payload, text_encoding)
+        return payload, content_type, content_encoding
 
     return Codec(
         name=name,

@@ -26,6 +26,7 @@ from kombu_lite.exceptions import (
 )
 from kombu_lite.transport.base import QueueDeclareOk
 from kombu_lite.transport.channel_state import ChannelEvent, ChannelLifecycle
+from kombu_lite.transport.channel_state import ChannelState as _State
 from kombu_lite.transport.pyamqp._mapping import map_amqp_errors, translate
 from kombu_lite.transport.pyamqp._messages import delivery_from
 from kombu_lite.transport.pyamqp.consuming import ChannelConsumers
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["PyAmqpChannel"]
 
 _log = get_logger(__name__)
+_USABLE = (_State.OPEN, _State.CONFIRMING)
 
 
 class PyAmqpChannel:
@@ -73,9 +75,9 @@ class PyAmqpChannel:
     @property
     def is_open(self) -> bool:
         """False once either side closed the channel or the connection broke."""
-        return (
-            self.lifecycle.usable and bool(self._ch.is_open) and self._conn.is_connected
-        )
+        # Asked before each publish: ChannelLifecycle.usable inlined.
+        usable = self.lifecycle.state in _USABLE
+        return usable and bool(self._ch.is_open) and self._conn.is_connected
 
     def mark_closed(self, reason: str) -> None:
         """Remember why the broker closed the channel; drop py-amqp's revival."""

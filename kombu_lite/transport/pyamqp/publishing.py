@@ -97,7 +97,13 @@ class Publisher:
         framer = self._framer or self._start_framing()
         data = framer.encode(body, properties, exchange, routing_key, mandatory)
         if state is not _CONFIRMING:
-            self._send(data)
+            # _send() inlined: an unconfirmed publish is the common one.
+            try:
+                written = self._writer.write(data, self._refuses_writes)
+            except Exception as exc:  # noqa: BLE001 - every error is mapped
+                self._write_failed(exc)
+            if not written:
+                self._channel.check()  # raises why
             self.unconfirmed += 1
             return 0
         # The tag and the write must happen together: the broker numbers
