@@ -222,10 +222,22 @@ def send(
                 else:
                     cache.declare(entities, channel)
             if encoded is None:
-                # Publication.encode, inlined: this is once per message.
-                payload, ctype, cencoding, hdrs = encode_body(
-                    body, codec, content_type, content_encoding, compression, headers
-                )
+                # Publication.encode, inlined: this is once per message.  A
+                # serialized, uncompressed body (the common one) goes straight
+                # to its codec, as encode_body would send it.
+                cencoding: str | None
+                if content_type is None and compression is None and codec is not None:
+                    payload, ctype, cencoding = codec.dump(body)
+                    hdrs = headers or None
+                else:
+                    payload, ctype, cencoding, hdrs = encode_body(
+                        body,
+                        codec,
+                        content_type,
+                        content_encoding,
+                        compression,
+                        headers,
+                    )
                 encoded = (
                     payload,
                     (_properties if cache is None else cache.properties)(
