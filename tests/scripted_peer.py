@@ -449,5 +449,8 @@ class ScriptedPeer:
         except PeerHungUp:
             pass
         except BaseException as exc:  # noqa: BLE001 - reported by __exit__
-            if not self._stop.is_set():
+            # A socket error once close() hung up is ours, not the script's;
+            # anything else counts, even if it came while closing (close()
+            # joins this thread before __exit__ reads the errors).
+            if not (self._stop.is_set() and isinstance(exc, OSError)):
                 self.errors.append(exc)
