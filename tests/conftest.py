@@ -11,6 +11,7 @@ from typing import NoReturn
 import pytest
 
 from kombu_lite.transport.memory import default_broker
+from tests.cluster.leftovers import sweep_leftovers
 from tests.cluster.nodes import (
     NODE_COUNT,
     NodesUnavailable,
@@ -53,6 +54,10 @@ class _Figures:
     def pytest_terminal_summary(
         self, terminalreporter: pytest.TerminalReporter
     ) -> None:
+        swept = terminalreporter.config.stash.get(_SWEPT, [])
+        if swept:
+            terminalreporter.write_sep("=", "left on the broker by tests, now deleted")
+            terminalreporter.write_line(", ".join(swept))
         if not self.by_test:
             return
         terminalreporter.write_sep("=", "reported figures")
@@ -150,10 +155,33 @@ def private_cluster(_private_nodes: PrivateNodes) -> list[PrivateNode]:
         _no_private_nodes(str(exc))
 
 
+#: Every name :func:`unique` gives in this session holds this mark, so the
+#: sweep at the end of the session finds what a failed test left on the
+#: developer's broker, and only that (never another session's entities).
+SESSION_MARK = f"klt-{uuid.uuid4().hex[:4]}"
+
+
 @pytest.fixture
 def unique() -> str:
     """A short unique prefix for entity names, so tests never collide."""
-    return f"klt-{uuid.uuid4().hex[:10]}"
+    return f"{SESSION_MARK}{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sweep_leftovers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After the session, delete what its tests left on the broker on 5672.
+
+    Each test cleans up in its own finalizers; this is the net under them,
+    for a test killed half-way or a finalizer that failed.  What it had to
+    delete is reported (it means a test forgot to clean up).
+    """
+    yield
+    swept = sweep_leftovers(SESSION_MARK)
+    if swept:
+        request.config.stash[_SWEPT] = swept
+
+
+_SWEPT = pytest.StashKey[list[str]]()
 
 
 @pytest.fixture(autouse=True)
