@@ -10,7 +10,7 @@ from collections.abc import Callable
 import amqp
 import pytest
 
-from kombu_lite import Connection, Exchange, Producer, Queue
+from kombu_lite import Connection, Exchange, Message, Producer, Queue
 from kombu_lite.exceptions import ConnectionLost, NotFound
 
 from .conftest import bodies as _bodies
@@ -174,3 +174,44 @@ def test_a_silent_broker_fails_a_waiting_call_instead_of_hanging(
     assert len(warnings) == 1
     assert "heartbeat 1.0s" in warnings[0]
     assert "closing the connection as dead" in warnings[0]
+
+
+@pytest.mark.slow
+def test_heartbeats_flow_while_a_callback_runs_for_five_intervals(
+    rabbitmq: str, unique: str, admin: amqp.Channel
+) -> None:
+    # The callback holds drain_events for 10 s, five intervals of 2 s:
+    # RabbitMQ would close a connection that said nothing for two.  The
+    # heartbeat thread keeps writing while the callback sleeps, and its
+    # watchdog sees the broker's heartbeats waiting unread on the socket.
+    name = f"{unique}-q"
+    admin.queue_declare(name, durable=True, auto_delete=False)
+    try:
+        conn = Connection(rabbitmq, heartbeat=2)
+        try:
+            queue = Queue(name, Exchange(""), routing_key=name)
+            handled: list[tuple[bytes, float]] = []
+
+            def slow(body: object, message: Message) -> None:
+                started = time.monotonic()
+                if message.body == b"slow":
+                    time.sleep(10)
+                message.ack()
+                handled.append((message.body, time.monotonic() - started))
+
+            producer = conn.Producer(routing_key=name)
+            producer.publish(b"slow", serializer="raw")
+            wire_before = conn.connection
+            with conn.Consumer(queue, callbacks=[slow], accept=["application/data"]):
+                conn.drain_events(timeout=5)
+                producer.publish(b"after", serializer="raw")
+                conn.drain_events(timeout=12)
+            assert conn.connection is wire_before
+            assert [body for body, _ in handled] == [b"slow", b"after"]
+            assert handled[0][1] >= 10
+        finally:
+            conn.release()
+        # Both acks reached the broker: nothing is left to redeliver.
+        assert admin.queue_declare(name, passive=True).message_count == 0
+    finally:
+        admin.queue_delete(name)
