@@ -36,6 +36,7 @@ from kombu_lite.exceptions import (
     immediate_error,
 )
 from kombu_lite.message import Message
+from kombu_lite.messaging.consumer import Consumer
 from kombu_lite.messaging.pipeline import (
     PublishOutcome,
     build_publication,
@@ -54,7 +55,15 @@ if TYPE_CHECKING:
     from kombu_lite.channel import ChannelOwner
     from kombu_lite.entity.base import DeliveryMode
 
-__all__ = ["OnReturn", "Producer", "PublishOutcome", "immediate_error"]
+__all__ = [
+    "Consumer",
+    "Exchange",
+    "OnReturn",
+    "Producer",
+    "PublishOutcome",
+    "Queue",
+    "immediate_error",
+]
 
 _log = get_logger(__name__)
 
