@@ -32,6 +32,7 @@ refusals included (kombu lets those escape as py-amqp classes)::
     │   ├── MessageReturned
     │   └── ConfirmTimeout
     ├── PublishInterrupted                    publish_many's bodies raised
+    ├── ConsumerCancelled                     the broker cancelled a consumer for good
     ├── MessageStateError
     ├── NotBoundError
     └── LimitExceeded
@@ -61,6 +62,7 @@ __all__ = [
     "ConnectionBlocked",
     "ConnectionLimitExceeded",
     "ConnectionLost",
+    "ConsumerCancelled",
     "ContentDisallowed",
     "ContentTooLarge",
     "DecodeError",
@@ -365,6 +367,25 @@ class PublishInterrupted(KombuError):
     def __init__(self, message: str = "", *, outcomes: Iterable[Outcome] = ()) -> None:
         super().__init__(message)
         self.outcomes = list(outcomes)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class ConsumerCancelled(KombuError):
+    """The broker cancelled a consumer and consuming could not be resumed.
+
+    Raised by :class:`~kombu_lite.mixins.ConsumerMixin` when a queue whose
+    consumer the broker cancelled cannot be consumed again (``__cause__``
+    says why).  Not an :class:`OperationalError`: a worker stops.
+
+    Attributes:
+        queue: The name of the queue whose consumer was cancelled.
+    """
+
+    def __init__(self, message: str = "", *, queue: str | None = None) -> None:
+        super().__init__(message)
+        self.queue = queue
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild, (type(self), self.args, self.__dict__))

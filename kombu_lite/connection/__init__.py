@@ -28,7 +28,7 @@ from kombu_lite.connection.settings import (
     resolve_settings,
     uri_of,
 )
-from kombu_lite.exceptions import ChannelError, OperationalError
+from kombu_lite.exceptions import ChannelError, ConnectionLost, OperationalError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -409,6 +409,22 @@ class Connection:
                 (``socket.timeout`` is the same class).
         """
         self._ensure_wire().drain_events(timeout)
+
+    def heartbeat_check(self, rate: int = 2) -> None:
+        """kombu's heartbeat tick: here only a check that nothing is wrong.
+
+        A background thread sends the heartbeats and watches the broker's,
+        so nothing needs calling; this exists because kombu code (its
+        ``ConsumerMixin``) calls it.  It never connects and sends nothing.
+
+        Raises:
+            ConnectionLost: the connection was found dead (no heartbeat
+                from the broker in time, or the socket broke).
+        """
+        del rate  # kombu's ticks per interval: the thread keeps its own
+        wire = self._wire
+        if wire is not None and not wire.is_connected:
+            raise ConnectionLost(f"the connection to {self.as_uri()} is lost")
 
     def release(self) -> None:
         """Close the connection.  Using it again reconnects."""

@@ -36,12 +36,15 @@ def ensure_connection(
     callback: Callable[[], object] | None = None,
     reraise_as_library_errors: bool = True,
     timeout: float | None = None,
+    *,
+    jitter: Callable[[float], float] | None = None,
 ) -> Connection:
     """Connect, retrying on recoverable connection errors; return self.
 
     With ``max_retries=None`` and no ``timeout`` this retries forever,
     as kombu does; give one of them to bound it.  Each retry moves to the
-    next failover host.
+    next failover host.  ``jitter(seconds)`` (not in kombu) changes each
+    sleep; ``errback`` is given the changed one.
     """
     del reraise_as_library_errors  # our errors are always library errors
     connect_with_retries(
@@ -54,6 +57,7 @@ def ensure_connection(
         interval_max=interval_max,
         callback=callback,
         timeout=timeout,
+        jitter=jitter,
     )
     return self
 

@@ -126,16 +126,20 @@ def connect_with_retries(
     interval_max: float,
     callback: Callable[[], object] | None,
     timeout: float | None,
+    jitter: Callable[[float], float] | None = None,
 ) -> None:
     """Call ``connect`` until it succeeds, moving to the next host between tries.
 
     kombu's ``ensure_connection`` semantics (see
     :func:`~kombu_lite.retry.retry_over_time`); ``errback(exc, interval)``
-    is called before each sleep.
+    is called before each sleep, with the interval ``jitter`` made of it.
     """
 
     def on_error(exc: BaseException, intervals: Iterable[float], retries: int) -> float:
         interval = next(iter(intervals))
+        if jitter is not None:
+            # Applied here, not by the loop, so errback hears the real sleep.
+            interval = max(jitter(interval), 0.0)
         logger.debug(
             "connecting failed (retry %d, sleeping %.2fs): %s",
             retries + 1,
