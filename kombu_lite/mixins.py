@@ -100,9 +100,8 @@ class ConsumerMixin:
     :meth:`on_cancel` (the broker cancelled a consumer), and, after a
     normal end, :meth:`on_consume_end` (not after a failure, as in kombu).
 
-    Each (re)connect uses a new clone of :attr:`connection`
-    (:meth:`create_connection`), closed when consuming ends;
-    :attr:`connection` itself is never connected by the mixin.
+    Each (re)connect uses a new clone of :attr:`connection`, closed when
+    consuming ends; :attr:`connection` itself is never connected.
     """
 
     #: The broker to consume from; set it before :meth:`run`.
@@ -137,8 +136,7 @@ class ConsumerMixin:
         """Return the consumers to run, made with ``Consumer(queues, ...)``.
 
         ``Consumer`` is :class:`~kombu_lite.Consumer` with the channel (and
-        ``on_decode_error``) filled in.  Called again after each reconnect,
-        so the consumers are made, declared and consumed anew.
+        ``on_decode_error``) filled in.  Called again after each reconnect.
         """
         raise NotImplementedError("Subclass responsibility: return a list of consumers")
 
@@ -199,8 +197,7 @@ class ConsumerMixin:
         (with its exchange and bindings), unless the consumer does not
         declare its queues (``auto_declare=False``) or the queue is
         ``no_declare`` (a bare name), then consumes it again with the
-        consumer's settings.  A ``Consumer(on_cancel=...)`` given to
-        :meth:`get_consumers` is called instead of this.
+        consumer's settings.  A consumer's own ``on_cancel`` replaces this.
 
         Raises:
             ConsumerCancelled: the broker refused the declare or the
@@ -379,11 +376,9 @@ class ConsumerMixin:
         )
 
     def _stopping(self) -> bool:
-        # Read anew: a callback or another thread sets it meanwhile.
-        return self.should_stop
+        return self.should_stop  # read anew: a callback may have set it
 
-    def _stop_if_asked(self) -> None:
-        # Called about once a second while waiting to reconnect.
+    def _stop_if_asked(self) -> None:  # called each second of a backoff sleep
         if self.should_stop:
             raise _StopRequested
 

@@ -27,6 +27,8 @@ PUBLIC_MODULES = [
     "kombu_lite.transport.base",
     "kombu_lite.transport.memory",
     "kombu_lite.utils.functional",
+    "kombu_lite.utils.limits",
+    "kombu_lite.mixins",
 ]
 
 
