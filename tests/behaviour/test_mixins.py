@@ -294,7 +294,7 @@ class Replier(ConsumerProducerMixin):
         self.producer.publish(
             {"answer": message.decode()["n"] * 2},
             exchange="",
-            routing_key=message.properties["reply_to"],
+            routing_key=str(message.properties["reply_to"]),
         )
         self.producer_connections.append(self.producer_connection)
         message.ack()

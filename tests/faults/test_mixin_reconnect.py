@@ -385,3 +385,43 @@ def test_a_consumer_timeout_channel_close_is_recovered() -> None:
     assert worker.generation == 2
     assert worker.seen == [(7, False, 1), (7, True, 2)]
     assert acked == [1]
+
+
+def test_maybe_conn_error_swallows_connection_and_channel_errors_only(
+    memory_queue: Queue,
+) -> None:
+    worker = Recorder(Connection("memory://"), memory_queue, total=1)
+
+    def lost() -> None:
+        raise ConnectionLost("gone")
+
+    assert worker.maybe_conn_error(lost) is None
+    assert worker.maybe_conn_error(lambda: 5) == 5
+    with pytest.raises(ZeroDivisionError):
+        worker.maybe_conn_error(lambda: 1 // 0)
+
+
+def test_the_default_jitter_sleeps_half_to_all_of_the_backoff() -> None:
+    sleeps = [ConsumerMixin.reconnect_jitter(ConsumerMixin(), 2.0) for _ in range(200)]
+    assert all(1.0 <= sleep <= 2.0 for sleep in sleeps)
+    assert len(set(sleeps)) > 1
+
+
+def test_a_failure_after_should_stop_ends_run_without_reconnecting(
+    memory_queue: Queue, caplog: pytest.LogCaptureFixture
+) -> None:
+    def on_message(worker: Recorder, message: Message) -> bool:
+        worker.should_stop = True
+        default_broker().close_all_connections()
+        message.ack()  # raises ConnectionLost: the worker is stopping anyway
+        return True
+
+    with Connection("memory://") as conn:
+        publish(conn, memory_queue, 1)
+    worker = Recorder(
+        Connection("memory://"), memory_queue, total=1, on_message=on_message
+    )
+    with caplog.at_level("WARNING", "kombu_lite.mixins"):
+        worker.run()
+    assert worker.generation == 1
+    assert "reconnecting" not in caplog.text
