@@ -18,18 +18,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, TypeGuard, TypeVar
 
+from kombu_lite.channel_amqp import AmqpChannel
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Hashable, Iterable
     from types import TracebackType
     from typing import Self
 
-    from kombu_lite.transport.base import (
-        BasicProperties,
-        Delivery,
-        QueueDeclareOk,
-        ReturnedMessage,
-        WireChannel,
-    )
+    from kombu_lite.transport.base import WireChannel
 
 __all__ = [
     "Channel",
@@ -173,8 +169,12 @@ def is_channel_owner(obj: object) -> TypeGuard[ChannelOwner]:
     return hasattr(type(obj), "default_channel")
 
 
-class Channel:
+class Channel(AmqpChannel):
     """An open AMQP channel; use it as a context manager to close it.
+
+    Its AMQP methods (``queue_declare``, ``basic_publish``...) take
+    py-amqp's arguments and return what py-amqp returns: see
+    :class:`~kombu_lite.channel_amqp.AmqpChannel`.
 
     Attributes:
         connection: The :class:`~kombu_lite.Connection` it belongs to
@@ -182,7 +182,7 @@ class Channel:
         confirming: True once publisher confirms are on for this channel.
     """
 
-    __slots__ = ("__weakref__", "_wire", "confirming", "connection")
+    __slots__ = ("__weakref__", "connection")
 
     def __init__(self, connection: ChannelOwner, wire: WireChannel) -> None:
         self.connection = connection
@@ -199,217 +199,8 @@ class Channel:
         """False once either side closed the channel."""
         return self._wire.is_open
 
-    # -- exchanges and queues ----------------------------------------------------
-
-    def exchange_declare(
-        self,
-        exchange: str,
-        exchange_type: str,
-        *,
-        passive: bool = False,
-        durable: bool = True,
-        auto_delete: bool = False,
-        internal: bool = False,
-        arguments: Mapping[str, object] | None = None,
-    ) -> None:
-        """Declare an exchange (``passive`` only checks that it exists)."""
-        self._wire.exchange_declare(
-            exchange,
-            exchange_type,
-            passive=passive,
-            durable=durable,
-            auto_delete=auto_delete,
-            internal=internal,
-            arguments=arguments,
-        )
-
-    def exchange_delete(self, exchange: str, *, if_unused: bool = False) -> None:
-        """Delete an exchange; deleting a missing one is not an error."""
-        self._wire.exchange_delete(exchange, if_unused=if_unused)
-
-    def exchange_bind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: Mapping[str, object] | None = None,
-    ) -> None:
-        """Bind exchange ``destination`` to exchange ``source``."""
-        self._wire.exchange_bind(destination, source, routing_key, arguments)
-
-    def exchange_unbind(
-        self,
-        destination: str,
-        source: str,
-        routing_key: str = "",
-        arguments: Mapping[str, object] | None = None,
-    ) -> None:
-        """Remove an exchange-to-exchange binding."""
-        self._wire.exchange_unbind(destination, source, routing_key, arguments)
-
-    def queue_declare(
-        self,
-        queue: str,
-        *,
-        passive: bool = False,
-        durable: bool = True,
-        exclusive: bool = False,
-        auto_delete: bool = False,
-        arguments: Mapping[str, object] | None = None,
-    ) -> QueueDeclareOk:
-        """Declare a queue; return ``(queue, message_count, consumer_count)``."""
-        return self._wire.queue_declare(
-            queue,
-            passive=passive,
-            durable=durable,
-            exclusive=exclusive,
-            auto_delete=auto_delete,
-            arguments=arguments,
-        )
-
-    def queue_bind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str = "",
-        arguments: Mapping[str, object] | None = None,
-    ) -> None:
-        """Bind a queue to an exchange."""
-        self._wire.queue_bind(queue, exchange, routing_key, arguments)
-
-    def queue_unbind(
-        self,
-        queue: str,
-        exchange: str,
-        routing_key: str = "",
-        arguments: Mapping[str, object] | None = None,
-    ) -> None:
-        """Remove a queue binding."""
-        self._wire.queue_unbind(queue, exchange, routing_key, arguments)
-
-    def queue_purge(self, queue: str) -> int:
-        """Drop the ready messages of a queue; return how many."""
-        return self._wire.queue_purge(queue)
-
-    def queue_delete(
-        self, queue: str, *, if_unused: bool = False, if_empty: bool = False
-    ) -> int:
-        """Delete a queue; return how many messages it held."""
-        return self._wire.queue_delete(queue, if_unused=if_unused, if_empty=if_empty)
-
-    # -- publishing --------------------------------------------------------------
-
-    def enable_confirms(self) -> None:
-        """Turn on publisher confirms (once; later calls do nothing)."""
-        if not self.confirming:
-            self._wire.confirm_select()
-            self.confirming = True
-
-    def basic_publish(
-        self,
-        body: bytes,
-        properties: BasicProperties,
-        exchange: str,
-        routing_key: str,
-        *,
-        mandatory: bool = False,
-    ) -> int:
-        """Send one message; return its delivery tag (0 without confirms).
-
-        When this returns the frames were handed to the connection; without
-        confirms that says nothing about the broker.
-        """
-        return self._wire.basic_publish(
-            body, properties, exchange, routing_key, mandatory=mandatory
-        )
-
-    def basic_publish_batch(
-        self,
-        messages: Sequence[tuple[bytes, BasicProperties]],
-        exchange: str,
-        routing_key: str,
-        *,
-        mandatory: bool = False,
-    ) -> list[int]:
-        """Send several messages at once; return their tags, in order."""
-        return self._wire.basic_publish_batch(
-            messages, exchange, routing_key, mandatory=mandatory
-        )
-
-    def wait_for_confirm(
-        self, delivery_tag: int, timeout: float | None
-    ) -> ReturnedMessage | None:
-        """Wait for the broker's confirm of ``delivery_tag``.
-
-        Returns the ``basic.return`` of a ``mandatory`` message no queue
-        took, else None.  Raises ``MessageNacked``, ``ConfirmTimeout`` or
-        ``ConnectionLost`` as :meth:`.base.WireChannel.wait_for_confirm`.
-        """
-        return self._wire.wait_for_confirm(delivery_tag, timeout)
-
-    def set_return_handler(
-        self, handler: Callable[[ReturnedMessage], None] | None
-    ) -> None:
-        """Call ``handler`` for each ``basic.return`` on this channel."""
-        self._wire.set_return_handler(handler)
-
-    # -- consuming ---------------------------------------------------------------
-
-    def basic_get(self, queue: str, *, no_ack: bool = False) -> Delivery | None:
-        """Fetch one message from a queue, or None when it is empty."""
-        return self._wire.basic_get(queue, no_ack=no_ack)
-
-    def basic_ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
-        """Acknowledge a delivery (and all before it when ``multiple``)."""
-        self._wire.basic_ack(delivery_tag, multiple=multiple)
-
-    def basic_reject(self, delivery_tag: int, *, requeue: bool) -> None:
-        """Reject a delivery; ``requeue`` puts it back in its queue."""
-        self._wire.basic_reject(delivery_tag, requeue=requeue)
-
-    def basic_recover(self, *, requeue: bool = True) -> None:
-        """Redeliver every unacknowledged message of this channel."""
-        self._wire.basic_recover(requeue=requeue)
-
-    def basic_qos(
-        self,
-        *,
-        prefetch_size: int = 0,
-        prefetch_count: int = 0,
-        apply_global: bool = False,
-    ) -> None:
-        """Limit how many unacknowledged deliveries the broker sends."""
-        self._wire.basic_qos(
-            prefetch_size=prefetch_size,
-            prefetch_count=prefetch_count,
-            apply_global=apply_global,
-        )
-
-    def basic_consume(
-        self,
-        queue: str,
-        callback: Callable[[Delivery], None],
-        *,
-        consumer_tag: str = "",
-        no_ack: bool = False,
-        exclusive: bool = False,
-        arguments: Mapping[str, object] | None = None,
-        on_cancel: Callable[[str], None] | None = None,
-    ) -> str:
-        """Start a consumer; ``callback`` runs inside ``drain_events``."""
-        return self._wire.basic_consume(
-            queue,
-            callback,
-            consumer_tag=consumer_tag,
-            no_ack=no_ack,
-            exclusive=exclusive,
-            arguments=arguments,
-            on_cancel=on_cancel,
-        )
-
-    def basic_cancel(self, consumer_tag: str) -> None:
-        """Stop a consumer; unknown tags are ignored."""
-        self._wire.basic_cancel(consumer_tag)
+    def _confirm_timeout(self) -> float | None:
+        return self.connection.confirm_timeout
 
     # -- closing -----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ not agree to (kombu decompresses first, whatever ``accept`` says).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, overload
 
 import kombu_lite.compression as compression
 import kombu_lite.serialization as serialization
@@ -26,9 +26,7 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Iterable, Mapping
 
-    from kombu_lite.channel import Channel
-
-__all__ = ["DEFAULT_ACCEPT", "Message", "PreparedMessage"]
+__all__ = ["DEFAULT_ACCEPT", "Message", "PreparedMessage", "SettleChannel"]
 
 #: What a consumer decodes when no accept list is given: json only.
 DEFAULT_ACCEPT: Final = frozenset({"application/json"})
@@ -119,8 +117,32 @@ def prepare_accept(accept: Iterable[str] | None) -> frozenset[str]:
     return frozenset(prepared or ())
 
 
+class SettleChannel(Protocol):
+    """What a message needs of its channel: ack and reject.
+
+    :class:`kombu_lite.channel.Channel` is the one in use (the message
+    module sits below it, so it names only this).
+    """
+
+    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        """Acknowledge a delivery."""
+
+    def basic_reject(self, delivery_tag: int, requeue: bool = False) -> None:
+        """Reject a delivery."""
+
+
 class Message:
     """A message received from a queue.
+
+    Built by kombu_lite from a received
+    :class:`~kombu_lite.transport.base.Delivery` (``Message(delivery,
+    channel, accept=..., no_ack=...)``), or, as kombu's, from its parts
+    for tests and custom transports: ``Message(body, delivery_tag=None,
+    content_type=None, content_encoding=None, delivery_info=None,
+    properties=None, headers=None, postencode=None, accept=None,
+    channel=None, **kwargs)`` (other keyword arguments are ignored, as
+    kombu ignores them).  Either way the body is decompressed only by
+    :meth:`decode`, after the accept check.
 
     Attributes:
         body: The body exactly as received (still compressed, if it was).
@@ -131,41 +153,125 @@ class Message:
             ``delivery_tag``, ``consumer_tag`` and ``message_count``.
         delivery_tag: The broker's tag for :meth:`ack` and :meth:`reject`.
         accept: The content types :meth:`decode` accepts.
+        channel: The channel it was received on (None: it cannot be
+            settled).
     """
+
+    MessageStateError = MessageStateError
+
+    channel: SettleChannel | None
+    body: bytes
+    delivery_tag: int | None
+    content_type: str | None
+    content_encoding: str | None
+    headers: dict[str, object]
+    properties: dict[str, object]
+    delivery_info: dict[str, object]
+    accept: frozenset[str]
+    no_ack: bool
+    errors: list[BaseException]
+    _state: str
+    _decoded: object
+
+    @overload
+    def __init__(
+        self,
+        body: Delivery,
+        channel: SettleChannel | None = None,
+        /,
+        *,
+        accept: Iterable[str] | None = None,
+        no_ack: bool = False,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        body: Delivery,
+        *,
+        channel: SettleChannel | None = None,
+        accept: Iterable[str] | None = None,
+        no_ack: bool = False,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        body: bytes | str | None = None,
+        delivery_tag: int | None = None,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+        delivery_info: Mapping[str, object] | None = None,
+        properties: Mapping[str, object] | None = None,
+        headers: Mapping[str, object] | None = None,
+        postencode: str | None = None,
+        accept: Iterable[str] | None = None,
+        channel: SettleChannel | None = None,
+        no_ack: bool = False,
+        **kwargs: object,
+    ) -> None: ...
 
     def __init__(
         self,
-        delivery: Delivery,
-        channel: Channel | None = None,
+        body: Any = None,
+        delivery_tag: Any = None,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+        delivery_info: Mapping[str, object] | None = None,
+        properties: Mapping[str, object] | None = None,
+        headers: Mapping[str, object] | None = None,
+        postencode: str | None = None,
         accept: Iterable[str] | None = None,
+        channel: SettleChannel | None = None,
         no_ack: bool = False,
+        **kwargs: object,
     ) -> None:
-        props = delivery.properties
+        if type(body) is Delivery:
+            # kombu_lite's own shape (the consumer's hot path): the second
+            # positional argument is the channel.
+            props = body.properties
+            self.channel = channel if delivery_tag is None else delivery_tag
+            self.body = body.body
+            self.delivery_tag = body.delivery_tag
+            self.content_type = props.content_type
+            self.content_encoding = props.content_encoding
+            self.headers = dict(props.headers or {})
+            self.properties = props.as_dict()
+            self.delivery_info = {
+                "exchange": body.exchange,
+                "routing_key": body.routing_key,
+                "redelivered": body.redelivered,
+                "delivery_tag": body.delivery_tag,
+                "consumer_tag": body.consumer_tag,
+                "message_count": body.message_count,
+            }
+            self.accept = prepare_accept(accept)
+            self.no_ack = no_ack
+            self.errors = []
+            self._state = "RECEIVED"
+            self._decoded = _UNDECODED
+            return
+        del kwargs  # kombu ignores what its transports add
+        if isinstance(body, str):
+            body = encode_text(body, postencode or content_encoding or "utf-8")
         self.channel = channel
-        self.body = delivery.body
-        self.delivery_tag = delivery.delivery_tag
-        self.content_type = props.content_type
-        self.content_encoding = props.content_encoding
-        self.headers: dict[str, object] = dict(props.headers or {})
-        self.properties = props.as_dict()
-        self.delivery_info: dict[str, object] = {
-            "exchange": delivery.exchange,
-            "routing_key": delivery.routing_key,
-            "redelivered": delivery.redelivered,
-            "delivery_tag": delivery.delivery_tag,
-            "consumer_tag": delivery.consumer_tag,
-            "message_count": delivery.message_count,
-        }
+        self.body = b"" if body is None else body
+        self.delivery_tag = delivery_tag
+        self.content_type = content_type
+        self.content_encoding = content_encoding
+        self.headers = dict(headers or {})
+        self.properties = dict(properties or {})
+        self.delivery_info = dict(delivery_info or {})
         self.accept = prepare_accept(accept)
         self.no_ack = no_ack
-        self.errors: list[BaseException] = []
+        self.errors = []
         self._state = "RECEIVED"
-        self._decoded: object = _UNDECODED
+        self._decoded = _UNDECODED
 
     @property
     def redelivered(self) -> bool:
         """True when the broker delivered this message before."""
-        return bool(self.delivery_info["redelivered"])
+        return bool(self.delivery_info.get("redelivered"))
 
     @property
     def priority(self) -> int | None:
@@ -237,7 +343,7 @@ class Message:
         """True once acked, rejected or requeued."""
         return self._state != "RECEIVED"
 
-    def _settleable(self) -> Channel | None:
+    def _settleable(self) -> tuple[SettleChannel, int] | None:
         # The state changes only once the broker was told: a failed ack
         # (the connection is gone) leaves the message unacknowledged, so it
         # may be settled again on a new channel's redelivery, as in kombu.
@@ -245,12 +351,13 @@ class Message:
             raise MessageStateError(
                 f"message {self.delivery_tag} was already {self._state.lower()}"
             )
-        if self.channel is None:
+        if self.channel is None or self.delivery_tag is None:
             raise MessageStateError(
-                "this message has no channel (a returned message cannot be settled)"
+                "this message has no channel or delivery tag (a returned or "
+                "hand-built message cannot be settled)"
             )
         # A no_ack delivery is settled by the broker already: nothing to send.
-        return None if self.no_ack else self.channel
+        return None if self.no_ack else (self.channel, self.delivery_tag)
 
     def ack(self, multiple: bool = False) -> None:
         """Acknowledge the message.
@@ -264,9 +371,10 @@ class Message:
                 messages went back to the queue).
             ConnectionLost: the connection is gone (likewise).
         """
-        channel = self._settleable()
-        if channel is not None:
-            channel.basic_ack(self.delivery_tag, multiple=multiple)
+        target = self._settleable()
+        if target is not None:
+            channel, tag = target
+            channel.basic_ack(tag, multiple=multiple)
         self._state = "ACKED"
 
     def reject(self, requeue: bool = False) -> None:
@@ -279,9 +387,10 @@ class Message:
             MessageStateError: it was already acked, rejected or requeued.
             ChannelClosed, ConnectionLost: as for :meth:`ack`.
         """
-        channel = self._settleable()
-        if channel is not None:
-            channel.basic_reject(self.delivery_tag, requeue=requeue)
+        target = self._settleable()
+        if target is not None:
+            channel, tag = target
+            channel.basic_reject(tag, requeue=requeue)
         self._state = "REQUEUED" if requeue else "REJECTED"
 
     def requeue(self) -> None:

@@ -8,7 +8,7 @@ and their order are fixed:
    connection's :class:`~kombu_lite.channel.DeclareCache`, with a
    producer's :class:`SendCache` in front of it);
 2. encode the body (serialize, compress) into a payload and properties;
-3. write it (``Channel.basic_publish``);
+3. write it (``Channel._publish_encoded``);
 4. on a confirming channel, claim its confirm (always: an unclaimed
    confirm would be kept by the channel for good).
 
@@ -249,7 +249,7 @@ def send(
             connection = channel.connection
             if connection.confirm_publish:
                 channel.enable_confirms()
-            tag = channel.basic_publish(
+            tag = channel._publish_encoded(
                 encoded[0], encoded[1], exchange, routing_key, mandatory=mandatory
             )
             if _log.isEnabledFor(logging.DEBUG):

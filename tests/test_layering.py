@@ -34,9 +34,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("kombu_lite.common",),
     ("kombu_lite.entity",),
     ("kombu_lite.publication",),
-    ("kombu_lite.message", "kombu_lite.retry", "kombu_lite.utils"),
+    ("kombu_lite.retry", "kombu_lite.utils"),
     (
         "kombu_lite.channel",
+        "kombu_lite.channel_amqp",
+        "kombu_lite.message",
         "kombu_lite.serialization",
         "kombu_lite.compression",
         "kombu_lite._json",

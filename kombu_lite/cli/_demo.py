@@ -100,5 +100,5 @@ def run_demo(url: str, say: Callable[[str], object] = print) -> None:
             with connection.channel() as channel:
                 for queue in (rk_queue, task_queue):
                     queue.delete(channel=channel)
-                    if queue.exchange is not None:
+                    if queue.exchange.name:
                         queue.exchange.delete(channel=channel)

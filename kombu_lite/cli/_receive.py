@@ -284,7 +284,7 @@ def consume(args: argparse.Namespace, console: Console) -> None:
         # --no-ack without --count holds every message to the end: no window.
         prefetch = min(count, 65535) if count is not None else _PREFETCH if ack else 0
         channel.basic_qos(prefetch_count=prefetch)
-        tag = channel.basic_consume(name, state.on_delivery, on_cancel=state.on_cancel)
+        tag = channel._consume(name, state.on_delivery, on_cancel=state.on_cancel)
         try:
             while not state.done:
                 wait = None

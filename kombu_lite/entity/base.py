@@ -121,6 +121,11 @@ def check_arguments(
     return dict(arguments)
 
 
+def reprstr(text: str) -> str:
+    """``text`` as its repr shows it, without the quotes (kombu's reprs)."""
+    return repr(text)[1:-1]
+
+
 def check_name(kind: str, name: object) -> str:
     if not isinstance(name, str):
         raise ConfigurationError(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kombu_lite._log import get_logger
@@ -19,13 +20,12 @@ from kombu_lite.entity.base import (
     check_name,
     frozen_args,
     maybe_delivery_mode,
+    reprstr,
 )
 from kombu_lite.exceptions import ConfigurationError, immediate_error
 from kombu_lite.publication import Publication, send
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from kombu_lite.channel import Channel
     from kombu_lite.entity.queue import Queue
     from kombu_lite.message import PreparedMessage
@@ -114,10 +114,29 @@ class Exchange(Bindable):
         return hash(("Exchange", *self._identity()))
 
     def __repr__(self) -> str:
-        return self._bound_repr(f"Exchange {self.name!r}({self.type})")
+        return self._bound_repr(str(self))
 
     def __str__(self) -> str:
-        return f"Exchange {self.name}({self.type})"
+        return f"Exchange {reprstr(self.name) or repr('')}({self.type})"
+
+    def as_dict(self, recurse: bool = False) -> dict[str, Any]:
+        """The exchange's settings by kombu's attribute names (and ``internal``).
+
+        ``Exchange(**exchange.as_dict())`` builds an equal exchange.
+        ``recurse`` is accepted for kombu's sake (nothing here nests).
+        """
+        del recurse
+        return {
+            "name": self.name,
+            "type": self.type,
+            "arguments": self.arguments,
+            "durable": self.durable,
+            "passive": self.passive,
+            "auto_delete": self.auto_delete,
+            "delivery_mode": self.delivery_mode,
+            "no_declare": self.no_declare,
+            "internal": self.internal,
+        }
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
@@ -205,7 +224,9 @@ class Exchange(Bindable):
         """Bind this exchange (the destination) to ``exchange`` (the source)."""
         del nowait
         source = exchange.name if isinstance(exchange, Exchange) else exchange
-        self._resolve(channel).exchange_bind(self.name, source, routing_key, arguments)
+        self._resolve(channel).exchange_bind(
+            self.name, source, routing_key, arguments=arguments
+        )
         logger.debug(
             "bound exchange %r to exchange %r with key %r",
             self.name,
@@ -224,7 +245,9 @@ class Exchange(Bindable):
         """Remove the binding made by :meth:`bind_to`."""
         del nowait
         name = source.name if isinstance(source, Exchange) else source
-        self._resolve(channel).exchange_unbind(self.name, name, routing_key, arguments)
+        self._resolve(channel).exchange_unbind(
+            self.name, name, routing_key, arguments=arguments
+        )
 
     def binding(
         self,
@@ -362,6 +385,34 @@ class Binding:
             channel=channel,
         )
 
+    def as_dict(self, recurse: bool = False) -> dict[str, Any]:
+        """The binding's settings; with ``recurse`` the exchange is a dict too."""
+        exchange: object = self.exchange
+        if recurse and self.exchange is not None:
+            exchange = self.exchange.as_dict(recurse=True)
+        return {
+            "exchange": exchange,
+            "routing_key": self.routing_key,
+            "arguments": self.arguments,
+            "unbind_arguments": self.unbind_arguments,
+        }
+
+    @classmethod
+    def from_dict(cls, options: Mapping[str, Any]) -> Binding:
+        """The binding :meth:`as_dict` describes (its exchange may be a dict).
+
+        Raises:
+            ConfigurationError: an unknown key or a bad value.
+        """
+        fields = dict(options)
+        exchange = fields.get("exchange")
+        if isinstance(exchange, Mapping):
+            fields["exchange"] = Exchange(**exchange)
+        try:
+            return cls(**fields)
+        except TypeError as exc:
+            raise ConfigurationError(f"bad binding {dict(options)!r}: {exc}") from exc
+
     def _identity(self) -> tuple[object, ...]:
         source = self.exchange.declare_key if self.exchange is not None else None
         return (source, self.routing_key, frozen_args(self.arguments))
@@ -379,7 +430,7 @@ class Binding:
 
     def __str__(self) -> str:
         source = self.exchange.name if self.exchange is not None else ""
-        return f"{source}->{self.routing_key}"
+        return f"{reprstr(source)}->{reprstr(self.routing_key)}"
 
 
 #: kombu's lowercase name for :class:`Binding`.

@@ -12,10 +12,11 @@ from kombu_lite.entity.base import (
     check_arguments,
     check_name,
     frozen_args,
+    reprstr,
     ttl_ms,
 )
 from kombu_lite.entity.exchange import Binding, Exchange
-from kombu_lite.exceptions import ConfigurationError
+from kombu_lite.exceptions import ConfigurationError, ContentDisallowed
 
 if TYPE_CHECKING:
     from kombu_lite.channel import Channel
@@ -47,11 +48,16 @@ class Queue(Bindable):
     Args:
         name: The queue name; ``''`` lets the broker choose one (it is set
             on this object after :meth:`declare`).
-        exchange: The exchange to bind to (an :class:`Exchange` or a name).
+        exchange: The exchange to bind to (an :class:`Exchange` or a
+            name); unset, it is ``Exchange('')``, the default exchange,
+            which routes by queue name and is never bound to.  A list of
+            :class:`Binding` objects here is taken as ``bindings``
+            (``Queue(name, [binding(...), ...])``, as in kombu).
         routing_key: The binding key.
         channel: Bind to this channel or connection.
         bindings: More :class:`Binding` objects to bind with.
-        durable, exclusive, auto_delete: The queue's flags.
+        durable, exclusive, auto_delete: The queue's flags;
+            ``exclusive=True`` implies ``auto_delete=True``.
         queue_arguments: Extra ``queue.declare`` arguments (``x-...``).
         binding_arguments: Arguments of the binding (headers exchanges).
         consumer_arguments: Arguments for ``basic.consume``.
@@ -67,10 +73,12 @@ class Queue(Bindable):
             after each declare.
     """
 
+    ContentDisallowed = ContentDisallowed
+
     def __init__(
         self,
         name: str = "",
-        exchange: Exchange | str | None = None,
+        exchange: Exchange | str | Iterable[Binding] | None = None,
         routing_key: str = "",
         channel: Channel | ChannelSource | None = None,
         bindings: Iterable[Binding] | None = None,
@@ -92,14 +100,20 @@ class Queue(Bindable):
         no_declare: bool = False,
     ) -> None:
         self.name = check_name("queue", name)
-        if isinstance(exchange, str):
+        if isinstance(exchange, list | tuple | set | frozenset):
+            # Queue(name, [binding(...), ...]), as in kombu.
+            bindings = [*exchange, *(bindings or ())]
+            exchange = None
+        if exchange is None:
+            exchange = Exchange("")
+        elif isinstance(exchange, str):
             exchange = Exchange(exchange)
-        elif exchange is not None and not isinstance(exchange, Exchange):
+        elif not isinstance(exchange, Exchange):
             raise ConfigurationError(
-                f"Queue exchange must be an Exchange or a name, "
-                f"not {type(exchange).__name__}"
+                f"Queue exchange must be an Exchange, a name or a list of "
+                f"bindings, not {type(exchange).__name__}"
             )
-        self.exchange = exchange
+        self.exchange: Exchange = exchange
         if not isinstance(routing_key, str):
             raise ConfigurationError(
                 f"routing_key must be a str, not {type(routing_key).__name__}"
@@ -113,7 +127,8 @@ class Queue(Bindable):
                 )
         self.durable = bool(durable)
         self.exclusive = bool(exclusive)
-        self.auto_delete = bool(auto_delete)
+        # An exclusive queue goes with its connection anyway (kombu too).
+        self.auto_delete = bool(auto_delete) or self.exclusive
         self.queue_arguments = check_arguments("queue", queue_arguments)
         self.binding_arguments = check_arguments("binding", binding_arguments)
         self.consumer_arguments = check_arguments("consumer", consumer_arguments)
@@ -155,7 +170,7 @@ class Queue(Bindable):
     def _identity(self) -> tuple[object, ...]:
         return (
             self.name,
-            self.exchange.declare_key if self.exchange is not None else None,
+            self.exchange.declare_key,
             self.routing_key,
             self.durable,
             self.exclusive,
@@ -175,8 +190,13 @@ class Queue(Bindable):
         return hash(("Queue", *self._identity()))
 
     def __repr__(self) -> str:
-        target = f" -> {self.exchange!r} -> {self.routing_key}" if self.exchange else ""
-        return self._bound_repr(f"Queue {self.name!r}{target}")
+        name = reprstr(self.name)
+        if self.bindings:
+            listed = ", ".join(map(str, self.bindings))
+            return self._bound_repr(f"Queue {name} -> [{listed}]")
+        return self._bound_repr(
+            f"Queue {name} -> {self.exchange!r} -> {reprstr(self.routing_key)}"
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_queue, (self._state(),))
@@ -236,12 +256,11 @@ class Queue(Bindable):
         """
         del nowait
         chan = self._resolve(channel)
-        if self.exchange is not None:
-            self.exchange.declare(channel=chan)
+        self.exchange.declare(channel=chan)
         if self.no_declare:
             return self.name
         self.queue_declare(channel=chan)
-        if self.exchange is not None and self.exchange.name:
+        if self.exchange.name:
             self.queue_bind(channel=chan)
         for item in self.bindings:
             item.declare(chan)
@@ -280,8 +299,13 @@ class Queue(Bindable):
     def queue_bind(
         self, nowait: bool = False, channel: Channel | ChannelSource | None = None
     ) -> None:
-        """Bind the queue to its exchange with its routing key."""
-        if self.exchange is None:
+        """Bind the queue to its exchange with its routing key.
+
+        Raises:
+            ConfigurationError: the exchange is the default one (``''``),
+                which takes no bindings (RabbitMQ refuses them).
+        """
+        if not self.exchange.name:
             raise ConfigurationError(f"queue {self.name!r} has no exchange to bind to")
         self.bind_to(
             self.exchange, self.routing_key, self.binding_arguments, nowait, channel
@@ -298,7 +322,9 @@ class Queue(Bindable):
         """Bind the queue to ``exchange`` (an Exchange or a name)."""
         del nowait
         name = exchange.name if isinstance(exchange, Exchange) else exchange
-        self._resolve(channel).queue_bind(self.name, name, routing_key, arguments)
+        self._resolve(channel).queue_bind(
+            self.name, name, routing_key, arguments=arguments
+        )
         logger.debug(
             "bound queue %r to exchange %r with key %r", self.name, name, routing_key
         )
@@ -310,7 +336,7 @@ class Queue(Bindable):
         channel: Channel | ChannelSource | None = None,
     ) -> None:
         """Remove the binding to the queue's own exchange."""
-        if self.exchange is None:
+        if not self.exchange.name:
             raise ConfigurationError(
                 f"queue {self.name!r} has no exchange to unbind from"
             )
@@ -327,7 +353,9 @@ class Queue(Bindable):
         """Remove a binding to ``exchange`` (an Exchange or a name)."""
         del nowait
         name = exchange.name if isinstance(exchange, Exchange) else exchange
-        self._resolve(channel).queue_unbind(self.name, name, routing_key, arguments)
+        self._resolve(channel).queue_unbind(
+            self.name, name, routing_key, arguments=arguments
+        )
 
     def purge(
         self, nowait: bool = False, channel: Channel | ChannelSource | None = None
@@ -360,18 +388,193 @@ class Queue(Bindable):
         ``accept`` lists the serializers (names or content types) the
         message may be decoded with; the default is json only.
         """
-        from kombu_lite.message import Message, prepare_accept
+        from kombu_lite.message import prepare_accept
 
         if isinstance(accept, str):
             accept = [accept]
         accepted = prepare_accept(accept)  # bad names raise before the get
         chan = self._resolve(channel)
         ack_mode = self.no_ack if no_ack is None else no_ack
-        delivery = chan.basic_get(self.name, no_ack=bool(ack_mode))
-        if delivery is None:
-            return None
-        return Message(delivery, chan, accept=accepted, no_ack=bool(ack_mode))
+        message = chan.basic_get(self.name, no_ack=bool(ack_mode))
+        if message is not None:
+            message.accept = accepted
+        return message
+
+    def consume(
+        self,
+        consumer_tag: str = "",
+        callback: Callable[[Message], object] | None = None,
+        no_ack: bool | None = None,
+        nowait: bool = False,
+        on_cancel: Callable[[str], object] | None = None,
+    ) -> str:
+        """Start a consumer on the bound channel; return its tag.
+
+        ``callback(message)`` runs inside ``drain_events`` for each
+        delivery (see :meth:`Channel.basic_consume
+        <kombu_lite.channel_amqp.AmqpChannel.basic_consume>`);
+        ``no_ack`` defaults to the queue's.  Stop it with :meth:`cancel`.
+
+        Raises:
+            NotBoundError: the queue is not bound.
+            NotFound: the queue does not exist.
+        """
+        if no_ack is None:
+            no_ack = bool(self.no_ack)
+        return self.channel.basic_consume(
+            queue=self.name,
+            consumer_tag=consumer_tag or "",
+            no_ack=no_ack,
+            nowait=nowait,
+            callback=callback,
+            arguments=self.consumer_arguments,
+            on_cancel=on_cancel,
+        )
+
+    def cancel(self, consumer_tag: str) -> None:
+        """Stop the consumer ``consumer_tag`` (unknown tags are ignored)."""
+        self.channel.basic_cancel(consumer_tag)
+
+    # -- configuration dicts ---------------------------------------------------------
+
+    def as_dict(self, recurse: bool = False) -> dict[str, Any]:
+        """The queue's settings by kombu's attribute names.
+
+        With ``recurse`` the exchange and the bindings are dicts too (else
+        the objects).  :meth:`from_dict` takes the result back.
+        """
+        return {
+            "name": self.name,
+            "exchange": self.exchange.as_dict(recurse=True)
+            if recurse
+            else self.exchange,
+            "routing_key": self.routing_key,
+            "queue_arguments": self.queue_arguments,
+            "binding_arguments": self.binding_arguments,
+            "consumer_arguments": self.consumer_arguments,
+            "durable": self.durable,
+            "exclusive": self.exclusive,
+            "auto_delete": self.auto_delete,
+            "no_ack": self.no_ack,
+            "alias": self.alias,
+            "bindings": [b.as_dict(recurse=True) for b in self.bindings]
+            if recurse
+            else list(self.bindings),
+            "no_declare": self.no_declare,
+            "expires": None if self.expires is None else float(self.expires),
+            "message_ttl": None
+            if self.message_ttl is None
+            else float(self.message_ttl),
+            "max_length": self.max_length,
+            "max_length_bytes": self.max_length_bytes,
+            "max_priority": self.max_priority,
+        }
+
+    @classmethod
+    def from_dict(cls, queue: str, **options: Any) -> Queue:
+        """Build a queue from a configuration dict, as kombu (Celery's ``task_queues``).
+
+        ``exchange`` (a name, an :class:`Exchange` or its dict),
+        ``exchange_type``, ``exchange_durable``, ``exchange_auto_delete``,
+        ``exchange_arguments`` and ``delivery_mode`` make the exchange;
+        ``binding_key`` (else ``routing_key``) is the binding key;
+        ``durable`` and ``auto_delete`` apply to both, unless
+        ``queue_durable``/``queue_auto_delete`` or the ``exchange_...``
+        ones say otherwise; every other :meth:`as_dict` key is passed to
+        :class:`Queue`.  A value of None means the default.
+
+        Raises:
+            ConfigurationError: an unknown key (kombu ignores it) or a bad
+                value.
+        """
+        return _queue_from_dict(cls, queue, options)
 
 
 def _rebuild_queue(state: dict[str, Any]) -> Queue:
     return Queue(**state)
+
+
+#: Queue keyword arguments :meth:`Queue.from_dict` passes on as they are.
+_FORWARDED = frozenset(
+    {
+        "queue_arguments",
+        "binding_arguments",
+        "consumer_arguments",
+        "exclusive",
+        "no_ack",
+        "alias",
+        "bindings",
+        "no_declare",
+        "expires",
+        "message_ttl",
+        "max_length",
+        "max_length_bytes",
+        "max_priority",
+    }
+)
+_READ = frozenset(
+    {
+        "name",
+        "exchange",
+        "exchange_type",
+        "exchange_durable",
+        "exchange_auto_delete",
+        "exchange_arguments",
+        "delivery_mode",
+        "routing_key",
+        "binding_key",
+        "durable",
+        "auto_delete",
+        "queue_durable",
+        "queue_auto_delete",
+    }
+)
+
+
+def _first(options: Mapping[str, Any], *keys: str, default: Any) -> Any:
+    for key in keys:
+        value = options.get(key)
+        if value is not None:
+            return value
+    return default
+
+
+def _queue_from_dict(cls: type[Queue], name: str, options: Mapping[str, Any]) -> Queue:
+    unknown = set(options) - _READ - _FORWARDED
+    if unknown:
+        raise ConfigurationError(
+            f"unknown queue option {min(unknown)!r} for queue {name!r}; expected "
+            f"one of {', '.join(sorted(_READ | _FORWARDED))}"
+        )
+    exchange = options.get("exchange")
+    if isinstance(exchange, Mapping):
+        exchange = Exchange(**exchange)
+    elif not isinstance(exchange, Exchange):
+        exchange = Exchange(
+            exchange or "",
+            type=options.get("exchange_type") or "direct",
+            delivery_mode=options.get("delivery_mode"),
+            durable=_first(options, "exchange_durable", "durable", default=True),
+            auto_delete=_first(
+                options, "exchange_auto_delete", "auto_delete", default=False
+            ),
+            arguments=options.get("exchange_arguments"),
+        )
+    forwarded = {
+        key: value
+        for key, value in options.items()
+        if key in _FORWARDED and value is not None
+    }
+    if "bindings" in forwarded:
+        forwarded["bindings"] = [
+            Binding.from_dict(item) if isinstance(item, Mapping) else item
+            for item in forwarded["bindings"]
+        ]
+    return cls(
+        name,
+        exchange=exchange,
+        routing_key=options.get("binding_key") or options.get("routing_key") or "",
+        durable=_first(options, "queue_durable", "durable", default=True),
+        auto_delete=_first(options, "queue_auto_delete", "auto_delete", default=False),
+        **forwarded,
+    )

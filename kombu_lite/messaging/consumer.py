@@ -122,6 +122,9 @@ class Consumer:
         SerializerNotInstalled: ``accept`` names an unknown serializer.
     """
 
+    #: kombu's alias of :class:`~kombu_lite.exceptions.ContentDisallowed`.
+    ContentDisallowed = ContentDisallowed
+
     def __init__(
         self,
         channel: Channel | ChannelOwner,
@@ -255,7 +258,7 @@ class Consumer:
         prefix = self.tag_prefix
         tag = "" if prefix is None else f"{prefix}{uuid.uuid4().hex}"
         channel = self.channel
-        tag = channel.basic_consume(
+        tag = channel._consume(
             queue.name,
             partial(self._on_delivery, channel, no_ack),
             consumer_tag=tag,

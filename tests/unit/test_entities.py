@@ -86,7 +86,7 @@ def test_equal_exchanges_hash_alike() -> None:
 
 
 def test_exchange_repr_and_str() -> None:
-    assert repr(Exchange("x", "topic")) == "<unbound Exchange 'x'(topic)>"
+    assert repr(Exchange("x", "topic")) == "<unbound Exchange x(topic)>"
     assert str(Exchange("x", "topic")) == "Exchange x(topic)"
 
 
@@ -213,7 +213,7 @@ def test_queue_pickles() -> None:
 
 def test_queue_repr_names_exchange_and_key() -> None:
     text = repr(Queue("q", Exchange("ex"), "rk"))
-    assert text == "<unbound Queue 'q' -> <unbound Exchange 'ex'(direct)> -> rk>"
+    assert text == "<unbound Queue q -> <unbound Exchange ex(direct)> -> rk>"
 
 
 @pytest.mark.parametrize(
