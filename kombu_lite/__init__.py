@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 
     from kombu_lite import pools as pools
     from kombu_lite.channel import Channel as Channel
+    from kombu_lite.common import eventloop as eventloop
     from kombu_lite.common import uuid as uuid
     from kombu_lite.connection import Connection as BrokerConnection
     from kombu_lite.connection import Connection as Connection
+    from kombu_lite.connection.url import parse_url as parse_url
     from kombu_lite.entity import Binding as Binding
     from kombu_lite.entity import Exchange as Exchange
     from kombu_lite.entity import Queue as Queue
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from kombu_lite.message import Message as Message
     from kombu_lite.messaging import Producer as Producer
     from kombu_lite.messaging.consumer import Consumer as Consumer
+    from kombu_lite.pools import connections as connections
+    from kombu_lite.pools import producers as producers
     from kombu_lite.retry import RetryPolicy as RetryPolicy
     from kombu_lite.retry import retry_over_time as retry_over_time
     from kombu_lite.serialization import (
@@ -62,9 +66,13 @@ __all__ = [
     "SimpleQueue",
     "__version__",
     "binding",
+    "connections",
     "disable_insecure_serializers",
     "enable_insecure_serializers",
+    "eventloop",
+    "parse_url",
     "pools",
+    "producers",
     "retry_over_time",
     "uuid",
 ]
@@ -85,6 +93,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "SimpleBuffer": ("kombu_lite.simple", "SimpleBuffer"),
     "SimpleQueue": ("kombu_lite.simple", "SimpleQueue"),
     "binding": ("kombu_lite.entity", "binding"),
+    "connections": ("kombu_lite.pools", "connections"),
     "disable_insecure_serializers": (
         "kombu_lite.serialization",
         "disable_insecure_serializers",
@@ -93,7 +102,10 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
         "kombu_lite.serialization",
         "enable_insecure_serializers",
     ),
+    "eventloop": ("kombu_lite.common", "eventloop"),
+    "parse_url": ("kombu_lite.connection.url", "parse_url"),
     "pools": ("kombu_lite.pools", None),
+    "producers": ("kombu_lite.pools", "producers"),
     "retry_over_time": ("kombu_lite.retry", "retry_over_time"),
     "uuid": ("kombu_lite.common", "uuid"),
 }

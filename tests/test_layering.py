@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("kombu_lite.common",),
     ("kombu_lite.entity",),
     ("kombu_lite.publication",),
+    ("kombu_lite.log",),
     ("kombu_lite.retry", "kombu_lite.utils"),
     (
         "kombu_lite.channel",

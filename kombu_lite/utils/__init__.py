@@ -1,5 +1,6 @@
-"""kombu-compatible import paths only: ``kombu_lite.utils.functional`` and
-``kombu_lite.utils.json``; nothing new is ever added here."""
+"""kombu-compatible import paths: ``kombu_lite.utils.functional``,
+``kombu_lite.utils.json``, ``kombu_lite.utils.uuid`` and
+``kombu_lite.utils.debug``; nothing is exported from the package itself."""
 
 from __future__ import annotations
 

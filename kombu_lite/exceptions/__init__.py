@@ -14,12 +14,14 @@ refusals included (kombu lets those escape as py-amqp classes)::
     │   ├── EncodeError                       rejected here, the message not sent
     │   └── DecodeError
     │       └── DecompressionLimitExceeded
-    ├── OperationalError                      the network or the broker connection
-    │   ├── ConnectionLost
-    │   ├── ConnectionBlocked (memory/disk alarm; never retried)
-    │   ├── RpcTimeout (no reply to a synchronous call in time; channel closed)
-    │   ├── NotAllowed (530, e.g. unknown vhost)
-    │   └── ProtocolError (peer is not an AMQP 0-9-1 server)
+    ├── ConnectionError                       kombu's name for connection errors
+    │   ├── OperationalError                  the network or the broker connection
+    │   │   ├── ConnectionLost
+    │   │   ├── ConnectionBlocked (memory/disk alarm; never retried)
+    │   │   ├── RpcTimeout (no reply to a synchronous call in time)
+    │   │   ├── NotAllowed (530, e.g. unknown vhost)
+    │   │   └── ProtocolError (peer is not an AMQP 0-9-1 server)
+    │   └── InconsistencyError                (kombu's; kombu_lite never raises it)
     ├── ChannelError                          the broker closed the channel
     │   ├── AccessRefused (403)
     │   ├── NotFound (404)
@@ -32,27 +34,39 @@ refusals included (kombu lets those escape as py-amqp classes)::
     │   ├── MessageReturned
     │   └── ConfirmTimeout
     ├── PublishInterrupted                    publish_many's bodies raised
+    ├── BatchPublishError                     (kombu's; kombu_lite never raises it)
     ├── ConsumerCancelled                     the broker cancelled a consumer for good
     ├── MessageStateError
     ├── NotBoundError
+    ├── VersionMismatch                       (kombu's; kombu_lite never raises it)
+    ├── HttpError                             (kombu's; kombu_lite never raises it)
     └── LimitExceeded
         ├── ConnectionLimitExceeded
         ├── ChannelLimitExceeded
-        └── ResourceError (a connection has no free channel id)
+        └── ResourceError (no free channel id; also a ConnectionError)
 
-Every error keeps its details as keyword attributes, pickles, and never
-carries a password in its text.
+:data:`TimeoutError` is Python's own (``socket.timeout`` is the same
+class), as in kombu: ``drain_events`` raises it when nothing arrived in
+time.  Every error keeps its details as keyword attributes, pickles, and
+never carries a password in its text.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import builtins
+from typing import TYPE_CHECKING
+
+from kombu_lite.exceptions._helpers import rebuild as _rebuild
+from kombu_lite.exceptions._helpers import reraise
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from kombu_lite.exceptions._codes import Outcome
+
 __all__ = [
     "AccessRefused",
+    "BatchPublishError",
     "ChannelClosed",
     "ChannelError",
     "ChannelLimitExceeded",
@@ -60,6 +74,7 @@ __all__ = [
     "ConfigurationError",
     "ConfirmTimeout",
     "ConnectionBlocked",
+    "ConnectionError",
     "ConnectionLimitExceeded",
     "ConnectionLost",
     "ConsumerCancelled",
@@ -68,6 +83,8 @@ __all__ = [
     "DecodeError",
     "DecompressionLimitExceeded",
     "EncodeError",
+    "HttpError",
+    "InconsistencyError",
     "InvalidURL",
     "KombuError",
     "LimitExceeded",
@@ -87,12 +104,19 @@ __all__ = [
     "RpcTimeout",
     "SerializationError",
     "SerializerNotInstalled",
+    "TimeoutError",
     "UnknownTransport",
+    "VersionMismatch",
     "channel_error_for_code",
     "connection_error_for_code",
     "immediate_error",
+    "reraise",
     "returned_error",
 ]
+
+#: What ``Connection.drain_events`` raises when nothing arrived in time:
+#: Python's :exc:`TimeoutError`, which ``socket.timeout`` is, as in kombu.
+TimeoutError = builtins.TimeoutError  # noqa: A001
 
 
 class KombuError(Exception):
@@ -168,17 +192,18 @@ class DecompressionLimitExceeded(DecodeError):
     """A compressed body inflated past the allowed size and was refused."""
 
 
-class OperationalError(KombuError):
-    """A connection-level failure: cannot connect, connection lost, retries exhausted.
+class ConnectionError(KombuError):  # noqa: A001
+    """kombu's ``ConnectionError`` (py-amqp's): a connection-level error.
+
+    ``except ConnectionError`` catches every :class:`OperationalError`
+    (kombu's driver errors and kombu_lite's connection failures are the
+    same thing here) and :class:`ResourceError`.  Not Python's built-in
+    ``ConnectionError``, as in kombu.
 
     Attributes:
         reply_code: The AMQP reply code when the broker closed the connection.
         reply_text: The broker's text for that code.
-        recoverable: Whether reconnecting may help (``retry=True`` only
-            retries recoverable errors).
     """
-
-    recoverable: bool = True
 
     def __init__(
         self,
@@ -193,6 +218,21 @@ class OperationalError(KombuError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class OperationalError(ConnectionError):
+    """A connection-level failure: cannot connect, connection lost, retries exhausted.
+
+    Attributes:
+        recoverable: Whether reconnecting may help (``retry=True`` only
+            retries recoverable errors).
+    """
+
+    recoverable: bool = True
+
+
+class InconsistencyError(ConnectionError):
+    """Data or environment found inconsistent (kombu's; kombu_lite never raises it)."""
 
 
 class ConnectionLost(OperationalError):
@@ -336,22 +376,6 @@ class ConfirmTimeout(PublishError):
     """No confirm arrived in time: the message may or may not have been enqueued."""
 
 
-class Outcome(Protocol):
-    """What :class:`PublishInterrupted` says of each message (a PublishOutcome)."""
-
-    @property
-    def index(self) -> int: ...
-
-    @property
-    def delivery_tag(self) -> int: ...
-
-    @property
-    def error(self) -> KombuError | None: ...
-
-    @property
-    def ok(self) -> bool: ...
-
-
 class PublishInterrupted(KombuError):
     """The bodies given to ``publish_many`` raised before their end.
 
@@ -391,6 +415,39 @@ class ConsumerCancelled(KombuError):
         return (_rebuild, (type(self), self.args, self.__dict__))
 
 
+class BatchPublishError(KombuError):
+    """kombu's error for a batch publish with an uncertain outcome.
+
+    kombu_lite has no ``Producer.batch`` and never raises it; it is here
+    so that code catching it imports.
+    """
+
+
+class VersionMismatch(KombuError):
+    """A library dependency has the wrong version (kombu's; never raised here)."""
+
+
+class HttpError(KombuError):
+    """kombu's HTTP client error (kombu_lite has no HTTP client; never raised).
+
+    Unlike kombu's, a :class:`KombuError`, as every error here.
+    """
+
+    def __init__(
+        self, code: int, message: str | None = None, response: object = None
+    ) -> None:
+        super().__init__(code, message, response)
+        self.code = code
+        self.message = message
+        self.response = response
+
+    def __str__(self) -> str:
+        return f"HTTP {self.code}: {self.message}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
 class MessageStateError(KombuError):
     """A received message was acknowledged, rejected or requeued twice."""
 
@@ -411,7 +468,7 @@ class ChannelLimitExceeded(LimitExceeded):
     """The channel pool is exhausted."""
 
 
-class ResourceError(LimitExceeded):
+class ResourceError(LimitExceeded, ConnectionError):
     """A connection has no free channel id left (``channel_max`` are open).
 
     Raised by ``Connection.channel()`` before anything is sent: the
@@ -419,7 +476,8 @@ class ResourceError(LimitExceeded):
     closed later frees its id for the next one.  Not an
     :class:`OperationalError`, so nothing reconnects or retries because of
     it.  kombu raises py-amqp's ``ResourceError`` here (reachable as
-    ``kombu.exceptions.ResourceError``); this class takes its name.
+    ``kombu.exceptions.ResourceError``, a ``ConnectionError``); this class
+    takes its name and is a :class:`ConnectionError` too.
 
     Attributes:
         code: 506, AMQP's ``resource-error``.
@@ -428,73 +486,11 @@ class ResourceError(LimitExceeded):
     code = 506
 
 
-def _rebuild(
-    cls: type[BaseException], args: tuple[object, ...], state: dict[str, object]
-) -> BaseException:
-    exc = cls.__new__(cls)
-    exc.args = args
-    exc.__dict__.update(state)
-    return exc
+# The code tables need the classes above (a cycle inside this package only).
+from kombu_lite.exceptions import _codes  # noqa: E402
 
-
-_CHANNEL_ERRORS: dict[int, type[ChannelError]] = {
-    311: ContentTooLarge,
-    403: AccessRefused,
-    404: NotFound,
-    405: ResourceLocked,
-    406: PreconditionFailed,
-}
-
-_CONNECTION_ERRORS: dict[int, type[OperationalError]] = {
-    320: ConnectionLost,
-    530: NotAllowed,
-    501: ProtocolError,
-    502: ProtocolError,
-    503: ProtocolError,
-    505: ProtocolError,
-}
-
-
-def channel_error_for_code(reply_code: int) -> type[ChannelError]:
-    """Return the :class:`ChannelError` subclass for an AMQP reply code."""
-    return _CHANNEL_ERRORS.get(reply_code, ChannelError)
-
-
-def connection_error_for_code(reply_code: int) -> type[OperationalError]:
-    """Return the :class:`OperationalError` subclass for an AMQP reply code."""
-    return _CONNECTION_ERRORS.get(reply_code, OperationalError)
-
-
-class Returned(Protocol):
-    """The parts of a ``basic.return`` that :func:`returned_error` names."""
-
-    @property
-    def reply_code(self) -> int: ...
-
-    @property
-    def reply_text(self) -> str: ...
-
-    @property
-    def exchange(self) -> str: ...
-
-    @property
-    def routing_key(self) -> str: ...
-
-
-def immediate_error() -> ConfigurationError:
-    """The error for ``immediate=True``, which RabbitMQ does not support."""
-    return ConfigurationError(
-        "immediate=True is not supported: RabbitMQ 3.0 and later refuse the "
-        "'immediate' flag and close the connection; use mandatory=True with "
-        "on_return, or a per-message expiration, instead"
-    )
-
-
-def returned_error(tag: int, returned: Returned) -> MessageReturned:
-    """The error for a confirmed ``mandatory`` message the broker returned."""
-    return MessageReturned(
-        f"the broker could not route message {tag}: {returned.reply_code} "
-        f"{returned.reply_text} (exchange {returned.exchange!r}, routing "
-        f"key {returned.routing_key!r}); pass on_return to handle returns",
-        delivery_tag=tag,
-    )
+Returned = _codes.Returned
+channel_error_for_code = _codes.channel_error_for_code
+connection_error_for_code = _codes.connection_error_for_code
+immediate_error = _codes.immediate_error
+returned_error = _codes.returned_error
