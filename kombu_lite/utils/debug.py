@@ -32,7 +32,8 @@ def setup_logging(
     """
     for name in loggers or DEFAULT_LOGGERS:
         logger = logging.getLogger(name)
-        if name not in _HANDLERS:
+        handler = _HANDLERS.get(name)
+        if handler is None or handler not in logger.handlers:
             handler = _HANDLERS[name] = logging.StreamHandler()
             logger.addHandler(handler)
         if loglevel is not None:
