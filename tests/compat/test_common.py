@@ -56,14 +56,14 @@ def test_uuid_is_a_new_version_4_uuid_string(lib: Lib) -> None:
 
 
 def test_broadcast_is_a_uniquely_named_auto_delete_queue_on_a_fanout(lib: Lib) -> None:
-    broadcast = lib.module("common").broadcast_cls("news")
+    broadcast = lib.module("common").Broadcast("news")
     assert broadcast.name.startswith("bcast.")
     assert broadcast.queue == broadcast.name
     assert broadcast.alias == "news"
     assert broadcast.auto_delete is True
     assert broadcast.exchange.name == "news"
     assert broadcast.exchange.type == "fanout"
-    assert broadcast.name != lib.module("common").broadcast_cls("news").name
+    assert broadcast.name != lib.module("common").Broadcast("news").name
 
 
 def test_broadcast_takes_a_queue_name_made_unique_on_request(lib: Lib) -> None:
