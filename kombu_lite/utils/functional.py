@@ -8,7 +8,6 @@ results.  ``LRUCache`` and ``memoize`` are thread-safe.
 from __future__ import annotations
 
 import functools
-import reprlib
 import threading
 from collections import OrderedDict, UserDict
 from collections.abc import Iterable, Mapping
@@ -295,7 +294,7 @@ def _safe_repr(value: object) -> str:
     try:
         return repr(value)
     except Exception:  # noqa: BLE001 - a repr must not fail a log line
-        return reprlib.repr(object.__repr__(value))
+        return object.__repr__(value)
 
 
 def reprkwargs(kwargs: Mapping[str, Any], sep: str = ", ", fmt: str = "{0}={1}") -> str:
