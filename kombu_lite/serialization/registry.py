@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from kombu_lite.exceptions import (
@@ -12,7 +13,7 @@ from kombu_lite.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable
+    from collections.abc import Callable, Collection, Iterable, Mapping
 
 from kombu_lite.serialization.codecs import (
     BINARY_ENCODINGS,
@@ -44,14 +45,32 @@ class SerializerRegistry:
     def __init__(self) -> None:
         self._by_name: dict[str, Entry] = {}
         self._by_type: dict[str, Entry] = {}
+        self._name_to_type: dict[str, str] = {}
+        self._type_to_name: dict[str, str] = {}
         self._disabled: set[str] = set()
         self._codecs: dict[str | None, Codec] = {}
         self.reset()
+
+    @property
+    def name_to_type(self) -> Mapping[str, str]:
+        """Serializer name -> content type, for every registered serializer.
+
+        kombu's attribute: a live, read-only view that :meth:`register`
+        and :meth:`unregister` keep in step (kombu's is a plain dict).
+        """
+        return MappingProxyType(self._name_to_type)
+
+    @property
+    def type_to_name(self) -> Mapping[str, str]:
+        """Content type -> serializer name; the reverse of :attr:`name_to_type`."""
+        return MappingProxyType(self._type_to_name)
 
     def reset(self) -> None:
         """Restore the built-in serializers and default settings (for tests)."""
         self._by_name.clear()
         self._by_type.clear()
+        self._name_to_type.clear()
+        self._type_to_name.clear()
         self._disabled.clear()
         self._codecs.clear()
         for entry in builtin_entries():
@@ -62,13 +81,18 @@ class SerializerRegistry:
 
     def register(
         self,
-        name: str,
+        name: str | None,
         encoder: Callable[[Any], bytes | str] | None,
         decoder: Callable[[bytes], Any] | None,
         content_type: str,
         content_encoding: str = "utf-8",
     ) -> None:
         """Register (or replace) a serializer.
+
+        Replacing a serializer keeps its content type enabled or disabled
+        for decoding as it was.  ``register(None, None, None, None)``
+        registers nothing and returns, as in kombu (whose test suite calls
+        it).
 
         Args:
             name: The name producers pass as ``serializer=``.
@@ -83,7 +107,16 @@ class SerializerRegistry:
             ConfigurationError: a bad argument, ``'raw'`` as the name, both
                 functions ``None``, or a content type owned by another name.
         """
-        if not name or "/" in name or name == "raw" or "/" not in content_type:
+        if name is None and encoder is None and decoder is None and not content_type:
+            return
+        if (
+            not isinstance(name, str)
+            or not isinstance(content_type, str)
+            or not name
+            or "/" in name
+            or name == "raw"
+            or "/" not in content_type
+        ):
             raise ConfigurationError(
                 f"register() needs a name (a word other than 'raw') and a MIME "
                 f"content type, not {name!r} and {content_type!r}"
@@ -98,9 +131,42 @@ class SerializerRegistry:
                 f"content type {content_type!r} belongs to serializer "
                 f"{owner.name!r}; unregister it first"
             )
+        disabled = content_type in self._disabled
         if name in self._by_name:
             self.unregister(name)
         self._add(Entry(name, content_type, content_encoding, encoder, decoder))
+        if disabled:
+            self._disabled.add(content_type)
+
+    def register_builtin(self, name: str) -> None:
+        """Register the built-in serializer ``name`` again (kombu's ``register_*``).
+
+        A serializer that was not registered comes back disabled for
+        decoding if it is insecure (pickle, YAML, msgpack), as at start-up;
+        one that was registered keeps its enabled or disabled state.
+
+        Raises:
+            SerializerNotInstalled: ``name`` is not a built-in serializer.
+        """
+        entries = {entry.name: entry for entry in builtin_entries()}
+        entry = entries.get(name)
+        if entry is None:
+            raise SerializerNotInstalled(
+                f"no built-in serializer named {name!r}; built in: "
+                f"{', '.join(sorted(entries))}"
+            )
+        new = self._by_type.get(entry.content_type) is None
+        self.register(
+            entry.name,
+            entry.encoder,
+            entry.decoder,
+            entry.content_type,
+            entry.content_encoding,
+        )
+        # register() does not know the entry's lazy import: keep it.
+        self._add(entry)
+        if new and name in INSECURE:
+            self._disabled.add(entry.content_type)
 
     def unregister(self, name: str) -> None:
         """Remove a serializer by name.
@@ -115,12 +181,16 @@ class SerializerRegistry:
                 f"installed: {self._installed()}"
             )
         del self._by_type[entry.content_type]
+        del self._name_to_type[name]
+        del self._type_to_name[entry.content_type]
         self._disabled.discard(entry.content_type)
         self._codecs.clear()
 
     def _add(self, entry: Entry) -> None:
         self._by_name[entry.name] = entry
         self._by_type[entry.content_type] = entry
+        self._name_to_type[entry.name] = entry.content_type
+        self._type_to_name[entry.content_type] = entry.name
         self._codecs.clear()
 
     # -- enabling and disabling decoders ---------------------------------------
@@ -219,6 +289,18 @@ class SerializerRegistry:
             entry.requires()
         return fixed_codec(entry, entry.encoder)
 
+    def content_type_of(self, name: str | None) -> str:
+        """The content type serializer ``name`` writes on a body of objects.
+
+        ``None`` is the automatic choice (the default serializer's type for
+        anything but bytes and str); ``'raw'`` is ``application/data``.
+
+        Raises:
+            SerializerNotInstalled: as :meth:`encoder_for`.
+        """
+        codec = self.encoder_for(name)
+        return codec.content_type or codec.content_type_for(object())[0]
+
     def dumps(self, data: Any, serializer: str | None = None) -> tuple[str, str, bytes]:
         """Serialize a body: ``(content_type, content_encoding, payload)``.
 
@@ -261,7 +343,7 @@ class SerializerRegistry:
 
     def loads(
         self,
-        data: bytes,
+        data: bytes | bytearray | memoryview | str,
         content_type: str | None,
         content_encoding: str | None,
         accept: Collection[str] | None = None,
@@ -277,14 +359,21 @@ class SerializerRegistry:
         text encoding (or is ``text/*`` with none) and as ``bytes``
         otherwise; an empty payload comes back as it is.
 
+        ``data`` may be ``str`` (kombu's transports hand some payloads
+        over as text): a decoder gets it as it is, and without a decoder it
+        comes back unchanged.
+
         Raises:
             ContentDisallowed: the content type is refused.
-            DecodeError: the payload is corrupt.
+            DecodeError: the payload is corrupt, or any argument has the
+                wrong type (never a ``TypeError``).
             SerializerNotInstalled: the serializer's library is missing.
         """
-        content_type = content_type or "application/data"
+        content_type, content_encoding = _labels(content_type, content_encoding)
         if accept is not None:
-            if content_type not in accept and content_type not in TRUSTED_CONTENT_TYPES:
+            if content_type not in TRUSTED_CONTENT_TYPES and not _holds(
+                accept, content_type
+            ):
                 raise self._refused(content_type, accept)
         elif content_type in self._disabled and not force:
             raise self._refused(content_type, None)
@@ -293,14 +382,21 @@ class SerializerRegistry:
         entry = self._by_type.get(content_type)
         if entry is not None and entry.decoder is not None:
             try:
-                return entry.decoder(data)
+                return entry.decoder(data)  # type: ignore[arg-type]
             except SerializerNotInstalled:
                 raise
             except Exception as exc:
                 raise DecodeError(
                     f"serializer {entry.name!r} could not decode a "
-                    f"{len(data)}-byte {content_type} payload: {exc}"
+                    f"{content_type} payload ({_size(data)}): {exc}"
                 ) from exc
+        if isinstance(data, str):
+            return data  # already text, as kombu returns it
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise DecodeError(
+                f"a {content_type} payload must be bytes or str, not "
+                f"{type(data).__name__}"
+            )
         if content_encoding:
             encoding = content_encoding.lower()
             if encoding in BINARY_ENCODINGS:
@@ -313,7 +409,7 @@ class SerializerRegistry:
             return str(data, encoding)
         except (LookupError, ValueError) as exc:  # unknown codec, bad bytes
             raise DecodeError(
-                f"could not decode a {len(data)}-byte {content_type} payload "
+                f"could not decode a {content_type} payload ({_size(data)}) "
                 f"as {encoding}: {exc}"
             ) from exc
 
@@ -335,3 +431,45 @@ class SerializerRegistry:
             f"Refusing to deserialize untrusted content of type {label}: the "
             f"consumer accepts {', '.join(sorted(accept)) or 'nothing'}{hint}"
         )
+
+
+def _labels(content_type: object, content_encoding: object) -> tuple[str, str | None]:
+    """``loads``' content type and encoding as text (bytes are decoded, as kombu).
+
+    Raises:
+        DecodeError: either is neither text nor ASCII bytes.
+    """
+    labels: list[str | None] = []
+    given = (("content_type", content_type), ("content_encoding", content_encoding))
+    for what, value in given:
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("ascii")
+            except UnicodeDecodeError as exc:
+                raise DecodeError(f"{what} must be ASCII text, not {value!r}") from exc
+        if value is not None and not isinstance(value, str):
+            raise DecodeError(
+                f"{what} must be a str or None, not {type(value).__name__}"
+            )
+        labels.append(value or None)
+    return labels[0] or "application/data", labels[1]
+
+
+def _holds(accept: Collection[str], content_type: str) -> bool:
+    """``content_type in accept``; an accept list of the wrong type raises.
+
+    Raises:
+        DecodeError: ``accept`` is not a collection of content types.
+    """
+    try:
+        return content_type in accept
+    except TypeError as exc:
+        raise DecodeError(
+            f"accept must be a collection of content types, not {type(accept).__name__}"
+        ) from exc
+
+
+def _size(data: object) -> str:
+    if isinstance(data, bytes | bytearray | memoryview | str):
+        return f"{len(data)} {'chars' if isinstance(data, str) else 'bytes'}"
+    return f"a {type(data).__name__}"
