@@ -45,15 +45,20 @@ _FORGET_IN_CHILD: Final[weakref.WeakSet[Resource[Any]]] = weakref.WeakSet()
 def check_limit(limit: object) -> int | None:
     """Return a valid pool limit: ``None`` (no limit) or an int >= 1.
 
+    ``0`` means no limit too, as in kombu, and is returned as ``None``.
+
     Raises:
-        ConfigurationError: anything else (kombu's ``0`` meant "no limit":
-            write ``None``).
+        TypeError: ``limit`` is a bool (kombu's check: ``True`` would
+            otherwise be a limit of 1).
+        ConfigurationError: anything else that is not None or an int >= 0.
     """
-    if limit is None:
+    if isinstance(limit, bool):
+        raise TypeError(f"a pool limit must be an int or None, not bool ({limit!r})")
+    if limit is None or limit == 0:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+    if not isinstance(limit, int) or limit < 0:
         raise ConfigurationError(
-            f"a pool limit must be None (no limit) or an int >= 1, not {limit!r}"
+            f"a pool limit must be None or 0 (no limit) or an int >= 1, not {limit!r}"
         )
     return limit
 
@@ -190,15 +195,44 @@ class Resource(Generic[T]):
     def limit(self, limit: int | None) -> None:
         self.resize(limit)
 
-    def resize(self, limit: int | None) -> None:
-        """Change the limit.
+    def resize(
+        self,
+        limit: int | None,
+        force: bool = False,
+        ignore_errors: bool = False,
+        reset: bool = False,
+    ) -> None:
+        """Change the limit (kombu's signature).
 
-        Shrinking closes idle items beyond the new limit now; items in use
-        are never taken away: the extra ones are closed when given back.
+        Shrinking closes idle items beyond the new limit now.  Items in use
+        are never taken away: a limit below the number in use raises,
+        unless ``force`` (or kombu's ``ignore_errors``), and then the
+        extra ones are closed when given back.  With ``reset`` every item
+        is closed as by :meth:`close` (idle ones now, those in use when
+        given back).
+
+        Raises:
+            RuntimeError: ``limit`` is below the number of items in use and
+                neither ``force`` nor ``ignore_errors`` is set; nothing
+                changed.
+            TypeError: ``limit`` is a bool.
+            ConfigurationError: any other bad limit.
         """
         new_limit = check_limit(limit)
         surplus: list[T] = []
         with self._cond:
+            in_use = len(self._in_use)
+            if (
+                new_limit is not None
+                and new_limit < in_use
+                and not (force or ignore_errors)
+            ):
+                raise RuntimeError(
+                    f"cannot shrink the {self.noun} pool to {new_limit} while "
+                    f"{in_use} {self.noun}s are in use: give some back first, "
+                    f"or pass force=True to close the extra ones as they come "
+                    f"back"
+                )
             self._limit = new_limit
             if new_limit is not None:
                 excess = self._count() - new_limit
@@ -208,6 +242,12 @@ class Resource(Generic[T]):
             self._cond.notify_all()
         for item in surplus:
             self.close_resource(item)
+        if reset:
+            self.close()
+
+    def _would_refuse(self, limit: int | None) -> bool:
+        """Whether :meth:`resize` to ``limit`` without ``force`` would raise."""
+        return limit is not None and limit < len(self._in_use)
 
     def _count(self) -> int:
         return len(self._idle) + len(self._in_use) + self._creating

@@ -21,10 +21,14 @@ with the global limit (:func:`get_limit`, 10 by default) and are emptied by
 
 from __future__ import annotations
 
+import enum
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from kombu_lite.connection import Connection
 from kombu_lite.connection.pool import (
@@ -38,6 +42,7 @@ from kombu_lite.exceptions import ConfigurationError
 from kombu_lite.messaging import Producer
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import TracebackType
 
 __all__ = [
@@ -45,6 +50,7 @@ __all__ = [
     "ConnectionPool",
     "Connections",
     "PoolGroup",
+    "PoolKey",
     "PooledChannel",
     "PooledConnection",
     "PooledProducer",
@@ -54,12 +60,17 @@ __all__ = [
     "connections",
     "get_limit",
     "producers",
+    "register_group",
     "reset",
     "set_limit",
+    "use_global_limit",
 ]
 
 #: The limit new pools in :data:`connections` and :data:`producers` get.
 DEFAULT_LIMIT = 10
+
+#: The groups made with ``close_after_fork``: emptied in a forked child.
+_FORGET_IN_CHILD: Final[weakref.WeakSet[PoolGroup[Any]]] = weakref.WeakSet()
 
 
 # -- producers -------------------------------------------------------------------------
@@ -146,6 +157,17 @@ class ProducerPool(Resource[PooledProducer]):
 P = TypeVar("P", bound="Resource[Any]")
 
 
+class _UseGlobalLimit(enum.Enum):
+    USE_GLOBAL_LIMIT = "use_global_limit"
+
+    def __repr__(self) -> str:
+        return "use_global_limit"
+
+
+#: A :class:`PoolGroup`'s default ``limit``: the global one (:func:`get_limit`).
+use_global_limit: Final = _UseGlobalLimit.USE_GLOBAL_LIMIT
+
+
 class _Registry:
     """The global limit and every group: the only module-level state here."""
 
@@ -158,46 +180,159 @@ class _Registry:
 _registry = _Registry()
 
 
-class PoolGroup(Generic[P]):
-    """Pools by connection settings: ``group[connection]`` is its pool.
+@dataclass(frozen=True, slots=True)
+class PoolKey:
+    """What makes two connections share a pool in a :class:`PoolGroup`.
 
-    Connections with the same transport, URL (password included), failover
-    list and options share one pool, created on first use with the global
-    limit.
+    kombu keys pools by transport, host, user, password, virtual host,
+    port and transport options; this key adds what also makes a different
+    server or session (the failover list, TLS, heartbeat, timeouts, login
+    method, confirms, and the memory broker).  The password is part of the
+    key but never of its ``repr``.
     """
 
-    def __init__(self) -> None:
-        self._pools: dict[tuple[object, ...], P] = {}
+    transport: str
+    uri: str
+    password: object = field(repr=False)
+    settings: tuple[object, ...] = field(repr=False)
+
+    @classmethod
+    def of(cls, connection: Connection) -> PoolKey:
+        """The key of ``connection``'s settings."""
+        transport = connection.transport
+        return cls(
+            transport.name,
+            connection.as_uri(),
+            connection.password,
+            (
+                type(transport),
+                # Two memory transports with different brokers are different
+                # servers.
+                id(getattr(transport, "broker", None)),
+                tuple(connection.alt),
+                repr(connection.ssl),
+                repr(sorted(connection.transport_options.items())),
+                connection.heartbeat,
+                connection.connect_timeout,
+                connection.login_method,
+                connection.confirm_publish,
+            ),
+        )
+
+
+class PoolGroup(Mapping[PoolKey, P]):
+    """Pools by connection settings, as kombu's ``PoolGroup``: a dict of pools.
+
+    ``group[connection]`` is the pool for the connection's settings,
+    created on first use (:meth:`create`) with the group's limit; an equal
+    ``Connection`` made elsewhere gets the same pool (see :class:`PoolKey`).
+    The keys are :class:`PoolKey`; ``group[key]`` works too, for a key the
+    group holds.  ``items()``, ``keys()``, ``values()``, ``len()``, ``in``
+    and iteration see the pools created so far; :meth:`clear` forgets them.
+
+    Args:
+        limit: The limit of the pools it creates: :data:`use_global_limit`
+            (the default: :func:`get_limit` at creation time), ``None`` or
+            ``0`` (no limit), or an int >= 1.
+        close_after_fork: Forget every pool in a child made by
+            :func:`os.fork` (the parent keeps using their sockets).
+    """
+
+    # A group is a registry entry, not a value: equal only to itself.
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __init__(
+        self,
+        limit: int | _UseGlobalLimit | None = use_global_limit,
+        close_after_fork: bool = True,
+    ) -> None:
+        self.limit = limit if limit is use_global_limit else check_limit(limit)
+        self.close_after_fork = close_after_fork
+        self._pools: dict[PoolKey, P] = {}
+        if close_after_fork:
+            _FORGET_IN_CHILD.add(self)
 
     def create(self, connection: Connection, limit: int | None) -> P:
         """Make the pool for ``connection``."""
-        raise NotImplementedError
+        raise NotImplementedError("PoolGroups must define create()")
 
-    def __getitem__(self, connection: Connection) -> P:
+    def __getitem__(self, connection: Connection | PoolKey) -> P:
+        if isinstance(connection, PoolKey):
+            with _registry.lock:
+                return self._pools[connection]
         if not isinstance(connection, Connection):
             raise ConfigurationError(
                 f"pools are keyed by Connection, not {type(connection).__name__}"
             )
-        key = _pool_key(connection)
+        key = PoolKey.of(connection)
         with _registry.lock:
             pool = self._pools.get(key)
             if pool is None:
-                pool = self._pools[key] = self.create(connection, _registry.limit)
+                limit = self.limit
+                if isinstance(limit, _UseGlobalLimit):
+                    limit = _registry.limit
+                pool = self._pools[key] = self.create(connection, limit)
             return pool
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, Connection):
+            key = PoolKey.of(key)
+        with _registry.lock:
+            return key in self._pools
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The pool for ``key`` (a Connection or a PoolKey) if it exists.
+
+        Unlike ``group[connection]``, this never creates a pool.
+        """
+        if isinstance(key, Connection):
+            key = PoolKey.of(key)
+        with _registry.lock:
+            return self._pools.get(key, default)
+
+    def __iter__(self) -> Iterator[PoolKey]:
+        with _registry.lock:
+            return iter(list(self._pools))
+
+    def __len__(self) -> int:
+        return len(self._pools)
 
     def pools(self) -> list[P]:
         """The pools created so far."""
         with _registry.lock:
             return list(self._pools.values())
 
-    def __len__(self) -> int:
-        return len(self._pools)
+    def clear(self) -> None:
+        """Forget every pool, closing their idle connections.
+
+        Those in use are closed when given back; ``group[connection]``
+        then creates a new pool.  (kombu's ``clear()`` only forgets them,
+        leaving their sockets open until garbage collection.)
+        """
+        for pool in self._forget():
+            pool.close()
 
     def _forget(self) -> list[P]:
         with _registry.lock:
             pools = list(self._pools.values())
             self._pools.clear()
         return pools
+
+
+G = TypeVar("G", bound="PoolGroup[Any]")
+
+
+def register_group(group: G) -> G:
+    """Make :func:`set_limit` and :func:`reset` apply to ``group`` too.
+
+    Returns the group, so it can decorate an instance's creation.
+    """
+    with _registry.lock:
+        _registry.groups.append(group)
+    return group
 
 
 class Connections(PoolGroup[ConnectionPool]):
@@ -217,27 +352,9 @@ class Producers(PoolGroup[ProducerPool]):
 
 
 #: ``connections[connection].acquire(block=True)`` lends a connection.
-connections = Connections()
+connections = register_group(Connections())
 #: ``producers[connection].acquire(block=True)`` lends a producer.
-producers = Producers()
-_registry.groups.extend([connections, producers])
-
-
-def _pool_key(connection: Connection) -> tuple[object, ...]:
-    transport = connection.transport
-    return (
-        type(transport),
-        # Two memory transports with different brokers are different servers.
-        getattr(transport, "broker", None),
-        connection.as_uri(include_password=True),
-        tuple(connection.alt),
-        repr(connection.ssl),
-        repr(sorted(connection.transport_options.items())),
-        connection.heartbeat,
-        connection.connect_timeout,
-        connection.login_method,
-        connection.confirm_publish,
-    )
+producers = register_group(Producers())
 
 
 def get_limit() -> int | None:
@@ -253,41 +370,52 @@ def set_limit(
 ) -> int | None:
     """Set the global limit, and resize every pool already created.
 
-    Shrinking never takes away a connection or producer in use (the extra
-    ones are closed when given back), so ``force`` and ``ignore_errors``,
-    kept for kombu compatibility, change nothing.  With ``reset_after``
-    every pool is then closed and forgotten (:func:`reset`).
+    ``None`` or ``0`` means no limit.  Shrinking closes idle items beyond
+    the limit now; items in use are never taken away.
+
+    Returns:
+        The new limit (``None`` for no limit).
 
     Raises:
-        ConfigurationError: ``limit`` is not None or an int >= 1.
+        RuntimeError: a pool has more items in use than ``limit``, and
+            neither ``force`` nor ``ignore_errors`` is set; nothing changed.
+            With either, the extra items are closed when given back.
+        TypeError: ``limit`` is a bool.
+        ConfigurationError: ``limit`` is not None or an int >= 0.
     """
-    del force, ignore_errors
     new_limit = check_limit(limit)
     with _registry.lock:
-        _registry.limit = new_limit
         pools = [pool for group in _registry.groups for pool in group.pools()]
+        if not (force or ignore_errors):
+            for pool in pools:
+                if pool._would_refuse(new_limit):
+                    pool.resize(new_limit)  # raises the RuntimeError
+        _registry.limit = new_limit
     for pool in pools:
-        pool.resize(new_limit)
+        pool.resize(new_limit, force=True)
     if reset_after:
         reset()
     return new_limit
 
 
-def reset() -> None:
-    """Close every pool of :data:`connections` and :data:`producers`, and forget them.
+def reset(*args: object, **kwargs: object) -> None:
+    """Close every pool of every group, and forget them.
 
     Idle connections are closed now; those in use are closed when given
-    back.  The global limit is kept.
+    back.  The global limit is kept.  Arguments are accepted and ignored,
+    as in kombu (which registers it as an after-fork hook).
     """
-    for group in list(_registry.groups):
-        for pool in group._forget():
-            pool.close()
+    del args, kwargs
+    with _registry.lock:
+        groups = list(_registry.groups)
+    for group in groups:
+        group.clear()
 
 
 def _forget_after_fork() -> None:  # pragma: no cover - runs in a forked child
     # The child shares the parent's sockets: closing them would close the
     # parent's connections, so the child only forgets them.
-    for group in _registry.groups:
+    for group in list(_FORGET_IN_CHILD):
         group._forget()
 
 

@@ -308,7 +308,7 @@ def test_shrinking_below_the_lent_connections_closes_them_when_given_back(
     first, second = pool.acquire(), pool.acquire()
     first.connect()
 
-    pool.resize(1)
+    pool.resize(1, force=True)
     first.release()
 
     assert not first.connected
@@ -824,12 +824,27 @@ def test_a_channel_pool_may_forget_its_channels_after_fork(
 # -- arguments ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("limit", [0, -1, True, 2.5, "10"])
+@pytest.mark.parametrize("limit", [-1, 2.5, "10"])
 def test_a_bad_limit_is_refused(limit: object) -> None:
     with pytest.raises(ConfigurationError, match="pool limit"):
         Connection("memory://").Pool(limit=limit)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="pool limit"):
         pools.set_limit(limit)  # type: ignore[arg-type]
+
+
+def test_shrinking_below_the_connections_in_use_raises_unless_forced(
+    connection: Connection,
+) -> None:
+    pool = connection.Pool(limit=3)
+    lent = [pool.acquire(), pool.acquire()]
+
+    with pytest.raises(RuntimeError, match="while 2 connections are in use"):
+        pool.resize(1)
+    assert pool.limit == 3
+    pool.resize(2)  # not below the number in use
+    assert pool.limit == 2
+    for conn in lent:
+        conn.release()
 
 
 @pytest.mark.parametrize("timeout", [-1, True, "1"])
