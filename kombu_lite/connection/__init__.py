@@ -9,23 +9,25 @@ retry loop behind ``Producer.publish(retry=True)``.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from kombu_lite._log import get_logger
 from kombu_lite.channel import Channel, DeclareCache
-from kombu_lite.connection import ensuring, factories, retrying
+from kombu_lite.connection import copying, ensuring, factories, retrying
 from kombu_lite.connection.blocked import report_blocked, report_unblocked
 from kombu_lite.connection.failover import Hosts
 from kombu_lite.connection.params import (
     UNSET,
+    Password,
     SSLOption,
     Unset,
     check_unknown_keywords,
 )
 from kombu_lite.connection.settings import (
-    clone_arguments,
     info_of,
     resolve_settings,
+    retry_defaults,
     uri_of,
 )
 from kombu_lite.exceptions import ChannelError, ConnectionLost, OperationalError
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
         WireConnection,
     )
 
-__all__ = ["Connection"]
+__all__ = ["ChannelPool", "Connection", "ConnectionPool"]
 
 logger = get_logger(__name__)
 
@@ -62,25 +64,31 @@ class Connection:
             a list of URLs, or a bare host name.
         userid, password, virtual_host, port: Override the URL's parts
             (on every failover host).  ``port`` may be a decimal string.
+            ``password`` may be a callable returning the password: it is
+            called at every connect, before each host is tried (OAuth2
+            token refresh, as in kombu 5.7).  An empty user name or
+            password means the default, ``guest`` (kombu's reading of
+            ``amqp://:@/``).
         insist: kombu's legacy flag; only ``False`` is accepted (brokers
             ignore it).
         ssl: ``True``, ``False``, a dict of TLS options or an
-            :class:`ssl.SSLContext`.  Not given: on for ``amqps://`` or a
-            URL with ``ssl_*`` query options, else off.  Given, it wins
-            over the URL (``ssl=False`` turns TLS off for ``amqps://``).
+            :class:`ssl.SSLContext`.  Not given or ``None`` (kombu's
+            default): on for ``amqps://`` or a URL with ``ssl_*`` query
+            options, else off.  Given, it wins over the URL (``ssl=False``
+            turns TLS off for ``amqps://``).
         transport: A transport name (``'amqp'``, ``'memory'``) or instance;
             overrides the URL scheme.
         connect_timeout: Seconds to wait for the broker to answer (> 0, or
             ``None`` for no limit).  Not given: the URL's
             ``?connect_timeout=``, else 4.
         transport_options: Options for the transport; unknown keys raise.
-            kombu's retry keys (``max_retries``, ``interval_start``,
-            ``interval_step``, ``interval_max``, ``connect_retries_timeout``,
-            ``errback``, ``callback``) raise too: kombu uses them for a
-            reconnect loop hidden in ``default_channel``, while here an
-            implicit connect tries each host once.  Retry explicitly with
-            ``publish(retry=True, retry_policy=...)``,
-            :meth:`ensure_connection` or :meth:`ensure`.
+            kombu's retry keys ``max_retries``, ``interval_start``,
+            ``interval_step`` and ``interval_max`` set the default retry
+            policy of :meth:`ensure_connection` and of
+            ``publish(retry=True)`` (:attr:`default_retry_policy`); they
+            add no hidden reconnect loop: an implicit connect tries each
+            host once.  kombu's ``connect_retries_timeout``, ``errback``
+            and ``callback`` raise.
         login_method: SASL mechanism, such as ``'PLAIN'`` or ``'AMQPLAIN'``.
         uri_prefix: kombu's SQLAlchemy URL prefix; only ``None`` is accepted.
         heartbeat: Heartbeat interval in seconds to ask the broker for
@@ -138,11 +146,11 @@ class Connection:
         self,
         hostname: str | Sequence[str] = "amqp://",
         userid: str | None = None,
-        password: str | None = None,
+        password: Password | None = None,
         virtual_host: str | None = None,
         port: int | None = None,
         insist: Literal[False] = False,
-        ssl: SSLOption | Unset = UNSET,
+        ssl: SSLOption | Unset | None = UNSET,
         transport: str | Transport | None = None,
         connect_timeout: float | Unset | None = UNSET,
         transport_options: Mapping[str, object] | None = None,
@@ -191,7 +199,15 @@ class Connection:
             report_unblocked=self._report_unblocked,
         )
         self.transport: Transport = settings.transport
+        #: kombu's attribute: the transport's name as given (the URL scheme
+        #: or ``transport=``: ``'amqp'``, ``'amqps'``, ``'pyamqp'``,
+        #: ``'memory'``), or the class of a transport instance.
+        self.transport_cls: str | type = settings.transport_cls
         self.transport_options: dict[str, object] = settings.transport_options
+        #: The retry policy of :meth:`ensure_connection` and
+        #: ``publish(retry=True)`` when the call gives none: the publish
+        #: default with ``transport_options``' retry keys applied.
+        self.default_retry_policy: RetryPolicy = retry_defaults(self.transport_options)
         self._explicit = settings.explicit
         #: Wait for the broker's confirm of every publish (kombu's
         #: ``transport_options={'confirm_publish': True}`` works too).
@@ -206,7 +222,12 @@ class Connection:
         self.blocked_connection_timeout = settings.blocked.timeout
         #: Seconds a synchronous call waits for the broker's reply.
         self.rpc_timeout = settings.rpc_timeout
-        self._hosts = Hosts(settings.urls, settings.hosts)
+        password_provider = settings.explicit.password
+        self._hosts = Hosts(
+            settings.urls,
+            settings.hosts,
+            None if isinstance(password_provider, str | None) else password_provider,
+        )
         #: ``'round-robin'``, ``'shuffle'`` or a callable ordering the URLs.
         self.failover_strategy = settings.failover_strategy
         self._lock = threading.RLock()
@@ -258,12 +279,14 @@ class Connection:
         return self._params.userid
 
     @property
-    def password(self) -> str:
+    def password(self) -> Password:
         """The password used to log in, in clear (as in kombu).
 
-        ``repr()``, :meth:`as_uri` and :meth:`info` mask it.
+        A callable given as ``password=`` is returned as it is (kombu's
+        attribute too).  ``repr()``, :meth:`as_uri` and :meth:`info` mask it.
         """
-        return self._params.password
+        provider = self._hosts.password_provider
+        return self._params.password if provider is None else provider
 
     @property
     def virtual_host(self) -> str:
@@ -311,9 +334,13 @@ class Connection:
     def as_uri(self, include_password: bool = False, mask: str = "**") -> str:
         """Return the current broker's URL, with the password masked.
 
-        Only ``include_password=True`` puts the password in clear.
+        Only ``include_password=True`` puts the password in clear (and
+        calls a callable ``password``, as kombu does).
         """
-        return uri_of(self.transport, self._params, include_password, mask)
+        params = self._params
+        if include_password and self._hosts.password_provider is not None:
+            params = replace(params, password=self._hosts.password())
+        return uri_of(self.transport, params, include_password, mask)
 
     def info(self) -> dict[str, object]:
         """The current broker's settings as a dict, with kombu's keys.
@@ -444,19 +471,12 @@ class Connection:
     ) -> None:
         self.release()
 
-    def clone(self, **kwargs: Any) -> Connection:
-        """Return a new, unconnected Connection with the same settings.
+    # -- copies and moves (kombu's names; written in connection/copying.py) ----
 
-        The clone gets the same URLs and keyword arguments as this
-        connection was built with (``kwargs`` override them), and shares
-        its transport object, so a memory transport's private
-        :class:`~kombu_lite.transport.memory.Broker` is kept.
-        """
-        return Connection(
-            **clone_arguments(self, self._explicit, self._hosts.urls, kwargs)
-        )
-
-    # -- retries ------------------------------------------------------------------
+    clone = copying.clone
+    __copy__ = copying.copy
+    __deepcopy__ = copying.deepcopy
+    switch = copying.switch
 
     # -- retries (kombu's names; written in connection/ensuring.py) -------------
 
@@ -491,3 +511,6 @@ class Connection:
 _code = Connection.__init__.__code__
 _KEYWORDS = _code.co_varnames[1 : _code.co_argcount + _code.co_kwonlyargcount]
 del _code
+
+# kombu exports the pools here too; they subclass Connection, so come last.
+from kombu_lite.connection.pool import ChannelPool, ConnectionPool  # noqa: E402

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kombu_lite.connection.params import UNSET, Unset
 from kombu_lite.connection.retrying import connect_with_retries, on_current_channel
 from kombu_lite.connection.retrying import ensure as ensure_call
 from kombu_lite.retry import RetryPolicy
@@ -29,10 +30,10 @@ T = TypeVar("T")
 def ensure_connection(
     self: Connection,
     errback: Callable[[BaseException, float], object] | None = None,
-    max_retries: int | None = None,
-    interval_start: float = 2,
-    interval_step: float = 2,
-    interval_max: float = 30,
+    max_retries: int | Unset | None = UNSET,
+    interval_start: float | Unset = UNSET,
+    interval_step: float | Unset = UNSET,
+    interval_max: float | Unset = UNSET,
     callback: Callable[[], object] | None = None,
     reraise_as_library_errors: bool = True,
     timeout: float | None = None,
@@ -41,20 +42,32 @@ def ensure_connection(
 ) -> Connection:
     """Connect, retrying on recoverable connection errors; return self.
 
-    With ``max_retries=None`` and no ``timeout`` this retries forever,
-    as kombu does; give one of them to bound it.  Each retry moves to the
-    next failover host.  ``jitter(seconds)`` (not in kombu) changes each
-    sleep; ``errback`` is given the changed one.
+    An argument not given takes the connection's ``transport_options``
+    value (kombu's retry keys), else kombu's default: ``max_retries=None``
+    (no limit), ``interval_start=2``, ``interval_step=2``,
+    ``interval_max=30``.  With no limit and no ``timeout`` this retries
+    forever, as kombu does; give one of them to bound it.  Each retry
+    moves to the next failover host.  ``jitter(seconds)`` (not in kombu)
+    changes each sleep; ``errback`` is given the changed one.
     """
     del reraise_as_library_errors  # our errors are always library errors
+    options = self.transport_options
+    policy = self.default_retry_policy
+
+    def pick(name: str, given: Any, default: Any) -> Any:
+        if given is not UNSET:
+            return given
+        # The policy holds the option, checked when the connection was made.
+        return getattr(policy, name) if name in options else default
+
     connect_with_retries(
         self._connect_recoverable,
         self._next_host,
         errback=errback,
-        max_retries=max_retries,
-        interval_start=interval_start,
-        interval_step=interval_step,
-        interval_max=interval_max,
+        max_retries=pick("max_retries", max_retries, None),
+        interval_start=pick("interval_start", interval_start, 2),
+        interval_step=pick("interval_step", interval_step, 2),
+        interval_max=pick("interval_max", interval_max, 30),
         callback=callback,
         timeout=timeout,
         jitter=jitter,

@@ -83,12 +83,36 @@ def next_host(current: int, count: int) -> int:
 class Hosts:
     """A connection's brokers: their URLs and parameters, and the current one."""
 
-    __slots__ = ("index", "params", "urls")
+    __slots__ = ("index", "params", "password_provider", "urls")
 
-    def __init__(self, urls: list[str], params: list[ConnectionParameters]) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        params: list[ConnectionParameters],
+        password_provider: Callable[[], str] | None = None,
+    ) -> None:
         self.urls = urls
         self.params = params
         self.index = 0
+        #: Called for the password at every connect (``password=`` callable).
+        self.password_provider = password_provider
+
+    def password(self) -> str:
+        """The current password: the provider's answer now, if there is one.
+
+        Raises:
+            ConfigurationError: the provider returned something not a str.
+        """
+        provider = self.password_provider
+        if provider is None:
+            return self.current.password
+        password = provider()
+        if not isinstance(password, str):
+            raise ConfigurationError(
+                f"the password callable must return a str, "
+                f"not {type(password).__name__}"
+            )
+        return password
 
     @property
     def current(self) -> ConnectionParameters:
@@ -116,13 +140,20 @@ class Hosts:
         The host that answered becomes the current one.  ``deadline`` (on
         :func:`time.monotonic`) shortens each host's connect timeout.
 
+        A ``password_provider`` is called before each host is tried (an
+        OAuth2 token is fetched fresh for each attempt).
+
         Raises:
             OperationalError: the last host's error; or no time was left.
                 An unrecoverable error (refused credentials) at once.
+            ConfigurationError: the password provider returned a non-str;
+                whatever else it raises is raised as it is.
         """
         last: OperationalError | None = None
         for index in host_order(self.index, self.urls, strategy):
             params = self.params[index]
+            if self.password_provider is not None:
+                params = replace(params, password=self.password())
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -36,8 +36,10 @@ __all__ = [
     "DEFAULT_HEARTBEAT",
     "DEFAULT_RPC_TIMEOUT",
     "RETRY_OPTIONS",
+    "RETRY_POLICY_OPTIONS",
     "UNSET",
     "ExplicitSettings",
+    "Password",
     "SSLOption",
     "Unset",
     "build_params",
@@ -62,6 +64,20 @@ DEFAULT_BLOCKED_TIMEOUT = 60.0
 _LONGEST_WAIT: Final = threading.TIMEOUT_MAX
 DEFAULT_RPC_TIMEOUT = 30.0
 
+#: kombu's retry keys that a Connection accepts in ``transport_options``:
+#: they set the default retry policy of ``ensure_connection`` and of
+#: ``publish(retry=True)`` (see ``Connection.default_retry_policy``).  They
+#: never add a hidden reconnect loop: an implicit connect tries each host
+#: once.
+RETRY_POLICY_OPTIONS = frozenset(
+    {"max_retries", "interval_start", "interval_step", "interval_max"}
+)
+
+#: kombu's other connect-retry keys.  kombu reads them for the reconnect
+#: loop it runs inside ``default_channel``; kombu_lite has no such hidden
+#: loop, so they are refused rather than accepted and ignored.
+RETRY_OPTIONS = frozenset({"connect_retries_timeout", "errback", "callback"})
+
 #: Transport option keys that configure the Connection itself; they are
 #: never passed down to the transport.
 CONNECTION_OPTIONS = frozenset(
@@ -73,25 +89,15 @@ CONNECTION_OPTIONS = frozenset(
         "on_blocked",
         "on_unblocked",
     }
+    | RETRY_POLICY_OPTIONS
 )
 
-#: kombu's connect-retry keys.  kombu reads them for the reconnect loop it
-#: runs inside ``default_channel``; kombu_lite has no such hidden loop (an
-#: implicit connect tries each host once), so they are refused rather than
-#: accepted and ignored.
-RETRY_OPTIONS = frozenset(
-    {
-        "max_retries",
-        "interval_start",
-        "interval_step",
-        "interval_max",
-        "connect_retries_timeout",
-        "errback",
-        "callback",
-    }
-)
 
 SSLOption = bool | Mapping[str, object] | _ssl.SSLContext
+
+#: A password, or a callable returning one, called at every connect (how
+#: OAuth2 token refresh works with RabbitMQ; kombu 5.7).
+Password = str | Callable[[], str]
 
 
 class Unset(enum.Enum):
@@ -135,7 +141,7 @@ class ExplicitSettings:
     """
 
     userid: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: Password | None = field(default=None, repr=False)
     virtual_host: str | None = None
     port: int | None = None
     ssl: SSLOption | Unset = UNSET
@@ -161,32 +167,36 @@ def check_explicit(
     given as a decimal string and timeouts given as numeric strings are
     converted; anything else of the wrong type raises.
 
+    ``ssl=None`` is kombu's default: not given, so no TLS unless the URL
+    asks for it (``amqps://``, ``ssl_*`` query options; kombu uses TLS
+    for ``amqps://`` whatever ``ssl`` says).  A callable ``password`` is
+    kept and called at every connect.
+
     Raises:
         ConfigurationError: naming the argument (never showing a password).
     """
-    if callable(password):
-        # kombu 5.7 calls a callable password at every connect.  Refused
-        # rather than called once here: a token provider called only at
-        # construction would silently go stale on the first reconnect.
+    if (
+        password is not None
+        and not isinstance(password, str)
+        and not callable(password)
+    ):
         raise ConfigurationError(
-            "password must be a str; a callable password (kombu 5.7) is not "
-            "supported: build a new Connection when the password changes"
+            f"password must be a str or a callable returning one, "
+            f"not {type(password).__name__}"
         )
-    if password is not None and not isinstance(password, str):
-        raise ConfigurationError(
-            f"password must be a str, not {type(password).__name__}"
-        )
+    if ssl is None:
+        ssl = UNSET
     if ssl is not UNSET and not isinstance(ssl, bool | Mapping | _ssl.SSLContext):
         raise ConfigurationError(
-            f"ssl must be True, False, a dict of TLS options or an "
+            f"ssl must be True, False, None, a dict of TLS options or an "
             f"ssl.SSLContext, not {type(ssl).__name__}"
         )
     login = _optional_str("login_method", login_method)
     if login == "":
         raise ConfigurationError("login_method must not be empty")
     return ExplicitSettings(
-        userid=_optional_str("userid", userid),
-        password=password,
+        userid=_optional_str("userid", userid) or None,
+        password=password or None,
         virtual_host=_optional_str("virtual_host", virtual_host),
         port=_port(port),
         ssl=ssl,
@@ -333,7 +343,8 @@ def check_transport_options(
                 f"transport option {key!r} is not supported: kombu_lite never "
                 f"retries a connect behind your back; pass a retry_policy to "
                 f"publish(retry=True) or call Connection.ensure_connection("
-                f"{key}=...)"
+                f"{key}=...); max_retries, interval_start, interval_step and "
+                f"interval_max set their defaults"
             )
         if key not in allowed:
             known = ", ".join(sorted(allowed)) or "none"
@@ -370,11 +381,15 @@ def build_params(
     if heartbeat is None:
         heartbeat = url.query.get("heartbeat", DEFAULT_HEARTBEAT)
     login = explicit.login_method or url.query.get("login_method")
+    # A callable password is called at each connect (Hosts.connect).
+    password = explicit.password if isinstance(explicit.password, str) else None
     return ConnectionParameters(
         hostname=url.hostname or "localhost",
         port=explicit.port or url.port or default_port,
-        userid=_first(explicit.userid, url.userid, "guest"),
-        password=_first(explicit.password, url.password, "guest"),
+        # An empty user name or password means the default, as in kombu
+        # ('amqp://:@/' is guest:guest@localhost).
+        userid=_first(explicit.userid, url.userid or None, "guest"),
+        password=_first(password, url.password or None, "guest"),
         virtual_host=_first(explicit.virtual_host, url.virtual_host, "/"),
         ssl=ssl_opt,
         connect_timeout=None if timeout is None else float(timeout),

@@ -17,6 +17,7 @@ from kombu_lite.connection.failover import FailoverStrategy, check_failover_stra
 from kombu_lite.connection.params import (
     DEFAULT_BLOCKED_TIMEOUT,
     DEFAULT_CONFIRM_TIMEOUT,
+    RETRY_POLICY_OPTIONS,
     ExplicitSettings,
     Unset,
     build_params,
@@ -30,6 +31,7 @@ from kombu_lite.connection.params import (
 )
 from kombu_lite.connection.url import format_url
 from kombu_lite.exceptions import ConfigurationError
+from kombu_lite.retry import DEFAULT_PUBLISH_RETRY_POLICY, RetryPolicy
 from kombu_lite.transport import resolve_transport
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ __all__ = [
     "clone_arguments",
     "info_of",
     "resolve_settings",
+    "retry_defaults",
     "uri_of",
 ]
 
@@ -53,6 +56,10 @@ class Settings:
     """What ``Connection()`` made of its arguments."""
 
     transport: Transport
+    #: kombu's ``Connection.transport_cls``: the scheme or transport name
+    #: given (``'amqp'``, ``'amqps'``, ``'pyamqp'``, ``'memory'``), or the
+    #: class of a transport instance.
+    transport_cls: str | type
     transport_options: dict[str, object]
     explicit: ExplicitSettings
     confirm_publish: bool
@@ -133,6 +140,13 @@ def resolve_settings(
     ]
     return Settings(
         transport=chosen,
+        transport_cls=(
+            transport
+            if isinstance(transport, str)
+            else parsed[0].transport
+            if transport is None
+            else type(transport)
+        ),
         transport_options=options,
         explicit=explicit,
         confirm_publish=bool(confirm_publish or options.get("confirm_publish")),
@@ -157,6 +171,7 @@ class Configured(Protocol):
     """The settings of a ``Connection`` that describe and clone it."""
 
     transport: Transport
+    transport_cls: str | type
     transport_options: dict[str, object]
     failover_strategy: FailoverStrategy
     confirm_publish: bool
@@ -193,6 +208,14 @@ def uri_of(
     )
 
 
+_INFO_TRANSPORT = {
+    "amqp": "amqp",
+    "pyamqp": "amqp",
+    "amqps": "amqps",
+    "memory": "memory",
+}
+
+
 def info_of(connection: Configured, params: ConnectionParameters) -> dict[str, object]:
     """``Connection.info()``: kombu's keys, the password always ``'**'``."""
     return {
@@ -203,14 +226,18 @@ def info_of(connection: Configured, params: ConnectionParameters) -> dict[str, o
         "port": params.port,
         "insist": False,
         "ssl": params.ssl,
-        "transport": connection.transport.name,
+        # kombu resolves the 'pyamqp' alias to 'amqp' here.
+        "transport": _INFO_TRANSPORT.get(
+            str(connection.transport_cls), connection.transport.name
+        ),
         "connect_timeout": params.connect_timeout,
         "transport_options": dict(connection.transport_options),
         "login_method": params.login_method,
         "uri_prefix": None,
         "heartbeat": params.heartbeat,
         "failover_strategy": connection.failover_strategy,
-        "alternates": connection.alt,
+        # kombu lists the URLs only when there is more than one.
+        "alternates": connection.alt if len(connection.alt) > 1 else [],
         "credential_provider": None,
     }
 
@@ -243,3 +270,23 @@ def clone_arguments(
     }
     arguments.update(overrides)
     return arguments
+
+
+def retry_defaults(transport_options: Mapping[str, object]) -> RetryPolicy:
+    """``Connection.default_retry_policy``: the options' kombu retry keys applied.
+
+    The keys are :data:`~kombu_lite.connection.params.RETRY_POLICY_OPTIONS`;
+    the others keep :data:`~kombu_lite.retry.DEFAULT_PUBLISH_RETRY_POLICY`'s
+    values.
+
+    Raises:
+        ConfigurationError: a retry key has a bad value.
+    """
+    return RetryPolicy.from_mapping(
+        {
+            key: value
+            for key, value in transport_options.items()
+            if key in RETRY_POLICY_OPTIONS
+        },
+        DEFAULT_PUBLISH_RETRY_POLICY,
+    )

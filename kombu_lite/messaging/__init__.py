@@ -324,7 +324,12 @@ class Producer:
         connection = self._connection
         if connection is None:
             raise NotBoundError("retry=True needs a producer bound to a connection")
-        policy = RetryPolicy.from_mapping(retry_policy, DEFAULT_PUBLISH_RETRY_POLICY)
+        # The connection's default: DEFAULT_PUBLISH_RETRY_POLICY with its
+        # transport_options' retry keys (kombu's) applied.
+        base: RetryPolicy = getattr(
+            connection, "default_retry_policy", DEFAULT_PUBLISH_RETRY_POLICY
+        )
+        policy = RetryPolicy.from_mapping(retry_policy, base)
         # Every attempt sends the bytes the first one encoded.  The policy's
         # timeout bounds the whole call: a confirm wait too (it ends in
         # ConfirmTimeout, outcome unknown, never retried).

@@ -84,17 +84,25 @@ def test_misspelt_keyword_suggests_the_right_one() -> None:
         Connection("amqp://", conect_timeout=3)  # type: ignore[arg-type]
 
 
-def test_callable_password_is_refused_without_calling_it() -> None:
+def test_callable_password_is_not_called_at_construction() -> None:
     calls: list[str] = []
 
     def token() -> str:
         calls.append("called")
         return "tok"
 
-    with pytest.raises(ConfigurationError, match="callable password"):
-        Connection("amqp://", password=token)  # type: ignore[arg-type]
+    connection = Connection("amqp://", password=token)
 
+    assert connection.password is token
     assert calls == []
+    assert "tok" not in repr(connection)
+
+
+def test_callable_password_returning_a_non_str_raises_on_use() -> None:
+    connection = Connection("amqp://", password=lambda: 42)  # type: ignore[arg-type,return-value]
+
+    with pytest.raises(ConfigurationError, match="must return a str, not int"):
+        connection.as_uri(include_password=True)
 
 
 # -- keywords win over the URL, whatever their value -------------------------------
@@ -280,10 +288,6 @@ def test_bad_numbers_in_the_url_query_are_refused(query: str) -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        "max_retries",
-        "interval_start",
-        "interval_step",
-        "interval_max",
         "connect_retries_timeout",
         "errback",
         "callback",
