@@ -89,8 +89,9 @@ class SimpleQueue:
         serializer, compression: Defaults for :meth:`put` (the serializer
             is json by default).
         accept: Serializers (names or content types) :meth:`get` decodes
-            (default: json only).  It must hold ``serializer`` (and json,
-            for :meth:`put` of bodies other than bytes and str without one).
+            (default: json only).  A ``serializer`` it leaves out is
+            accepted here (the queue may be used only to read, as in
+            kombu) but :meth:`put` refuses to send with it.
 
     The queue is declared when the object is created.  ``queue_opts``,
     ``queue_args`` and ``exchange_opts`` only apply to a queue given by
@@ -99,9 +100,7 @@ class SimpleQueue:
     Messages :meth:`get` cannot decode are not dropped: see :meth:`get`.
 
     Raises:
-        ConfigurationError: a bad argument or option, or a ``serializer``
-            that ``accept`` leaves out (its messages could not be read
-            back; kombu raises only when they are).
+        ConfigurationError: a bad argument or option.
         SerializerNotInstalled: an unknown serializer.
         CompressionNotInstalled: an unknown compression.
     """
@@ -167,12 +166,15 @@ class SimpleQueue:
             routing_key = queue.name
         else:
             routing_key = queue.routing_key
-        if serializer is not None:
-            _refuse_unreadable(self, queue.name, accept_types, serializer, None)
+        # An unknown serializer raises here; one accept leaves out is refused
+        # by put(), not here: kombu code builds such a queue to read only.
+        self._serializer_refused = serializer is not None and not _readable(
+            _serializers.content_type_of(serializer), accept_types
+        )
         # Without a serializer, put() sends bytes and str as they are and
         # anything else as json: refused per body if json is not accepted.
         self._json_refused = serializer is None and not _readable(
-            _serializers.encoder_for(None).content_type_for(_ANY)[0], accept_types
+            _serializers.content_type_of(None), accept_types
         )
         self.no_ack = self.no_ack if no_ack is None else no_ack
         #: The :class:`~kombu_lite.Producer` behind :meth:`put`.
@@ -232,12 +234,16 @@ class SimpleQueue:
                 ``content_type`` is not in the queue's accept list, so
                 :meth:`get` could not decode the message; nothing was sent.
         """
-        if serializer is not None or "content_type" in kwargs:
+        if (
+            serializer is not None
+            or "content_type" in kwargs
+            or self._serializer_refused
+        ):
             _refuse_unreadable(
                 self,
                 self.name,
                 self.consumer.accept,
-                serializer,
+                serializer if serializer is not None else self.producer.serializer,
                 kwargs.get("content_type"),
             )
         elif self._json_refused and not isinstance(message, bytes | str):
@@ -445,10 +451,6 @@ class SimpleBuffer(SimpleQueue):
     )
 
 
-#: A body that is neither bytes nor str: what the automatic choice serializes.
-_ANY: Final = object()
-
-
 def _readable(content_type: str, accept: frozenset[str]) -> bool:
     return content_type in accept or content_type in TRUSTED_CONTENT_TYPES
 
@@ -465,11 +467,10 @@ def _refuse_unreadable(
         what = f"content_type {content_type!r}"
         token = content_type
     else:
-        codec = _serializers.encoder_for(serializer)
-        # The automatic choice (serializer=None) and 'raw' send bytes and
-        # str as trusted types; anything else as the codec says.
-        content_type = codec.content_type or codec.content_type_for(_ANY)[0]
-        token = codec.name or "json"
+        # The automatic choice (serializer=None) sends bytes and str as
+        # trusted types; anything else with the default serializer.
+        content_type = _serializers.content_type_of(serializer)
+        token = serializer or "json"
         default = " (the default for bodies other than bytes and str)"
         default = default if serializer is None else ""
         what = f"serializer {token!r}{default} ({content_type})"
