@@ -146,6 +146,8 @@ class Resource(Generic[T]):
         self._creating = 0
         # Items in use when the pool was closed: closed when given back.
         self._retired: set[int] = set()
+        # Set by force_close_all(close_pool=True): acquire() refuses.
+        self._closed = False
 
     def _preload(self) -> None:
         """Make :attr:`preload` items now and keep them idle.
@@ -275,7 +277,10 @@ class Resource(Generic[T]):
             LimitExceeded: every item is in use (the pool's own subclass of
                 :class:`~kombu_lite.exceptions.LimitExceeded`).
             ConfigurationError: a bad ``timeout``.
+            RuntimeError: the pool was closed by :meth:`force_close_all`.
         """
+        if self._closed:
+            raise RuntimeError(f"acquire on a closed {self.noun} pool")
         if timeout is not None and (
             isinstance(timeout, bool)
             or not isinstance(timeout, int | float)
@@ -381,6 +386,16 @@ class Resource(Generic[T]):
             self._retired.update(self._in_use)
         for item in idle:
             self.close_resource(item)
+
+    def force_close_all(self, close_pool: bool = True) -> None:
+        """kombu's name: :meth:`close`, and with ``close_pool`` refuse to lend.
+
+        Idle items are closed now; items in use are closed when given back
+        (kombu closes those under their users too).  With ``close_pool``
+        (kombu's default) a later :meth:`acquire` raises ``RuntimeError``.
+        """
+        self._closed = close_pool
+        self.close()
 
     def __repr__(self) -> str:
         limit = "no limit" if self._limit is None else f"limit {self._limit}"

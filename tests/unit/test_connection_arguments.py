@@ -381,3 +381,41 @@ def test_info_has_kombus_keys() -> None:
         "alternates",
         "credential_provider",
     }
+
+
+# -- kombu's Connection extras (issue 13) ---------------------------------------------
+
+
+def test_switch_refuses_an_empty_target() -> None:
+    with pytest.raises(ConfigurationError, match="switch\\(\\) needs a URL"):
+        Connection("amqp://h//").switch(" ")
+
+
+def test_switch_refuses_another_transport() -> None:
+    with pytest.raises(ConfigurationError, match="make a new Connection"):
+        Connection("amqp://h//").switch("memory://")
+
+
+def test_retry_keys_set_the_default_retry_policy() -> None:
+    connection = Connection(
+        "memory://", transport_options={"max_retries": 7, "interval_max": 3}
+    )
+
+    assert connection.default_retry_policy.max_retries == 7
+    assert connection.default_retry_policy.interval_max == 3
+    assert connection.default_retry_policy.interval_start == 0
+
+
+def test_a_bad_retry_key_value_raises_at_construction() -> None:
+    with pytest.raises(ConfigurationError, match="max_retries"):
+        Connection("memory://", transport_options={"max_retries": -1})
+
+
+def test_ssl_none_keeps_tls_for_amqps() -> None:
+    assert Connection("amqps://h//", ssl=None).ssl is True
+
+
+def test_transport_cls_of_a_transport_instance_is_its_class() -> None:
+    transport = Connection("memory://").transport
+
+    assert Connection("memory://", transport=transport).transport_cls is type(transport)

@@ -788,3 +788,74 @@ def test_dump_raises_encode_error_like_encode() -> None:
 
     with pytest.raises(EncodeError, match="not JSON serializable"):
         codec.dump({"bad": object()})
+
+
+# -- kombu's registry attributes and helpers (issues 13 and 19) -----------------------
+
+
+def test_the_name_mappings_are_read_only_views(registry: SerializerRegistry) -> None:
+    with pytest.raises(TypeError):
+        registry.name_to_type["x"] = "application/x"  # type: ignore[index]
+
+
+def test_registering_again_keeps_a_disabled_type_disabled(
+    registry: SerializerRegistry,
+) -> None:
+    registry.register("pickle", pickle.dumps, pickle.loads, PICKLE, "binary")
+
+    with pytest.raises(ContentDisallowed):
+        registry.loads(pickle.dumps(1), PICKLE, "binary")
+
+
+def test_register_builtin_refuses_an_unknown_name(registry: SerializerRegistry) -> None:
+    with pytest.raises(SerializerNotInstalled, match="no built-in serializer"):
+        registry.register_builtin("nope")
+
+
+def test_register_builtin_keeps_an_enabled_serializer_enabled(
+    registry: SerializerRegistry,
+) -> None:
+    registry.enable("pickle")
+
+    registry.register_builtin("pickle")
+
+    assert registry.loads(pickle.dumps(1), PICKLE, "binary") == 1
+
+
+def test_content_type_of(registry: SerializerRegistry) -> None:
+    assert registry.content_type_of(None) == JSON
+    assert registry.content_type_of("raw") == "application/data"
+    assert registry.content_type_of("pickle") == PICKLE
+
+
+@pytest.mark.parametrize(
+    ("content_type", "content_encoding", "match"),
+    [
+        (b"\xff", "utf-8", "content_type must be ASCII"),
+        (3, "utf-8", "content_type must be a str"),
+        ("a/b", 3, "content_encoding must be a str"),
+    ],
+)
+def test_loads_refuses_bad_labels_with_decode_error(
+    registry: SerializerRegistry,
+    content_type: object,
+    content_encoding: object,
+    match: str,
+) -> None:
+    with pytest.raises(DecodeError, match=match):
+        registry.loads(b"x", content_type, content_encoding)  # type: ignore[arg-type]
+
+
+def test_loads_reads_bytes_labels(registry: SerializerRegistry) -> None:
+    assert registry.loads(b"[1]", b"application/json", b"utf-8") == [1]  # type: ignore[arg-type]
+
+
+def test_loads_refuses_an_accept_that_is_not_a_collection(
+    registry: SerializerRegistry,
+) -> None:
+    with pytest.raises(DecodeError, match="accept must be a collection"):
+        registry.loads(b"x", "a/b", "utf-8", accept=3)  # type: ignore[arg-type]
+
+
+def test_loads_returns_str_without_a_decoder(registry: SerializerRegistry) -> None:
+    assert registry.loads("text", "application/x-none", "utf-8") == "text"
