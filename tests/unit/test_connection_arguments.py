@@ -11,7 +11,7 @@ import math
 import pytest
 
 from kombu_lite import Connection, Queue
-from kombu_lite.exceptions import ConfigurationError, InvalidURL
+from kombu_lite.exceptions import ConfigurationError, InvalidURL, OperationalError
 from kombu_lite.transport.memory import Broker, MemoryTransport, default_broker
 
 URL = "amqp://them:their-pw@rabbit:5673/theirs?connect_timeout=3&heartbeat=5&login_method=AMQPLAIN"
@@ -419,3 +419,44 @@ def test_transport_cls_of_a_transport_instance_is_its_class() -> None:
     transport = Connection("memory://").transport
 
     assert Connection("memory://", transport=transport).transport_cls is type(transport)
+
+
+def test_publish_retry_follows_the_transport_options_retry_keys() -> None:
+    broker = Broker()
+    conn = Connection(
+        "memory://",
+        transport=MemoryTransport(broker),
+        transport_options={"max_retries": 1, "interval_max": 0},
+    )
+    retries: list[float] = []
+    with conn:
+        producer = conn.Producer()
+        conn.connect()
+        broker.stop()
+        with pytest.raises(OperationalError):
+            producer.publish(
+                {"n": 1},
+                routing_key="nowhere",
+                retry=True,
+                retry_policy={
+                    "errback": lambda exc, interval: retries.append(interval)
+                },
+            )
+
+    assert retries == [0]  # one retry (the default policy would make three)
+
+
+def test_ensure_connection_follows_the_transport_options_retry_keys() -> None:
+    broker = Broker()
+    broker.stop()
+    conn = Connection(
+        "memory://",
+        transport=MemoryTransport(broker),
+        transport_options={"max_retries": 2, "interval_start": 0, "interval_max": 0},
+    )
+    retries: list[float] = []
+
+    with pytest.raises(OperationalError):
+        conn.ensure_connection(errback=lambda exc, interval: retries.append(interval))
+
+    assert retries == [0, 0]
