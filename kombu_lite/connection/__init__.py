@@ -9,12 +9,11 @@ retry loop behind ``Producer.publish(retry=True)``.
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from kombu_lite._log import get_logger
 from kombu_lite.channel import Channel, DeclareCache
-from kombu_lite.connection import copying, ensuring, factories, retrying
+from kombu_lite.connection import copying, ensuring, factories, retrying, settings
 from kombu_lite.connection.blocked import report_blocked, report_unblocked
 from kombu_lite.connection.failover import Hosts
 from kombu_lite.connection.params import (
@@ -24,12 +23,7 @@ from kombu_lite.connection.params import (
     Unset,
     check_unknown_keywords,
 )
-from kombu_lite.connection.settings import (
-    info_of,
-    resolve_settings,
-    retry_defaults,
-    uri_of,
-)
+from kombu_lite.connection.settings import resolve_settings, retry_defaults
 from kombu_lite.exceptions import ChannelError, ConnectionLost, OperationalError
 
 if TYPE_CHECKING:
@@ -45,7 +39,7 @@ if TYPE_CHECKING:
         WireConnection,
     )
 
-__all__ = ["ChannelPool", "Connection", "ConnectionPool"]
+__all__ = ["BrokerConnection", "ChannelPool", "Connection", "ConnectionPool"]
 
 logger = get_logger(__name__)
 
@@ -331,24 +325,9 @@ class Connection:
     recoverable_connection_errors = connection_errors
     recoverable_channel_errors: tuple[type[BaseException], ...] = ()
 
-    def as_uri(self, include_password: bool = False, mask: str = "**") -> str:
-        """Return the current broker's URL, with the password masked.
-
-        Only ``include_password=True`` puts the password in clear (and
-        calls a callable ``password``, as kombu does).
-        """
-        params = self._params
-        if include_password and self._hosts.password_provider is not None:
-            params = replace(params, password=self._hosts.password())
-        return uri_of(self.transport, params, include_password, mask)
-
-    def info(self) -> dict[str, object]:
-        """The current broker's settings as a dict, with kombu's keys.
-
-        Unlike kombu's ``info()``, the ``'password'`` value is always
-        ``'**'``: read :attr:`password` for the real one.
-        """
-        return info_of(self, self._params)
+    # kombu's names; written in connection/settings.py.
+    as_uri = settings.as_uri
+    info = settings.info
 
     def __repr__(self) -> str:
         return f"<Connection: {self.as_uri()} at {id(self):#x}>"
@@ -511,6 +490,9 @@ class Connection:
 _code = Connection.__init__.__code__
 _KEYWORDS = _code.co_varnames[1 : _code.co_argcount + _code.co_kwonlyargcount]
 del _code
+
+#: kombu's old name for :class:`Connection`, kept by kombu for old code.
+BrokerConnection = Connection
 
 # kombu exports the pools here too; they subclass Connection, so come last.
 from kombu_lite.connection.pool import ChannelPool, ConnectionPool  # noqa: E402

@@ -9,7 +9,7 @@ turn a connection's settings back into kombu's forms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kombu_lite.connection.blocked import BlockedOptions
@@ -37,13 +37,16 @@ from kombu_lite.transport import resolve_transport
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
+    from kombu_lite.connection import Connection
     from kombu_lite.connection.url import URL
     from kombu_lite.transport.base import ConnectionParameters, Transport
 
 __all__ = [
     "Configured",
     "Settings",
+    "as_uri",
     "clone_arguments",
+    "info",
     "info_of",
     "resolve_settings",
     "retry_defaults",
@@ -290,3 +293,24 @@ def retry_defaults(transport_options: Mapping[str, object]) -> RetryPolicy:
         },
         DEFAULT_PUBLISH_RETRY_POLICY,
     )
+
+
+def as_uri(self: Connection, include_password: bool = False, mask: str = "**") -> str:
+    """Return the current broker's URL, with the password masked.
+
+    Only ``include_password=True`` puts the password in clear (and
+    calls a callable ``password``, as kombu does).
+    """
+    params = self._params
+    if include_password and self._hosts.password_provider is not None:
+        params = replace(params, password=self._hosts.password())
+    return uri_of(self.transport, params, include_password, mask)
+
+
+def info(self: Connection) -> dict[str, object]:
+    """The current broker's settings as a dict, with kombu's keys.
+
+    Unlike kombu's ``info()``, the ``'password'`` value is always
+    ``'**'``: read :attr:`~kombu_lite.Connection.password` for the real one.
+    """
+    return info_of(self, self._params)

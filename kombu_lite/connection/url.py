@@ -60,6 +60,33 @@ class URL:
     virtual_host: str | None = None
     query: Mapping[str, object] = field(default_factory=dict)
 
+    # kombu's parse_url returns a dict of these parts and the query options:
+    # kombu code reads ``parts["hostname"]`` or calls ``dict(parts)``.
+
+    def keys(self) -> list[str]:
+        """kombu's keys: the parts, then the query options."""
+        return [*_PART_NAMES, *self.query]
+
+    def __getitem__(self, key: str) -> object:
+        """``url["hostname"]``: a part, or a query option, by kombu's key.
+
+        Raises:
+            KeyError: no such part or option.
+        """
+        if key in _PART_NAMES:
+            return getattr(self, key)
+        return self.query[key]
+
+    def get(self, key: str, default: object = None) -> object:
+        """``url.get("port")``: as ``url[key]``, ``default`` when absent."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+_PART_NAMES = ("transport", "hostname", "port", "userid", "password", "virtual_host")
+
 
 def split_failover(text: str) -> list[str]:
     """Split ``'amqp://h1;amqp://h2'`` into its URLs (blank parts dropped)."""

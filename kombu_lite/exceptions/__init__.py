@@ -131,8 +131,14 @@ class InvalidURL(ConfigurationError):
     """A broker URL could not be parsed; the text never contains the password."""
 
 
-class UnknownTransport(ConfigurationError):
-    """The URL scheme or ``transport=`` names no known transport."""
+class UnknownTransport(ConfigurationError, KeyError):
+    """The URL scheme or ``transport=`` names no known transport.
+
+    Also a :exc:`KeyError`, which kombu raises there (code that catches
+    ``KeyError`` around ``Connection(...)`` keeps working).
+    """
+
+    __str__ = Exception.__str__  # KeyError's would quote the message
 
 
 class CompressionNotInstalled(ConfigurationError):
@@ -415,39 +421,6 @@ class ConsumerCancelled(KombuError):
         return (_rebuild, (type(self), self.args, self.__dict__))
 
 
-class BatchPublishError(KombuError):
-    """kombu's error for a batch publish with an uncertain outcome.
-
-    kombu_lite has no ``Producer.batch`` and never raises it; it is here
-    so that code catching it imports.
-    """
-
-
-class VersionMismatch(KombuError):
-    """A library dependency has the wrong version (kombu's; never raised here)."""
-
-
-class HttpError(KombuError):
-    """kombu's HTTP client error (kombu_lite has no HTTP client; never raised).
-
-    Unlike kombu's, a :class:`KombuError`, as every error here.
-    """
-
-    def __init__(
-        self, code: int, message: str | None = None, response: object = None
-    ) -> None:
-        super().__init__(code, message, response)
-        self.code = code
-        self.message = message
-        self.response = response
-
-    def __str__(self) -> str:
-        return f"HTTP {self.code}: {self.message}"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
-
 class MessageStateError(KombuError):
     """A received message was acknowledged, rejected or requeued twice."""
 
@@ -486,8 +459,14 @@ class ResourceError(LimitExceeded, ConnectionError):
     code = 506
 
 
-# The code tables need the classes above (a cycle inside this package only).
+# The code tables and kombu's never-raised classes need the classes above
+# (a cycle inside this package only).
 from kombu_lite.exceptions import _codes  # noqa: E402
+from kombu_lite.exceptions._kombu import (  # noqa: E402
+    BatchPublishError,
+    HttpError,
+    VersionMismatch,
+)
 
 Returned = _codes.Returned
 channel_error_for_code = _codes.channel_error_for_code

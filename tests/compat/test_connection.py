@@ -258,11 +258,6 @@ def test_ssl_true_a_dict_or_a_context_mean_tls(lib: Lib, value: object) -> None:
 
 def test_an_unknown_scheme_raises_a_key_error_at_construction(lib: Lib) -> None:
     unknown = lib.top.Connection
-    if not lib.is_kombu:
-        unknown_transport = lib.attr("exceptions", "UnknownTransport")
-        if not issubclass(unknown_transport, KeyError):
-            pytest.xfail("UnknownTransport is not a KeyError yet (exceptions.py)")
-
     with pytest.raises(KeyError) as info:
         unknown("nosuch://host/")
     assert "nosuch" in str(info.value)

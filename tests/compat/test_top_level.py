@@ -27,8 +27,6 @@ ORIGINS = {
 
 @pytest.mark.parametrize("name", sorted(ORIGINS))
 def test_top_level_name_is_its_modules(lib: Lib, name: str) -> None:
-    if name == "BrokerConnection" and not lib.is_kombu:
-        pytest.xfail("kombu_lite.connection has no BrokerConnection alias (reported)")
     assert getattr(lib.top, name) is lib.attr(ORIGINS[name], name)
 
 
@@ -42,17 +40,7 @@ def test_parse_url_is_kombu_lites_url_parser(lib: Lib) -> None:
     assert lib.top.parse_url is lib.attr(module, "parse_url")
 
 
-def test_parse_url_returns_kombus_dict(
-    lib: Lib, request: pytest.FixtureRequest
-) -> None:
-    if not lib.is_kombu:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="kombu_lite's parse_url returns a URL record, not a dict "
-                "(kombu_lite.connection.url; reported to its owner)",
-            )
-        )
+def test_parse_url_returns_kombus_dict(lib: Lib) -> None:
     parts = lib.top.parse_url("amqp://user:pass@broker:5673/vhost")
     assert dict(parts) == {
         "transport": "amqp",
@@ -62,6 +50,16 @@ def test_parse_url_returns_kombus_dict(
         "password": "pass",
         "virtual_host": "vhost",
     }
+
+
+def test_parse_url_reads_as_a_dict_with_the_query_options(lib: Lib) -> None:
+    parts = lib.top.parse_url("amqp://broker/vh?heartbeat=10")
+    assert parts["hostname"] == "broker"
+    assert parts.get("port") is None
+    assert parts.get("nosuch", "fallback") == "fallback"
+    assert float(parts["heartbeat"]) == 10
+    with pytest.raises(KeyError):
+        parts["nosuch"]
 
 
 def test_insecure_serializers_can_be_enabled_and_disabled(lib: Lib) -> None:
