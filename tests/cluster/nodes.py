@@ -40,6 +40,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -138,6 +139,24 @@ class PrivateNode:
     @property
     def folder(self) -> Path:
         return self.nodes.base / f"kl{self.index}"
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """Stop the node's RabbitMQ application for the ``with`` block.
+
+        ``rabbitmqctl stop_app`` closes every connection to the node and
+        hands its quorum queue leaderships to the other nodes; the Erlang
+        VM stays up, and the node stays a member of the cluster.  On the
+        way out, even when the block raised, ``start_app`` starts it again
+        and ``await_startup`` waits until it serves AMQP again, so a failing
+        test leaves the cluster whole.
+        """
+        self.ctl("stop_app")
+        try:
+            yield
+        finally:
+            self.ctl("start_app")
+            self.ctl("await_startup", "--timeout", str(_BOOT_TIMEOUT))
 
 
 class PrivateNodes:
