@@ -160,19 +160,28 @@ def load_thread(
 
 
 def stop_under_load(
-    node: PrivateNode, progress: Progress, before: int, during: int, after: int
+    node: PrivateNode,
+    progress: Progress,
+    before: int,
+    during: int,
+    after: int,
+    total: int | None = None,
 ) -> None:
     """Stop ``node`` once the load did ``before``; start it after ``during`` more.
 
-    Then wait for ``after`` more with the node back.  Each wait is bounded
-    (15 s): a load that stalls fails the test's own count, not a hang.
+    Then wait for ``after`` more with the node back.  A load of ``total``
+    items in all is not waited for beyond it.  Each wait is bounded (15 s):
+    a load that stalls fails the test's own count, not a hang.
     """
-    progress.wait_for(before, timeout=15)
+
+    def wait_for(count: int) -> None:
+        progress.wait_for(count if total is None else min(count, total), 15)
+
+    wait_for(before)
     progress.stopping()
     with node.stopped():
-        at_stop = progress.done
-        progress.wait_for(at_stop + during, timeout=15)
-    progress.wait_for(progress.done + after, timeout=15)
+        wait_for(progress.done + during)
+    wait_for(progress.done + after)
 
 
 def report(record: Record, **figures: object) -> None:
