@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -58,3 +60,29 @@ def test_a_quorum_queue_declared_on_kl1_is_seen_with_its_message_from_kl2(
     assert message.body == b"replicated"
     listed = kl2.ctl("list_queues", "--silent", "name", "type").splitlines()
     assert f"{quorum_queue.name}\tquorum" in listed
+
+
+def _listening(node: PrivateNode) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", node.port)) == 0
+
+
+def test_a_node_stopped_for_a_block_that_raises_runs_again_in_the_cluster(
+    cluster: list[PrivateNode],
+) -> None:
+    kl1, _, kl3 = cluster
+
+    seen_down: list[bool] = []
+
+    def failing_test() -> None:
+        with kl3.stopped():
+            seen_down.append(not _listening(kl3))
+            raise RuntimeError("the test failed")
+
+    with pytest.raises(RuntimeError, match="the test failed"):
+        failing_test()
+
+    assert seen_down == [True]
+    assert _listening(kl3)
+    status = json.loads(kl1.ctl("cluster_status", "--formatter", "json"))
+    assert sorted(status["running_nodes"]) == [node.name for node in cluster]

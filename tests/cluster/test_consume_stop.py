@@ -76,6 +76,7 @@ def test_a_consumer_gets_every_message_when_the_queue_leader_stops(
     received: list[tuple[int, bool]] = []
     cancels: list[str] = []
     closes: list[BaseException] = []
+    delivery_counts: list[object] = []
 
     def consume(progress: Progress, finish: threading.Event) -> None:
         seen: set[int] = set()
@@ -83,6 +84,8 @@ def test_a_consumer_gets_every_message_when_the_queue_leader_stops(
         def on_message(message: Message) -> None:
             number = int(message.body)
             received.append((number, message.redelivered))
+            if message.redelivered:
+                delivery_counts.append(message.headers.get("x-delivery-count"))
             time.sleep(0.002)  # a little work: the stream outlasts the stop
             message.ack()
             if number not in seen:
@@ -140,6 +143,8 @@ def test_a_consumer_gets_every_message_when_the_queue_leader_stops(
         lost=lost,
         duplicates=len(repeats),
         resume_seconds=progress.resume_seconds,
+        redelivered=len(delivery_counts),
+        redelivered_with_delivery_count=sum(1 for c in delivery_counts if c),
     )
     assert lost == 0
     assert all(repeats), "a message came twice without redelivered=True"

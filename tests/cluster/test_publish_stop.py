@@ -143,6 +143,7 @@ def test_publish_many_reports_every_message_it_cannot_vouch_for_across_a_stop(
                     progress.failed()
                 if ok:
                     progress.succeeded(len(ok))
+                finish.wait(0.05)  # paced: enough traffic, a queue kept small
 
     with load_thread(publish, "publisher") as (progress, _finish):
         stop_under_load(kl1, progress, before=300, during=300, after=200)
