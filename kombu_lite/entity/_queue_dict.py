@@ -1,4 +1,4 @@
-"""``Queue.from_dict``: a queue from a configuration dict, as kombu builds it."""
+"""``Queue.as_dict``/``from_dict``: a queue as a configuration dict and back."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from kombu_lite.exceptions import ConfigurationError
 if TYPE_CHECKING:
     from kombu_lite.entity.queue import Queue
 
-__all__ = ["queue_from_dict"]
+__all__ = ["queue_as_dict", "queue_from_dict", "queue_state"]
 
 #: Queue keyword arguments :meth:`Queue.from_dict` passes on as they are.
 _FORWARDED = frozenset(
@@ -29,6 +29,12 @@ _FORWARDED = frozenset(
         "max_length",
         "max_length_bytes",
         "max_priority",
+        "queue_type",
+        "dead_letter_exchange",
+        "dead_letter_routing_key",
+        "delivery_limit",
+        "overflow",
+        "single_active_consumer",
     }
 )
 _READ = frozenset(
@@ -48,6 +54,51 @@ _READ = frozenset(
         "queue_auto_delete",
     }
 )
+
+
+def queue_state(queue: Queue) -> dict[str, Any]:
+    """The keyword arguments that build ``queue`` again (for pickling)."""
+    return {
+        "name": queue.name,
+        "exchange": queue.exchange,
+        "routing_key": queue.routing_key,
+        "bindings": list(queue.bindings),
+        "durable": queue.durable,
+        "exclusive": queue.exclusive,
+        "auto_delete": queue.auto_delete,
+        "queue_arguments": queue.queue_arguments,
+        "binding_arguments": queue.binding_arguments,
+        "consumer_arguments": queue.consumer_arguments,
+        "no_ack": queue.no_ack,
+        "alias": queue.alias,
+        "expires": queue.expires,
+        "message_ttl": queue.message_ttl,
+        "max_length": queue.max_length,
+        "max_length_bytes": queue.max_length_bytes,
+        "max_priority": queue.max_priority,
+        "no_declare": queue.no_declare,
+        "queue_type": queue.queue_type,
+        "dead_letter_exchange": queue.dead_letter_exchange,
+        "dead_letter_routing_key": queue.dead_letter_routing_key,
+        "delivery_limit": queue.delivery_limit,
+        "overflow": queue.overflow,
+        "single_active_consumer": queue.single_active_consumer,
+    }
+
+
+def queue_as_dict(queue: Queue, recurse: bool) -> dict[str, Any]:
+    """:meth:`Queue.as_dict`: the state, with times as floats (as kombu)."""
+    state = queue_state(queue)
+    dlx = queue.dead_letter_exchange
+    if recurse:
+        state["exchange"] = queue.exchange.as_dict(recurse=True)
+        state["bindings"] = [b.as_dict(recurse=True) for b in queue.bindings]
+        if isinstance(dlx, Exchange):
+            state["dead_letter_exchange"] = dlx.as_dict(recurse=True)
+    for key in ("expires", "message_ttl"):
+        if state[key] is not None:
+            state[key] = float(state[key])
+    return state
 
 
 def _first(options: Mapping[str, Any], *keys: str, default: Any) -> Any:
@@ -84,6 +135,10 @@ def queue_from_dict(cls: type[Queue], name: str, options: Mapping[str, Any]) -> 
         for key, value in options.items()
         if key in _FORWARDED and value is not None
     }
+    if isinstance(forwarded.get("dead_letter_exchange"), Mapping):
+        forwarded["dead_letter_exchange"] = Exchange(
+            **forwarded["dead_letter_exchange"]
+        )
     if "bindings" in forwarded:
         forwarded["bindings"] = [
             Binding.from_dict(item) if isinstance(item, Mapping) else item

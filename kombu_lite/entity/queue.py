@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kombu_lite._log import get_logger
-from kombu_lite.entity._queue_dict import queue_from_dict
+from kombu_lite.entity._queue_dict import queue_as_dict, queue_from_dict, queue_state
 from kombu_lite.entity.base import (
     Bindable,
     ChannelSource,
@@ -14,9 +14,18 @@ from kombu_lite.entity.base import (
     check_name,
     frozen_args,
     reprstr,
-    ttl_ms,
 )
 from kombu_lite.entity.exchange import Binding, Exchange
+from kombu_lite.entity.queue_args import (
+    Overflow,
+    QueueType,
+    check_dead_letter_exchange,
+    check_overflow,
+    check_queue_type,
+    declare_arguments,
+    describe,
+    whole,
+)
 from kombu_lite.exceptions import ConfigurationError, ContentDisallowed
 
 if TYPE_CHECKING:
@@ -29,18 +38,6 @@ __all__ = ["Queue"]
 OnDeclared = Callable[[str, int, int], object]
 
 logger = get_logger("kombu_lite.entity")
-
-
-def _seconds_to_ms(name: str, value: float | None) -> int | None:
-    return None if value is None else ttl_ms(name, value)
-
-
-def _positive_int(name: str, value: int | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(f"{name} must be an int >= 0, not {value!r}")
-    return value
 
 
 class Queue(Bindable):
@@ -72,6 +69,36 @@ class Queue(Bindable):
         max_priority: Make it a priority queue (``x-max-priority``).
         on_declared: ``on_declared(name, message_count, consumer_count)``
             after each declare.
+        queue_type: ``'classic'``, ``'quorum'`` or ``'stream'``
+            (``x-queue-type``); unset, the broker's default (classic).
+        dead_letter_exchange: Where rejected, expired or overflowing
+            messages go (``x-dead-letter-exchange``): an :class:`Exchange`,
+            which :meth:`declare` declares too, or a name (``''``: the
+            default exchange, which routes by queue name).
+        dead_letter_routing_key: Their new routing key
+            (``x-dead-letter-routing-key``); unset, they keep theirs.
+        delivery_limit: Quorum queues: dead-letter (or drop) a message
+            after this many failed deliveries (``x-delivery-limit``).
+        overflow: What a full queue does (``x-overflow``):
+            ``'drop-head'`` (the default), ``'reject-publish'`` or
+            ``'reject-publish-dlx'``.
+        single_active_consumer: Deliver to one consumer at a time, the
+            next taking over when it goes (``x-single-active-consumer``).
+
+    The typed keywords are merged into ``queue_arguments`` (see
+    :attr:`declare_arguments`); all are checked here, before anything is
+    sent, together with the queue's flags, as RabbitMQ 3.10 checks them:
+    quorum and stream queues must be named, durable, neither exclusive nor
+    auto-delete; quorum queues take no ``x-max-priority``; only quorum
+    queues take ``x-delivery-limit``; streams take no TTL, length limit
+    (``x-max-length-bytes`` aside), dead-lettering, overflow or single
+    active consumer; a dead-letter routing key needs a dead-letter
+    exchange.
+
+    Raises:
+        ConfigurationError: a bad value, one of those combinations, or a
+            keyword and ``queue_arguments`` giving the same ``x-`` argument
+            different values.
     """
 
     ContentDisallowed = ContentDisallowed
@@ -99,6 +126,12 @@ class Queue(Bindable):
         on_declared: OnDeclared | None = None,
         *,
         no_declare: bool = False,
+        queue_type: QueueType | None = None,
+        dead_letter_exchange: Exchange | str | None = None,
+        dead_letter_routing_key: str | None = None,
+        delivery_limit: int | None = None,
+        overflow: Overflow | None = None,
+        single_active_consumer: bool = False,
     ) -> None:
         self.name = check_name("queue", name)
         if isinstance(exchange, list | tuple | set | frozenset):
@@ -137,33 +170,25 @@ class Queue(Bindable):
         self.alias = alias
         self.expires = expires
         self.message_ttl = message_ttl
-        self.max_length = _positive_int("max_length", max_length)
-        self.max_length_bytes = _positive_int("max_length_bytes", max_length_bytes)
-        self.max_priority = _positive_int("max_priority", max_priority)
+        self.max_length = whole("max_length", max_length)
+        self.max_length_bytes = whole("max_length_bytes", max_length_bytes)
+        self.max_priority = whole("max_priority", max_priority)
         if self.max_priority is not None and self.max_priority > 255:
             raise ConfigurationError(f"max_priority must be <= 255, not {max_priority}")
-        self._declare_arguments = self._build_arguments()
+        self.queue_type = check_queue_type(queue_type)
+        self.dead_letter_exchange = check_dead_letter_exchange(dead_letter_exchange)
+        self.dead_letter_routing_key = dead_letter_routing_key
+        self.delivery_limit = whole("delivery_limit", delivery_limit)
+        self.overflow = check_overflow(overflow)
+        self.single_active_consumer = single_active_consumer
+        self._declare_arguments = declare_arguments(self)
         self.on_declared = on_declared
         self.no_declare = bool(no_declare)
         self._channel = channel
 
-    def _build_arguments(self) -> dict[str, object] | None:
-        arguments = dict(self.queue_arguments or {})
-        extra = {
-            "x-expires": _seconds_to_ms("expires", self.expires),
-            "x-message-ttl": _seconds_to_ms("message_ttl", self.message_ttl),
-            "x-max-length": self.max_length,
-            "x-max-length-bytes": self.max_length_bytes,
-            "x-max-priority": self.max_priority,
-        }
-        if extra["x-expires"] == 0:
-            raise ConfigurationError("expires must be > 0 seconds")
-        arguments.update({k: v for k, v in extra.items() if v is not None})
-        return arguments or None
-
     @property
     def declare_arguments(self) -> dict[str, object] | None:
-        """The ``queue.declare`` arguments, with expires/ttl/max_* merged in."""
+        """The ``queue.declare`` arguments: ``queue_arguments`` and the keywords'."""
         return self._declare_arguments
 
     # -- value semantics -----------------------------------------------------------
@@ -180,6 +205,10 @@ class Queue(Bindable):
             frozen_args(self.binding_arguments),
             frozen_args(self.consumer_arguments),
             tuple(sorted(repr(b._identity()) for b in self.bindings)),
+            # A dead-letter Exchange is declared too; a name is not.
+            self.dead_letter_exchange.declare_key
+            if isinstance(self.dead_letter_exchange, Exchange)
+            else None,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -194,35 +223,14 @@ class Queue(Bindable):
         name = reprstr(self.name)
         if self.bindings:
             listed = ", ".join(map(str, self.bindings))
-            return self._bound_repr(f"Queue {name} -> [{listed}]")
+            return self._bound_repr(f"Queue {name} -> [{listed}]{describe(self)}")
         return self._bound_repr(
             f"Queue {name} -> {self.exchange!r} -> {reprstr(self.routing_key)}"
+            f"{describe(self)}"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_queue, (self._state(),))
-
-    def _state(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "exchange": self.exchange,
-            "routing_key": self.routing_key,
-            "bindings": list(self.bindings),
-            "durable": self.durable,
-            "exclusive": self.exclusive,
-            "auto_delete": self.auto_delete,
-            "queue_arguments": self.queue_arguments,
-            "binding_arguments": self.binding_arguments,
-            "consumer_arguments": self.consumer_arguments,
-            "no_ack": self.no_ack,
-            "alias": self.alias,
-            "expires": self.expires,
-            "message_ttl": self.message_ttl,
-            "max_length": self.max_length,
-            "max_length_bytes": self.max_length_bytes,
-            "max_priority": self.max_priority,
-            "no_declare": self.no_declare,
-        }
+        return (_rebuild_queue, (queue_state(self),))
 
     @property
     def can_cache_declaration(self) -> bool:
@@ -251,6 +259,11 @@ class Queue(Bindable):
     ) -> str:
         """Declare the exchange, the queue and its bindings; return the name.
 
+        A ``dead_letter_exchange`` given as an :class:`Exchange` is declared
+        after the queue's exchange, before the queue (with ``no_declare``
+        too, as the queue's exchange is).  Each step is a separate method:
+        if one raises, those before it are done.
+
         Raises:
             PreconditionFailed: the queue or exchange exists with other
                 settings (the text names the argument).
@@ -258,6 +271,8 @@ class Queue(Bindable):
         del nowait
         chan = self._resolve(channel)
         self.exchange.declare(channel=chan)
+        if isinstance(self.dead_letter_exchange, Exchange):
+            self.dead_letter_exchange.declare(channel=chan)
         if self.no_declare:
             return self.name
         self.queue_declare(channel=chan)
@@ -441,35 +456,11 @@ class Queue(Bindable):
     def as_dict(self, recurse: bool = False) -> dict[str, Any]:
         """The queue's settings by kombu's attribute names.
 
-        With ``recurse`` the exchange and the bindings are dicts too (else
-        the objects).  :meth:`from_dict` takes the result back.
+        With ``recurse`` the exchange, the bindings and a
+        ``dead_letter_exchange`` Exchange are dicts too (else the objects).
+        :meth:`from_dict` takes the result back.
         """
-        return {
-            "name": self.name,
-            "exchange": self.exchange.as_dict(recurse=True)
-            if recurse
-            else self.exchange,
-            "routing_key": self.routing_key,
-            "queue_arguments": self.queue_arguments,
-            "binding_arguments": self.binding_arguments,
-            "consumer_arguments": self.consumer_arguments,
-            "durable": self.durable,
-            "exclusive": self.exclusive,
-            "auto_delete": self.auto_delete,
-            "no_ack": self.no_ack,
-            "alias": self.alias,
-            "bindings": [b.as_dict(recurse=True) for b in self.bindings]
-            if recurse
-            else list(self.bindings),
-            "no_declare": self.no_declare,
-            "expires": None if self.expires is None else float(self.expires),
-            "message_ttl": None
-            if self.message_ttl is None
-            else float(self.message_ttl),
-            "max_length": self.max_length,
-            "max_length_bytes": self.max_length_bytes,
-            "max_priority": self.max_priority,
-        }
+        return queue_as_dict(self, recurse)
 
     @classmethod
     def from_dict(cls, queue: str, **options: Any) -> Queue:
