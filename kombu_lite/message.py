@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, overload
 
 import kombu_lite.compression as compression
 import kombu_lite.serialization as serialization
+from kombu_lite._death import DeathRecord, parse_delivery_count, parse_x_death
 from kombu_lite.exceptions import (
     ConfigurationError,
     ContentDisallowed,
@@ -26,7 +27,13 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Iterable, Mapping
 
-__all__ = ["DEFAULT_ACCEPT", "Message", "PreparedMessage", "SettleChannel"]
+__all__ = [
+    "DEFAULT_ACCEPT",
+    "DeathRecord",
+    "Message",
+    "PreparedMessage",
+    "SettleChannel",
+]
 
 #: What a consumer decodes when no accept list is given: json only.
 DEFAULT_ACCEPT: Final = frozenset({"application/json"})
@@ -284,6 +291,38 @@ class Message:
         """1 (transient) or 2 (persistent), if set."""
         value = self.properties.get("delivery_mode")
         return value if isinstance(value, int) else None
+
+    @property
+    def death(self) -> list[DeathRecord]:
+        """The ``x-death`` header as records, latest first.
+
+        ``[]`` for a message that was never dead-lettered.  Read from
+        :attr:`headers` at each access (a new list of
+        :class:`~kombu_lite.message.DeathRecord`).  Never raises: a header
+        that is not a list, or an entry without a text ``queue`` and
+        ``reason`` and an int ``count``, is left out and logged as a
+        warning on the ``kombu_lite.message`` logger; other fields of the
+        wrong type read as their defaults.  To count the times a message
+        was rejected from a queue::
+
+            sum(d.count for d in message.death
+                if d.queue == "work" and d.reason == "rejected")
+        """
+        return parse_x_death(self.headers.get("x-death"))
+
+    @property
+    def delivery_count(self) -> int:
+        """How many times a quorum queue delivered this message before.
+
+        RabbitMQ's ``x-delivery-count`` header, which quorum queues set
+        on each redelivery (after a requeue, or a channel closed with the
+        message unacknowledged) and which ``x-delivery-limit`` is checked
+        against.  0 when the header is absent: a first delivery, or any
+        delivery from a classic queue, which does not count (see
+        :attr:`redelivered` there).  Never raises: an invalid value reads
+        as 0, logged as a warning.
+        """
+        return parse_delivery_count(self.headers.get("x-delivery-count"))
 
     def __getattr__(self, name: str) -> object:
         # correlation_id, reply_to, message_id... read like attributes, as
