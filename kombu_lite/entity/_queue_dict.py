@@ -86,9 +86,27 @@ def queue_state(queue: Queue) -> dict[str, Any]:
     }
 
 
+#: The typed keywords kombu does not have, with their defaults.
+_TYPED_DEFAULTS: dict[str, object] = {
+    "queue_type": None,
+    "dead_letter_exchange": None,
+    "dead_letter_routing_key": None,
+    "delivery_limit": None,
+    "overflow": None,
+    "single_active_consumer": False,
+}
+
+
 def queue_as_dict(queue: Queue, recurse: bool) -> dict[str, Any]:
-    """:meth:`Queue.as_dict`: the state, with times as floats (as kombu)."""
+    """:meth:`Queue.as_dict`: the state, with times as floats (as kombu).
+
+    The keywords kombu does not have are left out while they have their
+    defaults, so a queue kombu could build gives kombu's keys exactly.
+    """
     state = queue_state(queue)
+    for key, default in _TYPED_DEFAULTS.items():
+        if state[key] == default and type(state[key]) is type(default):
+            del state[key]
     dlx = queue.dead_letter_exchange
     if recurse:
         state["exchange"] = queue.exchange.as_dict(recurse=True)

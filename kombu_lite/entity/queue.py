@@ -458,6 +458,8 @@ class Queue(Bindable):
 
         With ``recurse`` the exchange, the bindings and a
         ``dead_letter_exchange`` Exchange are dicts too (else the objects).
+        kombu_lite's own keywords (``queue_type``...) are there only when
+        set, so a queue kombu could build gives kombu's keys.
         :meth:`from_dict` takes the result back.
         """
         return queue_as_dict(self, recurse)

@@ -345,3 +345,25 @@ def test_repr_with_bindings_shows_the_typed_keywords() -> None:
     queue = Queue("q", [binding(Exchange("ex"), "a")], dead_letter_exchange="")
 
     assert repr(queue).endswith("[dead-letter -> '']>")
+
+
+def test_as_dict_leaves_out_unset_typed_keywords() -> None:
+    options = Queue("q", queue_type="classic").as_dict()
+
+    assert options["queue_type"] == "classic"
+    assert not {
+        "dead_letter_exchange",
+        "dead_letter_routing_key",
+        "delivery_limit",
+        "overflow",
+        "single_active_consumer",
+    } & set(options)
+
+
+def test_as_dict_keeps_a_default_exchange_dead_letter_target() -> None:
+    options = Queue("q", dead_letter_exchange="").as_dict()
+
+    assert options["dead_letter_exchange"] == ""
+    assert Queue.from_dict("q", **{**options, "name": None}) == Queue(
+        "q", dead_letter_exchange=""
+    )
