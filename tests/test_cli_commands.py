@@ -245,7 +245,10 @@ def test_publish_count_draws_a_progress_bar_on_a_terminal() -> None:
 
     run("publish", *MEMORY, "--declare-queue", "q", "-n", "3", "{}", err=terminal)
 
-    assert terminal.getvalue().endswith("3/3 100%\n")
+    drawn = terminal.getvalue()
+    assert "3/3 100%" in drawn
+    assert "/s  ETA 0:00" in drawn
+    assert drawn.endswith("\n")
 
 
 def test_publish_count_draws_no_progress_bar_into_a_file() -> None:
@@ -296,7 +299,9 @@ def test_publish_to_a_missing_exchange_fails_in_one_line() -> None:
 def test_publish_failure_in_a_batch_says_how_many_went_first() -> None:
     result = run("publish", *MEMORY, "-e", "missing", "-r", "k", "-n", "3", "{}")
 
-    assert result.err.rstrip().endswith("; 0 of 3 messages were published first")
+    assert result.err.rstrip().endswith(
+        "; 0 of 3 messages sent, none confirmed (no --confirm)"
+    )
 
 
 def test_publish_needs_a_routing_key_on_the_default_exchange() -> None:
@@ -329,10 +334,10 @@ def test_get_prints_one_message_and_acknowledges_it() -> None:
     assert ready("q") == 1
 
 
-def test_get_no_ack_puts_the_messages_back() -> None:
+def test_get_peek_puts_the_messages_back() -> None:
     publish("q", {"n": 1}, {"n": 2})
 
-    result = run("get", *MEMORY, "q", "--no-ack", "-n", "5")
+    result = run("get", *MEMORY, "q", "--peek", "-n", "5")
 
     assert result.out.count("message ") == 2
     assert ready("q") == 2
@@ -363,7 +368,10 @@ def test_get_describes_a_binary_body_instead_of_printing_it() -> None:
 
     result = run("get", *MEMORY, "q")
 
-    assert "  <2 bytes of binary data; use --json to get them in base64>" in result.out
+    assert (
+        "  <2 bytes of binary data; use --json to get them in base64, or --raw "
+        "for the bytes>" in result.out
+    )
 
 
 def test_get_shows_a_compressed_body_decompressed() -> None:
@@ -404,12 +412,12 @@ def test_get_json_writes_header_values_json_has_no_type_for() -> None:
     }
 
 
-def test_get_on_an_empty_queue_says_so() -> None:
+def test_get_on_an_empty_queue_says_so_with_exit_status_3() -> None:
     publish("q")
 
     result = run("get", *MEMORY, "q")
 
-    assert (result.code, result.out) == (0, "no message in 'q'\n")
+    assert (result.code, result.out, result.err) == (3, "no message in 'q'\n", "")
 
 
 def test_get_with_a_timeout_waits_for_a_message() -> None:
@@ -469,10 +477,10 @@ def test_consume_stops_after_timeout_seconds_of_silence() -> None:
     assert ready("q") == 0
 
 
-def test_consume_no_ack_puts_the_messages_back() -> None:
+def test_consume_peek_puts_the_messages_back() -> None:
     publish("q", 1, 2)
 
-    result = run("consume", *MEMORY, "q", "--no-ack", "--timeout", "0.05")
+    result = run("consume", *MEMORY, "q", "--peek", "--timeout", "0.05")
 
     assert result.out.endswith("2 messages put back on the queue\n")
     assert ready("q") == 2
@@ -726,7 +734,7 @@ def test_interrupting_a_consumer_puts_the_messages_back() -> None:
     stderr = io.StringIO()
 
     code = main(
-        ["consume", *MEMORY, "q", "--no-ack"], stdout=Interrupting(), stderr=stderr
+        ["consume", *MEMORY, "q", "--peek"], stdout=Interrupting(), stderr=stderr
     )
 
     assert (code, stderr.getvalue()) == (130, "kombu-lite consume: interrupted\n")
@@ -837,7 +845,7 @@ def test_interrupted_consume_exits_130_and_leaves_the_messages(
     with Connection(rabbitmq) as conn:
         conn.Producer().publish("kept", routing_key=broker_queue, declare=[queue])
     process = subprocess.Popen(
-        cli("consume", "--url", rabbitmq, "--no-ack", broker_queue),
+        cli("consume", "--url", rabbitmq, "--peek", broker_queue),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,12 +9,14 @@ entity exists, and for a queue reports its message and consumer counts.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, TypeVar
 
 from kombu_lite.cli._args import key_value, non_negative_int, seconds
-from kombu_lite.cli._errors import UsageError
+from kombu_lite.cli._errors import CommandError, ExitStatus, UsageError
 from kombu_lite.connection import Connection
 from kombu_lite.entity import Exchange, Queue
+from kombu_lite.exceptions import NotFound
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,10 +66,14 @@ def add_declare_arguments(
     exchange = kinds.add_parser("exchange", parents=parents, help="declare an exchange")
     exchange.add_argument("name", help="the exchange name")
     exchange.add_argument(
-        "-t",
         "--type",
         default="direct",
         help="direct (the default), topic, fanout, headers or an x- plugin type",
+    )
+    # -t means --timeout in every command; here it was --type, and still
+    # is, with a warning, until it is removed.
+    exchange.add_argument(
+        "-t", dest="type", action=_DeprecatedTypeFlag, help=argparse.SUPPRESS
     )
     exchange.add_argument(
         "--internal",
@@ -105,6 +111,31 @@ def add_declare_arguments(
     queue.set_defaults(run=declare_queue)
 
 
+class _DeprecatedTypeFlag(argparse.Action):
+    """``declare exchange -t TYPE``: still ``--type``, with a warning on stderr."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        sys.stderr.write(
+            f"{parser.prog}: warning: -t for --type is deprecated and will be "
+            "removed (-t means --timeout in every command); write --type\n"
+        )
+
+
+def _if_exists(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--if-exists",
+        action="store_true",
+        help="succeed quietly when it does not exist (default: say so, exit status 4)",
+    )
+
+
 def add_delete_arguments(
     parser: argparse.ArgumentParser, parents: list[argparse.ArgumentParser]
 ) -> None:
@@ -117,6 +148,7 @@ def add_delete_arguments(
     exchange.add_argument(
         "--if-unused", action="store_true", help="only if it has no bindings"
     )
+    _if_exists(exchange)
     exchange.set_defaults(run=delete_exchange)
 
     queue = kinds.add_parser(
@@ -129,6 +161,7 @@ def add_delete_arguments(
     queue.add_argument(
         "--if-empty", action="store_true", help="only if it holds no messages"
     )
+    _if_exists(queue)
     queue.set_defaults(run=delete_queue)
 
 
@@ -240,35 +273,70 @@ def declare_queue(args: argparse.Namespace, console: Console) -> None:
     )
 
 
-def delete_exchange(args: argparse.Namespace, console: Console) -> None:
-    """Delete an exchange."""
+def _missing(kind: str, name: str, exc: NotFound, if_exists: bool) -> CommandError:
+    text = f"no {kind} {name!r} ({exc.reply_text or exc}); nothing deleted"
+    details: dict[str, object] = {"kind": kind, "name": name}
+    if if_exists:
+        return CommandError(text, status=ExitStatus.OK, details=details)
+    return CommandError(text, status=ExitStatus.NOT_FOUND, details=details)
+
+
+def delete_exchange(args: argparse.Namespace, console: Console) -> ExitStatus:
+    """Delete an exchange; say so when there is none (exit status 4).
+
+    The broker deletes a missing exchange without a word, so a passive
+    declare asks first (an exchange made between the two is deleted).
+    """
     name: str = args.name
     if not name:
         raise UsageError("the default exchange '' cannot be deleted")
     exchange = Exchange(name)
-    _with_channel(
-        console,
-        lambda channel: exchange.delete(if_unused=args.if_unused, channel=channel),
-    )
+
+    def act(channel: Channel) -> None:
+        exchange.declare(passive=True, channel=channel)
+        exchange.delete(if_unused=args.if_unused, channel=channel)
+
+    try:
+        _with_channel(console, act)
+    except NotFound as exc:
+        return _nothing_to_delete(
+            console, _missing("exchange", name, exc, args.if_exists)
+        )
     console.out.record(
         f"deleted exchange {name!r}", {"deleted": "exchange", "name": name}
     )
+    return ExitStatus.OK
 
 
-def delete_queue(args: argparse.Namespace, console: Console) -> None:
-    """Delete a queue and the messages it holds."""
+def delete_queue(args: argparse.Namespace, console: Console) -> ExitStatus:
+    """Delete a queue and the messages it holds; say so when there is none."""
     name: str = args.name
     queue = Queue(name, no_declare=True)
-    dropped = _with_channel(
-        console,
-        lambda channel: queue.delete(
+
+    def act(channel: Channel) -> int:
+        queue.queue_declare(passive=True, channel=channel)
+        return queue.delete(
             if_unused=args.if_unused, if_empty=args.if_empty, channel=channel
-        ),
-    )
+        )
+
+    try:
+        dropped = _with_channel(console, act)
+    except NotFound as exc:
+        return _nothing_to_delete(console, _missing("queue", name, exc, args.if_exists))
     console.out.record(
         f"deleted queue {name!r} and {_plural(dropped, 'message')}",
         {"deleted": "queue", "name": name, "messages": dropped},
     )
+    return ExitStatus.OK
+
+
+def _nothing_to_delete(console: Console, missing: CommandError) -> ExitStatus:
+    if missing.status is not ExitStatus.OK:
+        raise missing
+    # --if-exists: quiet for people, a record for scripts.
+    if console.out.json_mode:
+        console.out.record("", {"deleted": None, **missing.details, "existed": False})
+    return ExitStatus.OK
 
 
 def purge(args: argparse.Namespace, console: Console) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -10,13 +11,15 @@ from kombu_lite.connection.url import parse_url, split_failover
 from kombu_lite.exceptions import KombuError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
 __all__ = [
     "CommandError",
+    "ExitStatus",
     "RedactingFormatter",
     "UsageError",
     "error_line",
+    "error_record",
     "passwords_in",
     "redact",
 ]
@@ -28,12 +31,47 @@ _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@")
 _MIN_SEARCHED = 4
 
 
+class ExitStatus(enum.IntEnum):
+    """The exit statuses of ``kombu-lite``, one meaning each, for every command."""
+
+    #: The command did what it said.
+    OK = 0
+    #: It failed: the connection, or the broker refused (an unknown exchange,
+    #: a message not routed or not confirmed...).  One line on stderr says why.
+    FAILED = 1
+    #: The command line was wrong (an unknown option, a bad value); nothing ran.
+    USAGE = 2
+    #: ``get`` found the queue empty (amqp-get says 2; 2 is a usage error here).
+    EMPTY = 3
+    #: ``delete`` found no such queue or exchange (``--if-exists``: 0 instead).
+    NOT_FOUND = 4
+    #: Ctrl-C (SIGINT) stopped the command; what was done is reported.
+    INTERRUPTED = 130
+
+
 class UsageError(Exception):
     """The command line was given something it cannot use; exit status 2."""
 
 
 class CommandError(Exception):
-    """The command ran but did not do its job; exit status 1."""
+    """The command ran but did not do its job.
+
+    Args:
+        message: The one line that says what did not happen.
+        status: The exit status (1 unless another one says more).
+        details: Extra fields for the ``--json`` error record.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: ExitStatus = ExitStatus.FAILED,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.details = dict(details or {})
 
 
 def passwords_in(url: str) -> frozenset[str]:
@@ -78,6 +116,29 @@ def error_line(exc: BaseException) -> str:
     if notes:
         text = "; ".join([text, *notes])
     return " ".join(text.split())
+
+
+def error_record(
+    command: str, exc: BaseException, text: str, status: int
+) -> dict[str, object]:
+    """The ``--json`` form of a failure: what ``text`` says, as fields.
+
+    ``error`` is the exception's class name (``NotFound``, ``UsageError``...),
+    ``message`` the one line a person would read (passwords masked by the
+    caller), ``reply_code`` the broker's AMQP code when it gave one.
+    """
+    record: dict[str, object] = {
+        "command": command,
+        "error": type(exc).__name__,
+        "message": text,
+        "exit_status": status,
+    }
+    code = getattr(exc, "reply_code", None)
+    if isinstance(code, int):
+        record["reply_code"] = code
+    if isinstance(exc, CommandError):
+        record.update(exc.details)
+    return record
 
 
 class RedactingFormatter(logging.Formatter):

@@ -51,15 +51,28 @@ class Output:
     def __init__(self, stdout: TextIO, *, json_mode: bool) -> None:
         self.stdout = stdout
         self.json_mode = json_mode
+        #: Set by ``get --raw`` and ``consume --raw``: bodies only, no notes.
+        self.raw_mode = False
 
     def record(self, text: str, data: Mapping[str, object]) -> None:
         """Report one result: ``text`` for people, ``data`` with ``--json``."""
         self._write(to_json(data) if self.json_mode else text)
 
     def note(self, text: str) -> None:
-        """Report something only people need (nothing is written with ``--json``)."""
-        if not self.json_mode:
+        """Report something only people need (not with ``--json`` or ``--raw``)."""
+        if not self.json_mode and not self.raw_mode:
             self._write(text)
+
+    def raw(self, body: bytes) -> None:
+        """Write ``body`` as it is (``--raw``), with nothing before or after it."""
+        buffer = getattr(self.stdout, "buffer", None)
+        if buffer is None:  # a text-only stream: keep every byte all the same
+            self.stdout.write(body.decode("utf-8", "surrogateescape"))
+        else:
+            self.stdout.flush()
+            buffer.write(body)
+            buffer.flush()
+        self.stdout.flush()
 
     def _write(self, line: str) -> None:
         self.stdout.write(line + "\n")
@@ -86,10 +99,12 @@ class Console:
 
 
 class Progress:
-    """A one-line progress bar, drawn only when ``stream`` is a terminal.
+    """A one-line progress bar with rate and ETA, drawn only on a terminal.
 
     Redraws at most ten times a second, so publishing a million messages
-    does not spend its time drawing.
+    does not spend its time drawing::
+
+        publishing [#########---------------------] 15000/50000  30%  12,345/s  ETA 0:03
 
     Args:
         stream: Where to draw (stderr, so stdout stays clean for scripts).
@@ -115,6 +130,7 @@ class Progress:
         self._clock = clock
         isatty = getattr(stream, "isatty", None)
         self.enabled = bool(total > 1 and callable(isatty) and isatty())
+        self._started_at = clock()
         self._drawn_at: float | None = None
 
     def update(self, done: int) -> None:
@@ -132,11 +148,23 @@ class Progress:
         filled = self._WIDTH * done // self.total
         bar = "#" * filled + "-" * (self._WIDTH - filled)
         width = len(str(self.total))
+        speed = self._speed(done, now - self._started_at)
         self.stream.write(
             f"\r{self.label} [{bar}] {done:>{width}}/{self.total}"
-            f" {100 * done // self.total:3d}%"
+            f" {100 * done // self.total:3d}%{speed}"
         )
         self.stream.flush()
+
+    def _speed(self, done: int, elapsed: float) -> str:
+        if done <= 0 or elapsed <= 0:
+            return "  ETA --:--"
+        rate = done / elapsed
+        left = round((self.total - done) / rate)
+        minutes, secs = divmod(left, 60)
+        hours, minutes = divmod(minutes, 60)
+        eta = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+        # Trailing spaces wipe what a longer previous line left behind.
+        return f"  {rate:,.0f}/s  ETA {eta}  "
 
     def close(self) -> None:
         """End the bar's line (it stays on screen)."""
