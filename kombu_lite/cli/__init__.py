@@ -272,7 +272,9 @@ class _Report:
         if internal:
             text = f"{type(exc).__name__}: {text}"
         if self.json_mode:
-            record = error_record(self.prefix.split()[-1], exc, text, int(status))
+            # The class is the record's "error" field already.
+            message = text.removeprefix(f"{type(exc).__name__}: ")
+            record = error_record(self.prefix.split()[-1], exc, message, int(status))
             if internal:
                 record["internal"] = True
             line = redact(to_json(record), self.passwords)

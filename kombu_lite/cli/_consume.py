@@ -316,7 +316,13 @@ def consume(args: argparse.Namespace, console: Console) -> ExitStatus:
         else:
             channel.basic_cancel(tag)
             settle(state.held, state.mode)
-    summary(console, state.received, name, state.mode)
+    if state.command is not None and state.received:
+        console.out.note(
+            f"{state.received - state.failed} of {state.received} runs of "
+            f"{state.command[0]!r} succeeded"
+        )
+    else:
+        summary(console, state.received, name, state.mode)
     if state.cancelled:
         raise CommandError(
             f"the broker cancelled the consumer of {name!r} (was the queue deleted?)"
