@@ -84,10 +84,10 @@ def cli(*argv: str) -> list[str]:
 
 
 def cli_run(
-    *argv: str, input: bytes | str | None = None
+    *argv: str, stdin: bytes | str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m kombu_lite`` and wait for it (text output)."""
-    data = input.encode() if isinstance(input, str) else input
+    data = stdin.encode() if isinstance(stdin, str) else stdin
     done = subprocess.run(
         cli(*argv), input=data, capture_output=True, timeout=60, check=False,
         env=environment(),

@@ -267,7 +267,9 @@ def test_json_errors_on_memory() -> None:
 
 @pytest.mark.broker
 def test_json_errors_on_rabbitmq(rabbitmq: str, sink: str) -> None:
-    result = cli_run("--url", rabbitmq, "--json", "publish", "--confirm", "-e", sink, "1")
+    result = cli_run(
+        "--url", rabbitmq, "--json", "publish", "--confirm", "-e", sink, "1"
+    )
 
     record = json.loads(result.stderr)
     assert result.returncode == 1
