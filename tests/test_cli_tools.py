@@ -439,3 +439,43 @@ def test_check_on_rabbitmq(rabbitmq: str, queue: str) -> None:
     }  # fmt: skip
     assert too_deep.returncode == 1
     assert "1 messages > 0" in too_deep.stderr
+
+
+# -- in this process too (the subprocess cases above are not measured) -------------
+
+
+def test_check_reports_depth_and_thresholds_in_process() -> None:
+    put("memory://", "q", 1)
+
+    ok = run(*MEMORY, "check", "q")
+    failed = run(*MEMORY, "--json", "check", "q", "nowhere", "--max-messages", "0")
+
+    assert ok.out.splitlines()[1] == "queue 'q': 1 message, 0 consumers"
+    assert failed.code == 1
+    problems = json.loads(failed.err)["problems"]
+    assert problems[0] == "queue 'q': 1 messages > 0"
+    assert problems[1].startswith("queue 'nowhere': NOT_FOUND")
+
+
+@pytest.mark.parametrize("kind", ["queue", "exchange"])
+def test_delete_missing_in_process(kind: str) -> None:
+    loud = run(*MEMORY, "--json", "delete", kind, "gone")
+    quiet = run(*MEMORY, "delete", kind, "gone", "--if-exists")
+
+    assert (loud.code, json.loads(loud.err)["exit_status"]) == (4, 4)
+    assert (quiet.code, quiet.out, quiet.err) == (0, "", "")
+
+
+def test_usage_error_and_help_with_json_in_process() -> None:
+    usage = run(*MEMORY, "--json", "publish", "--priority", "300", "{}")
+    helped = run("--json", "get", "--help")
+
+    assert json.loads(usage.err) == {
+        "command": "publish",
+        "error": "UsageError",
+        "message": "argument --priority: must be 0 to 255, not 300 "
+        "(see 'kombu-lite publish --help')",
+        "exit_status": 2,
+    }
+    assert helped.code == 0
+    assert "--peek, --requeue" in helped.out

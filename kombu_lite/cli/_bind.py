@@ -169,7 +169,8 @@ def check(args: argparse.Namespace, console: Console) -> None:
             ]
             problems.extend(f"queue {name!r}: {text}" for text in failed)
             console.out.record(
-                f"queue {name!r}: {messages} messages, {consumers} consumers"
+                f"queue {name!r}: {_plural(messages, 'message')}, "
+                f"{_plural(consumers, 'consumer')}"
                 + (f" ({'; '.join(failed)})" if failed else ""),
                 {
                     "queue": name,
@@ -180,3 +181,7 @@ def check(args: argparse.Namespace, console: Console) -> None:
             )
     if problems:
         raise CommandError("; ".join(problems), details={"problems": problems})
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
