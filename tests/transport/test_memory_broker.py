@@ -1169,8 +1169,10 @@ def test_invalid_queue_arguments_are_refused(
     assert problem in str(info.value)
 
 
-def test_quorum_queues_are_accepted_as_classic(channel: MemoryChannel) -> None:
-    declare(channel, "q", **{"x-queue-type": "quorum", "x-expires": 60000})
+def test_durable_quorum_queues_are_accepted(channel: MemoryChannel) -> None:
+    channel.queue_declare(
+        "q", durable=True, arguments={"x-queue-type": "quorum", "x-expires": 60000}
+    )
     assert channel.is_open
 
 

@@ -28,10 +28,12 @@ server):
 * Nothing is written to disk: a restart is :meth:`Broker.stop` then
   :meth:`Broker.start` in the same process; a new ``Broker()`` starts
   empty.
-* No dead-lettering: messages RabbitMQ would dead-letter are dropped.
-* ``x-expires`` is validated but queues never expire; consumer arguments
-  (``x-priority``) and ``x-single-active-consumer`` are ignored; every queue
-  behaves as a classic queue (``x-queue-type: quorum`` is accepted).
+* Dead-lettering, TTLs (expired on time by a timer thread, see
+  :mod:`~kombu_lite.transport.memory.expiry`), ``x-expires``, quorum queues'
+  delivery counts and limits, ``x-single-active-consumer`` and consumer
+  priorities behave as on RabbitMQ 3.10; streams (``x-queue-type:
+  stream``) are refused.  A quorum queue is otherwise a classic queue (no
+  replicas, no leader to lose).
 * Only the built-in exchange types; no ``amq.rabbitmq.trace``.
 * No per-user permissions; ``channel_max`` is RabbitMQ's default (2047,
   lowered by the ``channel_max`` transport option); ``frame_max`` is
@@ -58,6 +60,7 @@ from kombu_lite.exceptions import (
 )
 from kombu_lite.transport.memory.alarms import Alarms
 from kombu_lite.transport.memory.delivery import fresh_properties
+from kombu_lite.transport.memory.expiry import Timers
 from kombu_lite.transport.memory.inspection import (
     BindingInfo,
     BrokerStatistics,
@@ -105,8 +108,10 @@ class Broker:
     Args:
         users: ``{userid: password}``.  When given, connections must log in
             with one of these; when None (the default) any login is accepted.
-        clock: Monotonic seconds, used for message TTLs.  Tests can inject a
-            fake clock to expire messages without sleeping.
+        clock: Monotonic seconds, used for message TTLs and ``x-expires``.
+            Tests can inject a fake clock to expire messages without
+            sleeping; expiry then happens lazily, at the next channel method
+            or inspection, and no timer thread runs.
         max_message_size: The largest body accepted, in bytes (RabbitMQ's
             ``max_message_size``); see :meth:`set_max_message_size`.
 
@@ -130,6 +135,7 @@ class Broker:
         self._clock = clock
         self._running = True
         self._counters = Counters()
+        self._timers = Timers(self._lock, clock, threaded=clock is time.monotonic)
         self._vhosts: dict[str, VirtualHost] = {"/": self._new_vhost("/")}
         self._connections: dict[BrokerConnection, None] = {}
         self._alarms = Alarms(self._lock)
@@ -153,7 +159,8 @@ class Broker:
         the virtual hosts themselves and the users stay.  A stopped broker is
         started again, the statistics counters restart from zero, alarms are
         cleared and ``max_message_size`` is the one given to the constructor
-        again.
+        again.  The timer thread (TTLs, ``x-expires``) ends before this
+        returns.
         """
         with self._lock:
             self._break_all("the memory broker was reset")
@@ -162,6 +169,10 @@ class Broker:
             self._running = True
             self._max_message_size = self._configured_max_message_size
             self._alarms.clear(None)
+            # Last: breaking connections requeued messages, arming timers.
+            timer_thread = self._timers.shutdown()
+        if timer_thread is not None:
+            timer_thread.join()
 
     def stop(self) -> None:
         """Simulate a broker shutdown (``rabbitmqctl stop_app``).
@@ -176,11 +187,15 @@ class Broker:
         durable exchanges and queues, the bindings between them and the
         persistent messages (``delivery_mode`` 2) of durable queues; the
         rest is gone.  Until then, inspection shows the broker as it was
-        when it stopped.
+        when it stopped, and no TTL or ``x-expires`` timer runs (the timer
+        thread has ended when this returns).
         """
         with self._lock:
             self._running = False
             self._break_all("broker forced connection closure with reason 'shutdown'")
+            timer_thread = self._timers.shutdown()
+        if timer_thread is not None:
+            timer_thread.join()
 
     def start(self) -> None:
         """Start a stopped broker, keeping only what RabbitMQ keeps on a restart.
@@ -271,6 +286,7 @@ class Broker:
             NotFound: the virtual host or the queue does not exist.
         """
         with self._lock:
+            self._due()
             found = self._vhost(vhost).queues.get(queue)
             if found is None:
                 raise NotFound(f"no queue '{queue}' in vhost '{vhost}'")
@@ -289,6 +305,7 @@ class Broker:
     def queues(self, vhost: str = "/") -> list[QueueInfo]:
         """Return every queue of ``vhost``, in declaration order."""
         with self._lock:
+            self._due()
             return [
                 QueueInfo(
                     name=queue.name,
@@ -341,6 +358,7 @@ class Broker:
     def statistics(self) -> BrokerStatistics:
         """Return a snapshot of the broker's counts."""
         with self._lock:
+            self._due()
             vhosts = list(self._vhosts.values())
             queues = [queue for vhost in vhosts for queue in vhost.queues.values()]
             counters = self._counters
@@ -420,7 +438,12 @@ class Broker:
         return vhost
 
     def _new_vhost(self, name: str) -> VirtualHost:
-        return VirtualHost(name, self._clock, self._counters)
+        return VirtualHost(name, self._clock, self._counters, self._timers)
+
+    def _due(self) -> None:
+        """Run the timers whose time has come (lock held; an injected clock)."""
+        if self._running:
+            self._timers.run_due()
 
 
 def _checked_size(size: object) -> int:

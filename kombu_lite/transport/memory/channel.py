@@ -340,6 +340,7 @@ class MemoryChannel:
         """Fetch one message from a queue, or ``None`` when it is empty."""
         with self._operation("basic.get") as vhost:
             found = vhost.queue_for(queue, self._conn, "basic.get")
+            vhost.used(found)
             return self._receiving.get(found, no_ack)
 
     def basic_ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
@@ -397,8 +398,8 @@ class MemoryChannel:
         """Start a consumer and return its tag (``amq.ctag-...`` if not given).
 
         ``callback`` runs inside ``drain_events`` of this connection;
-        ``on_cancel`` runs there too when the queue is deleted.  Consumer
-        ``arguments`` (such as ``x-priority``) are accepted and ignored.
+        ``on_cancel`` runs there too when the queue is deleted.  The
+        ``x-priority`` argument is a consumer priority, as on RabbitMQ.
         """
         with self._operation("basic.consume") as vhost:
             return self._receiving.consume(
@@ -409,6 +410,7 @@ class MemoryChannel:
                 no_ack=no_ack,
                 exclusive=exclusive,
                 on_cancel=on_cancel,
+                arguments=arguments or {},
             )
 
     def basic_cancel(self, consumer_tag: str) -> None:
@@ -445,6 +447,7 @@ class MemoryChannel:
         # connection error closes the connection.
         with self._lock:
             self._check(method)
+            self._broker._due()  # TTLs and x-expires, with an injected clock
             try:
                 yield self._vhost
             except ChannelError as exc:

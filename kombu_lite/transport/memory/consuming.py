@@ -14,12 +14,13 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from kombu_lite.transport.base import Delivery
+from kombu_lite.transport.memory.arguments import consumer_priority
 from kombu_lite.transport.memory.delivery import (
     ConsumerCancelled,
     Outstanding,
     PendingDelivery,
     Unacked,
-    fresh_properties,
+    delivery_properties,
 )
 from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
 from kombu_lite.transport.memory.replies import (
@@ -29,7 +30,7 @@ from kombu_lite.transport.memory.replies import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from kombu_lite.transport.memory.contract import ChannelConnection, InboxOwner
     from kombu_lite.transport.memory.queue import Counters
@@ -68,7 +69,7 @@ class ChannelConsumers:
         self._count_delivery(message)
         return Delivery(
             body=message.body,
-            properties=fresh_properties(message.properties),
+            properties=delivery_properties(message, found.limits.quorum, always=True),
             delivery_tag=tag,
             exchange=message.exchange,
             routing_key=message.routing_key,
@@ -90,7 +91,8 @@ class ChannelConsumers:
             delivery_tag, multiple=False, method="basic.reject"
         )
         if not requeue:
-            self._counters.dropped += 1
+            for queue, message, _ in records:
+                queue.reject(message)  # dead-lettered, or dropped
         self._settled(records, requeue=requeue)
 
     def recover(self, requeue: bool) -> None:
@@ -122,13 +124,23 @@ class ChannelConsumers:
         no_ack: bool,
         exclusive: bool,
         on_cancel: Callable[[str], None] | None,
+        arguments: Mapping[str, object],
     ) -> str:
-        """``basic.consume``; a reused tag is a connection error (530)."""
+        """``basic.consume``; a reused tag is a connection error (530).
+
+        Global QoS on a quorum queue is one too (540), as on RabbitMQ 3.10.
+        """
         if consumer_tag in self.consumers:
             raise connection_error(
                 NOT_ALLOWED, f"attempt to reuse consumer tag '{consumer_tag}'"
             )
         found = vhost.queue_for_consume(queue, self._conn, exclusive=exclusive)
+        priority = consumer_priority(queue, vhost.name, arguments)
+        if found.limits.quorum and self.outstanding.global_prefetch:
+            raise connection_error(
+                NOT_IMPLEMENTED,
+                f"queue '{queue}' in vhost '{vhost.name}' does not support global qos",
+            )
         tag = consumer_tag or "amq.ctag-" + secrets.token_urlsafe(16)
         consumer = Consumer(
             tag,
@@ -139,7 +151,9 @@ class ChannelConsumers:
             exclusive=exclusive,
             prefetch=self.outstanding.prefetch,
             on_cancel=on_cancel,
+            priority=priority,
         )
+        found.prioritised = found.prioritised or priority != 0
         self.consumers[tag] = consumer
         found.consumers[consumer] = None
         found.had_consumer = True
@@ -207,7 +221,7 @@ class ChannelConsumers:
             message = payload.message
             delivery = Delivery(
                 body=message.body,
-                properties=fresh_properties(message.properties),
+                properties=delivery_properties(message, payload.queue.limits.quorum),
                 delivery_tag=payload.tag,
                 exchange=message.exchange,
                 routing_key=message.routing_key,

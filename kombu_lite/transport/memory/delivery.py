@@ -28,6 +28,7 @@ __all__ = [
     "Unacked",
     "check_publish",
     "copy_headers",
+    "delivery_properties",
     "fresh_properties",
 ]
 
@@ -205,6 +206,24 @@ def _parse_expiration(expiration: str | None) -> int | None:
 def fresh_properties(properties: BasicProperties) -> BasicProperties:
     """Return properties whose headers the receiver may change freely."""
     return copy_headers(properties) if properties.headers else properties
+
+
+def delivery_properties(
+    message: QueuedMessage, quorum: bool, *, always: bool = False
+) -> BasicProperties:
+    """Return the properties a delivery of ``message`` carries.
+
+    A quorum queue adds ``x-delivery-count`` (the requeues so far) as
+    RabbitMQ 3.10 does: to a ``basic.get`` always, to a consumer's delivery
+    once the message was requeued (``always=False``).
+    """
+    properties = message.properties
+    count = message.delivery_count
+    if not quorum or not (count or always):
+        return fresh_properties(properties)
+    headers = as_from_the_wire(properties.headers or {})
+    headers["x-delivery-count"] = count
+    return dataclasses.replace(properties, headers=headers)
 
 
 def copy_headers(properties: BasicProperties) -> BasicProperties:

@@ -1,80 +1,63 @@
 """Queues of the memory broker: ready messages, limits, consumers, dispatch.
 
-A :class:`MemoryQueue` behaves like a RabbitMQ classic queue:
+A :class:`MemoryQueue` behaves like a RabbitMQ 3.10 classic queue, or a
+quorum queue (``x-queue-type: quorum``):
 
 * FIFO; with ``x-max-priority`` higher priorities first (a priority above the
   maximum counts as the maximum, no priority as 0), FIFO within a priority.
 * A requeued message goes back to its original position (RabbitMQ keeps the
-  publish order on requeue) with ``redelivered`` set.
+  publish order on requeue) with ``redelivered`` set.  In a quorum queue each
+  requeue counts as a delivery attempt (``x-delivery-count`` on the next
+  delivery); beyond ``x-delivery-limit`` the message is dead-lettered with
+  reason ``delivery_limit`` instead.
 * ``x-message-ttl`` and a message's ``expiration`` (the smaller wins) are
-  enforced when the message reaches the head of the queue, as RabbitMQ does
-  for classic queues; a message that can go straight to a consumer is never
-  expired, so a TTL of 0 means "deliver now or drop".
+  enforced when the message reaches the head of the queue, as RabbitMQ does:
+  a timer expires the head on time, consumer or not.  A message that can go
+  straight to a consumer is never expired, so a TTL of 0 means "deliver now
+  or drop".
 * ``x-max-length`` and ``x-max-length-bytes`` count ready messages only; with
   ``x-overflow`` ``drop-head`` (the default) the oldest ready messages are
   dropped, with ``reject-publish``/``reject-publish-dlx`` the new one is.
-* Consumers are served round-robin, each within its prefetch limit; the
-  broker pushes deliveries eagerly, so a message handed to a consumer is no
-  longer counted as ready, exactly as on RabbitMQ.
+* Messages given up on (rejected without requeue, expired, dropped by
+  ``drop-head`` or ``reject-publish-dlx``, over the delivery limit) go to
+  the queue's dead-letter sink (:mod:`.deadletter`).
+* Consumers are served round-robin, each within its prefetch limit, the
+  highest ``x-priority`` first (a lower one gets messages only while all
+  higher ones are at their limit); with ``x-single-active-consumer`` only
+  the earliest consumer still subscribed receives.  The broker pushes
+  deliveries eagerly, so a message handed to a consumer is no longer counted
+  as ready, exactly as on RabbitMQ.
 
-Dead-lettering is not emulated: messages that RabbitMQ would dead-letter are
-dropped.  All methods run with the broker lock held.
+All methods run with the broker lock held.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
-from typing import TYPE_CHECKING, Any, Protocol
-
-from kombu_lite.transport._rabbitmq import MAX_TTL_MS
-from kombu_lite.transport.memory.replies import (
-    PRECONDITION_FAILED,
-    amqp_type_name,
-    channel_error,
-    describe_value,
-)
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from kombu_lite.transport.base import BasicProperties
+    from kombu_lite.transport.memory.arguments import QueueLimits
     from kombu_lite.transport.memory.binding import Binding, BindingKey
 
 __all__ = [
-    "EQUIVALENCE_ARGUMENTS",
     "Consumer",
     "ConsumerOwner",
     "Counters",
+    "DeadLetterSink",
     "MemoryQueue",
-    "QueueLimits",
     "QueuedMessage",
-    "queue_limits",
+    "Schedule",
 ]
 
-#: Queue arguments RabbitMQ compares when a queue is declared again; any other
-#: argument may differ between declarations.
-EQUIVALENCE_ARGUMENTS: tuple[str, ...] = (
-    "x-expires",
-    "x-message-ttl",
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-max-in-memory-length",
-    "x-max-in-memory-bytes",
-    "x-max-priority",
-    "x-overflow",
-    "x-queue-mode",
-    "x-single-active-consumer",
-    "x-queue-type",
-    "x-delivery-limit",
-    "x-queue-master-locator",
-    "x-queue-leader-locator",
-)
-
-_OVERFLOW_MODES = frozenset({"drop-head", "reject-publish", "reject-publish-dlx"})
-_QUEUE_TYPES = frozenset({"classic", "quorum"})
+#: Gives up on a message: ``sink(queue, message, reason)`` dead-letters it.
+DeadLetterSink: TypeAlias = "Callable[[MemoryQueue, QueuedMessage, str], None]"
+#: ``schedule(when, action)``: run ``action`` at monotonic time ``when``.
+Schedule: TypeAlias = "Callable[[float, Callable[[], None]], None]"
 
 
 class Counters:
@@ -107,6 +90,7 @@ class QueuedMessage:
 
     __slots__ = (
         "body",
+        "delivery_count",
         "exchange",
         "expires_at",
         "priority",
@@ -132,6 +116,8 @@ class QueuedMessage:
         self.redelivered = False
         self.priority = 0
         self.seq = 0
+        #: Requeues so far (a quorum queue's ``x-delivery-count``).
+        self.delivery_count = 0
 
 
 class ConsumerOwner(Protocol):
@@ -162,6 +148,7 @@ class Consumer:
         "on_cancel",
         "owner",
         "prefetch",
+        "priority",
         "queue",
         "tag",
         "unacked",
@@ -178,6 +165,7 @@ class Consumer:
         exclusive: bool,
         prefetch: int,
         on_cancel: Callable[[str], None] | None,
+        priority: int = 0,
     ) -> None:
         self.tag = tag
         self.queue = queue
@@ -187,88 +175,9 @@ class Consumer:
         self.exclusive = exclusive
         self.prefetch = prefetch
         self.on_cancel = on_cancel
+        #: The ``x-priority`` consumer argument.
+        self.priority = priority
         self.unacked = 0
-
-
-class QueueLimits:
-    """The queue arguments the memory broker enforces, validated."""
-
-    __slots__ = (
-        "max_length",
-        "max_length_bytes",
-        "max_priority",
-        "message_ttl",
-        "reject_new",
-    )
-
-    def __init__(self) -> None:
-        self.message_ttl: int | None = None
-        self.max_length: int | None = None
-        self.max_length_bytes: int | None = None
-        self.max_priority: int | None = None
-        self.reject_new = False
-
-
-def queue_limits(
-    queue: str, vhost: str, arguments: Mapping[str, object]
-) -> QueueLimits:
-    """Validate queue ``arguments`` the way RabbitMQ does and return the limits.
-
-    Raises:
-        PreconditionFailed: an argument has the wrong type or value (406).
-    """
-    limits = QueueLimits()
-
-    def invalid(name: str, reason: str) -> Exception:
-        return channel_error(
-            PRECONDITION_FAILED,
-            f"invalid arg '{name}' for queue '{queue}' in vhost '{vhost}': {reason}",
-            "queue.declare",
-        )
-
-    def integer(
-        name: str, minimum: int, maximum: int | None = None, *, ttl: bool = False
-    ) -> int | None:
-        if name not in arguments:
-            return None
-        value = arguments[name]
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise invalid(name, f'"expected integer, got {amqp_type_name(value)}"')
-        if value < minimum:
-            raise invalid(
-                name, f"{{value_{'zero' if value == 0 else 'negative'},{value}}}"
-            )
-        if maximum is not None and value > maximum:
-            raise invalid(name, f"{{max_value_exceeded,{value}}}")
-        if ttl and value > MAX_TTL_MS:
-            raise invalid(name, f"{{value_too_large,{value}}}")
-        return value
-
-    integer("x-expires", 1, ttl=True)  # validated like RabbitMQ, otherwise ignored
-    limits.message_ttl = integer("x-message-ttl", 0, ttl=True)
-    limits.max_length = integer("x-max-length", 0)
-    limits.max_length_bytes = integer("x-max-length-bytes", 0)
-    limits.max_priority = integer("x-max-priority", 0, 255)
-    overflow = arguments.get("x-overflow", "drop-head")
-    if overflow not in _OVERFLOW_MODES:
-        raise invalid("x-overflow", "invalid_overflow")
-    limits.reject_new = overflow != "drop-head"
-    for name in ("x-dead-letter-exchange", "x-dead-letter-routing-key"):
-        if name in arguments and not isinstance(arguments[name], str | bytes):
-            raise channel_error(
-                PRECONDITION_FAILED,
-                f"invalid type '{amqp_type_name(arguments[name])}' for arg '{name}' "
-                f"in queue '{queue}' in vhost '{vhost}'",
-                "queue.declare",
-            )
-    queue_type = arguments.get("x-queue-type", "classic")
-    if queue_type not in _QUEUE_TYPES:
-        raise invalid(
-            "x-queue-type",
-            f"{describe_value(queue_type)!r} is not supported by the memory broker "
-            "(use 'classic'; 'quorum' is accepted and behaves as classic)",
-        )
-    return limits
 
 
 class MemoryQueue:
@@ -286,6 +195,8 @@ class MemoryQueue:
         limits: QueueLimits,
         clock: Callable[[], float],
         counters: Counters,
+        dead_letter: DeadLetterSink | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.name = name
         self.vhost = vhost
@@ -302,8 +213,15 @@ class MemoryQueue:
         self.had_consumer = False
         self.deleted = False
         self.unacked = 0
+        #: Monotonic time ``x-expires`` deletes the queue if still unused.
+        self.expires_at: float | None = None
+        #: Whether a consumer has an ``x-priority`` (the slower selection).
+        self.prioritised = False
         self._clock = clock
         self._counters = counters
+        self._dead_letter = dead_letter
+        self._schedule = schedule
+        self._armed_at: float | None = None
         self._levels: list[deque[QueuedMessage]] = [
             deque() for _ in range((limits.max_priority or 0) + 1)
         ]
@@ -330,7 +248,7 @@ class MemoryQueue:
         ``ttl_ms`` is the message's own ``expiration``; the queue's
         ``x-message-ttl`` applies instead when it is shorter.  Returns False
         when ``x-overflow: reject-publish`` refused the message (a confirm
-        then becomes a nack).
+        then becomes a nack; ``reject-publish-dlx`` dead-letters it too).
         """
         queue_ttl = self.limits.message_ttl
         if queue_ttl is not None and (ttl_ms is None or queue_ttl < ttl_ms):
@@ -350,26 +268,42 @@ class MemoryQueue:
         limits = self.limits
         if limits.reject_new and self._would_overflow(len(message.body)):
             self._counters.dropped += 1
+            if limits.overflow == "reject-publish-dlx":
+                self._give_up(message, "maxlen")
             return False
         self._levels[message.priority].append(message)
         self._ready += 1
         self._bytes += len(message.body)
         if limits.max_length is not None or limits.max_length_bytes is not None:
             self._drop_overflow()
+        self._arm()
         return True
 
     def get(self) -> QueuedMessage | None:
         """Remove and return the head message (``basic.get``), or None."""
         self._expire_head()
-        return self._pop() if self._ready else None
+        if not self._ready:
+            return None
+        message = self._pop()
+        self._arm()
+        return message
 
     def requeue(self, message: QueuedMessage, *, redelivered: bool = True) -> None:
         """Put a delivered message back at its original position.
 
-        ``redelivered=False`` takes back a delivery the client never saw.
+        ``redelivered=False`` takes back a delivery the client never saw.  A
+        quorum queue counts the attempt and dead-letters the message once
+        it is over ``x-delivery-limit``.
         """
         if self.deleted:
             return
+        if redelivered and self.limits.quorum:
+            message.delivery_count += 1
+            limit = self.limits.delivery_limit
+            if limit is not None and message.delivery_count > limit:
+                self._counters.dropped += 1
+                self._give_up(message, "delivery_limit")
+                return
         message.redelivered = message.redelivered or redelivered
         level = self._levels[message.priority]
         if not level or message.seq < level[0].seq:
@@ -378,6 +312,12 @@ class MemoryQueue:
             level.insert(bisect_left(level, message.seq, key=_seq_of), message)
         self._ready += 1
         self._bytes += len(message.body)
+        self._arm()
+
+    def reject(self, message: QueuedMessage) -> None:
+        """A delivery was rejected without requeue: dead-letter it (or drop it)."""
+        self._counters.dropped += 1
+        self._give_up(message, "rejected")
 
     def purge(self) -> int:
         """Drop every ready message; return how many there were."""
@@ -402,28 +342,45 @@ class MemoryQueue:
             size += sum(len(message.body) for message in survivors)
         self._ready = kept
         self._bytes = size
+        self._armed_at = None
+        self._arm()
 
     def dispatch(self) -> None:
         """Push ready messages to consumers while their prefetch limits allow."""
         while self._ready and self.consumers:
             consumer = self._next_consumer()
             if consumer is None:
-                return
+                break
             self._expire_head()
             if not self._ready:
-                return
+                break
             consumer.owner.deliver(consumer, self, self._pop())
+        self._arm()
 
     # -- internals -----------------------------------------------------------
 
     def _next_consumer(self) -> Consumer | None:
-        # Round-robin: the chosen consumer moves to the back of the line.
-        for consumer in self.consumers:
-            if consumer.owner.can_deliver(consumer):
-                del self.consumers[consumer]
-                self.consumers[consumer] = None
-                return consumer
-        return None
+        if self.limits.single_active_consumer:
+            # The earliest consumer still subscribed is the active one.
+            active = next(iter(self.consumers))
+            return active if active.owner.can_deliver(active) else None
+        chosen: Consumer | None = None
+        if self.prioritised:
+            for consumer in self.consumers:
+                if (
+                    chosen is None or consumer.priority > chosen.priority
+                ) and consumer.owner.can_deliver(consumer):
+                    chosen = consumer
+        else:
+            for consumer in self.consumers:
+                if consumer.owner.can_deliver(consumer):
+                    chosen = consumer
+                    break
+        if chosen is not None:
+            # Round-robin: the chosen consumer moves to the back of the line.
+            del self.consumers[chosen]
+            self.consumers[chosen] = None
+        return chosen
 
     def _head_level(self) -> deque[QueuedMessage]:
         levels = self._levels
@@ -438,6 +395,10 @@ class MemoryQueue:
         self._bytes -= len(message.body)
         return message
 
+    def _give_up(self, message: QueuedMessage, reason: str) -> None:
+        if self._dead_letter is not None:
+            self._dead_letter(self, message, reason)
+
     def _expire_head(self) -> None:
         if not self._ready:
             return
@@ -445,13 +406,33 @@ class MemoryQueue:
         while self._ready:
             head = self._head_level()[0]
             if head.expires_at is None:
-                return
+                break
             if now is None:
                 now = self._clock()
             if head.expires_at > now:
-                return
+                break
             self._pop()
             self._counters.expired += 1
+            self._give_up(head, "expired")
+        if now is not None:
+            self._arm()
+
+    def _arm(self) -> None:
+        # Keep a timer for the head message's expiry, so it goes on time.
+        if not self._ready or self._schedule is None:
+            return
+        when = self._head_level()[0].expires_at
+        if when is None or (self._armed_at is not None and self._armed_at <= when):
+            return
+        self._armed_at = when
+        self._schedule(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._armed_at = None
+        if self.deleted:
+            return
+        self._expire_head()
+        self._arm()
 
     def _would_overflow(self, size: int) -> bool:
         limits = self.limits
@@ -469,8 +450,8 @@ class MemoryQueue:
             (max_length is not None and self._ready > max_length)
             or (max_bytes is not None and self._bytes > max_bytes)
         ):
-            self._pop()
             self._counters.dropped += 1
+            self._give_up(self._pop(), "maxlen")
 
 
 def _seq_of(message: QueuedMessage) -> int:

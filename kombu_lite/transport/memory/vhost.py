@@ -19,7 +19,9 @@ Every rule and every refusal text here was checked against RabbitMQ 3.10:
 * An exclusive queue is usable only from its connection (405); publishing to
   it and unbinding it are not checked, as on RabbitMQ.
 * An auto-delete exchange goes when its last outgoing binding goes; an
-  auto-delete queue when its last consumer goes (once it had one).
+  auto-delete queue when its last consumer goes (once it had one); a queue
+  with ``x-expires`` when unused for that long (:mod:`.expiry`).
+* Queues dead-letter through :class:`~.deadletter.DeadLetters`.
 
 All methods run with the broker lock held.
 """
@@ -30,19 +32,17 @@ import secrets
 from typing import TYPE_CHECKING
 
 from kombu_lite.transport.base import QueueDeclareOk
+from kombu_lite.transport.memory.arguments import EQUIVALENCE_ARGUMENTS, queue_limits
 from kombu_lite.transport.memory.binding import Binding, BindingKey, binding_key
+from kombu_lite.transport.memory.deadletter import DeadLetters
 from kombu_lite.transport.memory.equivalence import check_arguments, inequivalent
 from kombu_lite.transport.memory.exchange import (
     EXCHANGE_TYPES,
     Destination,
     MemoryExchange,
 )
-from kombu_lite.transport.memory.queue import (
-    EQUIVALENCE_ARGUMENTS,
-    Counters,
-    MemoryQueue,
-    queue_limits,
-)
+from kombu_lite.transport.memory.expiry import QueueExpiry, Timers
+from kombu_lite.transport.memory.queue import Counters, MemoryQueue
 from kombu_lite.transport.memory.replies import (
     ACCESS_REFUSED,
     COMMAND_INVALID,
@@ -76,13 +76,16 @@ class VirtualHost:
     """The exchanges, queues and bindings of one virtual host."""
 
     def __init__(
-        self, name: str, clock: Callable[[], float], counters: Counters
+        self, name: str, clock: Callable[[], float], counters: Counters, timers: Timers
     ) -> None:
         self.name = name
         self._clock = clock
         self._counters = counters
+        self._timers = timers
         self.queues: dict[str, MemoryQueue] = {}
         self.exchanges: dict[str, MemoryExchange] = {}
+        self._dead_letters = DeadLetters(self.exchanges, self.queues, self.route)
+        self._expiry = QueueExpiry(timers, clock, self.delete_queue)
         for exchange_name, exchange_type in (("", "direct"), *STANDARD_EXCHANGES):
             self.exchanges[exchange_name] = MemoryExchange(
                 exchange_name,
@@ -269,17 +272,28 @@ class VirtualHost:
         owner = connection if exclusive else None
         existing = self.queues.get(name)
         if existing is None:
-            self.queues[name] = MemoryQueue(
+            limits = queue_limits(
+                name,
+                self.name,
+                arguments,
+                durable=durable,
+                exclusive=exclusive,
+                auto_delete=auto_delete,
+            )
+            queue = self.queues[name] = MemoryQueue(
                 name,
                 self.name,
                 durable=durable,
                 auto_delete=auto_delete,
                 owner=owner,
                 arguments=arguments,
-                limits=queue_limits(name, self.name, arguments),
+                limits=limits,
                 clock=self._clock,
                 counters=self._counters,
+                dead_letter=self._dead_letters,
+                schedule=self._timers.call_at,
             )
+            self._expiry.touch(queue)
             return QueueDeclareOk(name, 0, 0)
         if existing.owner is not owner:
             raise self._locked(name, method)
@@ -293,6 +307,7 @@ class VirtualHost:
         check_arguments(
             existing.arguments, arguments, EQUIVALENCE_ARGUMENTS, where, method
         )
+        self._expiry.touch(existing)
         return QueueDeclareOk(name, existing.ready_count(), len(existing.consumers))
 
     def queue_for(self, name: str, connection: object, method: str) -> MemoryQueue:
@@ -352,9 +367,17 @@ class VirtualHost:
             self._remove_binding(binding.source, binding.key)
 
     def consumer_gone(self, queue: MemoryQueue) -> None:
-        """Apply auto-delete after a consumer of ``queue`` was cancelled."""
-        if queue.auto_delete and queue.had_consumer and not queue.consumers:
+        """Apply auto-delete (or restart ``x-expires``) after a consumer went."""
+        if queue.consumers:
+            return
+        if queue.auto_delete and queue.had_consumer:
             self.delete_queue(queue)
+        else:
+            self._expiry.touch(queue)
+
+    def used(self, queue: MemoryQueue) -> None:
+        """``queue`` was read with ``basic.get``: restart its ``x-expires``."""
+        self._expiry.touch(queue)
 
     # -- restart -------------------------------------------------------------
 
@@ -386,6 +409,7 @@ class VirtualHost:
                 if binding.source.deleted:
                     del queue.incoming[key]
             queue.keep_persistent()
+            self._expiry.touch(queue)
 
     # -- routing -------------------------------------------------------------
 
