@@ -1,238 +1,269 @@
-"""Dead-lettering as a consumer sees it: Message.death, delivery_count, retry recipe.
+"""Dead-lettering with raw ``x-`` arguments, the same on memory:// and RabbitMQ.
 
-The x-death fields are compared with what RabbitMQ 3.10 writes.  Every test
-here also runs on memory://, marked xfail(strict=False) there only: the
-memory broker drops what RabbitMQ dead-letters, and sets no
-x-delivery-count, until issue 15's memory work lands (then these pass on it
-too, and the marks go).
+The expected ``x-death`` tables are what RabbitMQ 3.10.8 writes, field by
+field and in its order (``time`` checked by type and closeness only).
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
 
-from kombu_lite import Connection, Exchange, Message, Queue
+from kombu_lite import Connection, Exchange, Queue
+from kombu_lite.exceptions import MessageNacked
 
-Cleanup = Callable[[Exchange | Queue], None]
-
-DEAD_LETTERING = pytest.mark.parametrize(
-    "transport_kind",
-    [
-        pytest.param(
-            "memory",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="memory:// dead-lettering arrives with issue 15's memory work",
-            ),
-        ),
-        pytest.param("amqp", marks=pytest.mark.broker),
-    ],
-)
-DELIVERY_COUNT = pytest.mark.parametrize(
-    "transport_kind",
-    [
-        pytest.param(
-            "memory",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="memory:// x-delivery-count arrives with issue 15's memory work",
-            ),
-        ),
-        pytest.param("amqp", marks=pytest.mark.broker),
-    ],
+from .topology import (
+    FIRST_DEATH_ORDER,
+    Cleanup,
+    death,
+    deaths_without_time,
+    declare,
+    get,
+    publish,
+    wait_for,
 )
 
 
-def _get(queue: Queue, connection: Connection, timeout: float = 3.0) -> Message:
-    """The next message of ``queue`` (dead-lettering is asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        message = queue.get(channel=connection.default_channel)
-        if message is not None:
-            return message
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no message in {queue.name!r} after {timeout} s")
-        time.sleep(0.02)
+def dlx_to(queue: str) -> dict[str, object]:
+    """Arguments that dead-letter to ``queue`` through the default exchange."""
+    return {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
 
 
-def _declare(connection: Connection, cleanup: Cleanup, *entities: Queue) -> None:
-    for queue in entities:
-        cleanup(queue)
-        if isinstance(queue.dead_letter_exchange, Exchange):
-            cleanup(queue.dead_letter_exchange)
-        queue.declare(channel=connection.default_channel)
-
-
-@DEAD_LETTERING
-def test_a_rejected_message_carries_rabbitmqs_x_death(
+def test_a_rejected_message_is_dead_lettered_with_rabbitmqs_x_death(
     connection: Connection, unique: str, cleanup: Cleanup
 ) -> None:
-    dead = Queue(f"{unique}-dead")
-    work = Queue(
-        f"{unique}-work", dead_letter_exchange="", dead_letter_routing_key=dead.name
-    )
-    _declare(connection, cleanup, dead, work)
-    producer = connection.Producer()
-    producer.publish({"n": 1}, routing_key=work.name, expiration=60)
-    before = datetime.now(UTC).replace(microsecond=0)
+    dead = declare(connection, cleanup, f"{unique}-dead")
+    work = declare(connection, cleanup, f"{unique}-work", **dlx_to(dead.name))
+    publish(connection, work.name, b"job", expiration=60, headers={"app": "v"})
 
-    _get(work, connection).reject(requeue=False)
-    message = _get(dead, connection)
+    message = get(connection, work.name, no_ack=False)
+    assert message is not None
+    message.reject(requeue=False)
+    dead_lettered = wait_for(connection, dead.name)
 
-    (record,) = message.death
-    assert (record.queue, record.reason, record.count) == (work.name, "rejected", 1)
-    assert (record.exchange, record.routing_keys) == ("", (work.name,))
-    assert record.original_expiration == "60000"
-    assert record.time is not None
-    assert before - timedelta(seconds=5) <= record.time <= before + timedelta(seconds=5)
-    assert message.headers["x-first-death-reason"] == "rejected"
-    assert message.headers["x-first-death-queue"] == work.name
-    assert message.decode() == {"n": 1}
+    assert dead_lettered.body == b"job"
+    assert dead_lettered.delivery_info["exchange"] == ""
+    assert dead_lettered.delivery_info["routing_key"] == dead.name
+    # The per-message TTL is removed and kept as original-expiration.
+    assert dead_lettered.properties.get("expiration") is None
+    assert deaths_without_time(dead_lettered) == [
+        death("rejected", work.name, original_expiration="60000")
+    ]
+    (table,) = dead_lettered.headers["x-death"]
+    assert list(table) == [*FIRST_DEATH_ORDER, "original-expiration"]
+    assert dead_lettered.headers["app"] == "v"
+    assert dead_lettered.headers["x-first-death-reason"] == "rejected"
+    assert dead_lettered.headers["x-first-death-queue"] == work.name
+    assert dead_lettered.headers["x-first-death-exchange"] == ""
 
 
-@DEAD_LETTERING
-def test_dead_lettering_from_the_same_queue_again_counts(
+def test_an_expired_message_is_dead_lettered_on_time_without_a_consumer(
     connection: Connection, unique: str, cleanup: Cleanup
 ) -> None:
-    dead = Queue(f"{unique}-dead")
-    work = Queue(
-        f"{unique}-work", dead_letter_exchange="", dead_letter_routing_key=dead.name
+    dlx = Exchange(f"{unique}-dlx", type="direct", durable=False)
+    ttl_name = f"{unique}-ttl"
+    dead = Queue(f"{unique}-dead", exchange=dlx, routing_key=ttl_name, durable=False)
+    cleanup(dead)
+    dead.declare(channel=connection.default_channel)
+    declare(
+        connection,
+        cleanup,
+        ttl_name,
+        **{"x-message-ttl": 100, "x-dead-letter-exchange": dlx.name},
     )
-    _declare(connection, cleanup, dead, work)
-    producer = connection.Producer()
-    producer.publish({"n": 1}, routing_key=work.name)
-    _get(work, connection).reject(requeue=False)
-    first = _get(dead, connection)
+    received = []
+    with connection.Consumer(
+        [dead], on_message=received.append, accept=["application/data"]
+    ):
+        publish(connection, ttl_name, b"late")
+        # Only drain_events: the expiry must happen on its own.
+        while not received:
+            connection.drain_events(timeout=3)
+    (message,) = received
+    message.ack()
 
-    # Sent back by hand with its headers, and rejected again.
-    producer.publish(
-        first.body,
-        routing_key=work.name,
-        headers=first.headers,
-        content_type=first.content_type,
-        content_encoding=first.content_encoding,
-    )
-    first.ack()
-    _get(work, connection).reject(requeue=False)
-
-    (record,) = _get(dead, connection).death
-    assert (record.queue, record.reason, record.count) == (work.name, "rejected", 2)
+    assert message.delivery_info["exchange"] == dlx.name
+    assert message.delivery_info["routing_key"] == ttl_name  # the original key
+    assert deaths_without_time(message) == [death("expired", ttl_name)]
+    assert message.headers["x-first-death-reason"] == "expired"
 
 
-@DELIVERY_COUNT
-def test_a_quorum_queue_counts_redeliveries(
+def test_a_per_message_ttl_expiry_keeps_the_original_expiration(
     connection: Connection, unique: str, cleanup: Cleanup
 ) -> None:
-    work = Queue(f"{unique}-work", queue_type="quorum")
-    _declare(connection, cleanup, work)
-    connection.Producer().publish({"n": 1}, routing_key=work.name)
+    dead = declare(connection, cleanup, f"{unique}-dead")
+    work = declare(connection, cleanup, f"{unique}-work", **dlx_to(dead.name))
+    publish(connection, work.name, b"short", expiration=0.1)
 
+    message = wait_for(connection, dead.name)
+
+    assert deaths_without_time(message) == [
+        death("expired", work.name, original_expiration="100")
+    ]
+    assert message.properties.get("expiration") is None
+
+
+def test_drop_head_overflow_dead_letters_the_oldest_message(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    dead = declare(connection, cleanup, f"{unique}-dead")
+    full = declare(
+        connection,
+        cleanup,
+        f"{unique}-full",
+        **{"x-max-length": 1, **dlx_to(dead.name)},
+    )
+    publish(connection, full.name, b"1")
+    publish(connection, full.name, b"2")
+
+    message = wait_for(connection, dead.name)
+
+    assert message.body == b"1"
+    assert deaths_without_time(message) == [death("maxlen", full.name)]
+    remaining = get(connection, full.name)
+    assert remaining is not None
+    assert remaining.body == b"2"
+
+
+def test_reject_publish_dlx_nacks_and_dead_letters_the_new_message(
+    url: str, unique: str, cleanup: Cleanup
+) -> None:
+    with Connection(url, confirm_publish=True) as connection:
+        dead = declare(connection, cleanup, f"{unique}-dead")
+        full = declare(
+            connection,
+            cleanup,
+            f"{unique}-full",
+            **{
+                "x-max-length": 1,
+                "x-overflow": "reject-publish-dlx",
+                **dlx_to(dead.name),
+            },
+        )
+        publish(connection, full.name, b"1")
+        with pytest.raises(MessageNacked):
+            publish(connection, full.name, b"2")
+
+        message = wait_for(connection, dead.name)
+        assert message.body == b"2"
+        assert deaths_without_time(message) == [death("maxlen", full.name)]
+
+
+def test_reject_publish_nacks_without_dead_lettering(
+    url: str, unique: str, cleanup: Cleanup
+) -> None:
+    with Connection(url, confirm_publish=True) as connection:
+        dead = declare(connection, cleanup, f"{unique}-dead")
+        full = declare(
+            connection,
+            cleanup,
+            f"{unique}-full",
+            **{"x-max-length": 1, "x-overflow": "reject-publish", **dlx_to(dead.name)},
+        )
+        publish(connection, full.name, b"1")
+        with pytest.raises(MessageNacked):
+            publish(connection, full.name, b"2")
+
+        assert get(connection, dead.name) is None
+
+
+def test_a_retry_loop_counts_each_death_per_queue_and_reason(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    work, delay = f"{unique}-work", f"{unique}-delay"
+    declare(connection, cleanup, work, **dlx_to(delay))
+    declare(connection, cleanup, delay, **{"x-message-ttl": 100, **dlx_to(work)})
+    publish(connection, work, b"retry me", expiration=60)
+    trips = []
+    for _ in range(3):
+        message = wait_for(connection, work, no_ack=False)
+        trips.append(message)
+        message.reject(requeue=False)
+
+    assert "x-death" not in trips[0].headers
+    rejected = death("rejected", work, original_expiration="60000")
+    expired = death("expired", delay)
+    assert deaths_without_time(trips[1]) == [expired, rejected]
+    assert deaths_without_time(trips[2]) == [
+        {**expired, "count": 2},
+        {**rejected, "count": 2},
+    ]
+    # A table written after the first has its fields in name order; the
+    # first keeps RabbitMQ's order until it dies again; a count goes up
+    # without changing the table's time.
+    first, second = trips[1].headers["x-death"]
+    assert list(first) == sorted(first)
+    assert list(second) == [*FIRST_DEATH_ORDER, "original-expiration"]
+    again = trips[2].headers["x-death"]
+    assert [list(table) == sorted(table) for table in again] == [True, True]
+    assert again[1]["time"] == second["time"]
+    assert trips[2].headers["x-first-death-reason"] == "rejected"
+    assert trips[2].headers["x-first-death-queue"] == work
+
+
+def test_an_automatic_dead_letter_cycle_drops_the_message(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    loop = f"{unique}-loop"
+    declare(connection, cleanup, loop, **{"x-message-ttl": 100, **dlx_to(loop)})
+    publish(connection, loop, b"round and round")
+    time.sleep(0.5)
+
+    assert get(connection, loop) is None
+
+
+def test_a_rejection_may_dead_letter_into_the_same_queue(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    loop = f"{unique}-loop"
+    declare(connection, cleanup, loop, **dlx_to(loop))
+    publish(connection, loop, b"again")
     counts = []
     for _ in range(3):
-        message = _get(work, connection)
-        counts.append(message.delivery_count)
-        message.requeue()
+        message = wait_for(connection, loop, no_ack=False)
+        counts.append([table["count"] for table in message.headers.get("x-death", [])])
+        message.reject(requeue=False)
 
-    assert counts == [0, 1, 2]
-
-
-# -- the reliability guide's retry recipe -----------------------------------------
-
-RECIPE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "retry_backoff.py"
+    assert counts == [[], [1], [2]]
 
 
-def _recipe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("retry_backoff", RECIPE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _run(
-    connection: Connection,
-    cleanup: Cleanup,
-    name: str,
-    process: Callable[[Any], object],
-    until: Callable[[], bool],
-) -> float:
-    """Consume ``name`` with the recipe's handler until ``until()``; the seconds."""
-    recipe = _recipe()
-    work, delayed, parked = recipe.retry_topology(name, delay=0.2)
-    _declare(connection, cleanup, work, delayed, parked)
-    producer = connection.Producer()
-    handler = recipe.RetryingHandler(producer, work, parked, process, max_attempts=3)
-    start = time.monotonic()
-    producer.publish({"order": 1}, routing_key=work.name)
-    with connection.Consumer(work, callbacks=[handler]):
-        while not until():
-            if time.monotonic() - start > 5:
-                raise AssertionError("the recipe did not finish in 5 s")
-            with contextlib.suppress(TimeoutError):
-                connection.drain_events(timeout=0.1)
-    return time.monotonic() - start
-
-
-@DEAD_LETTERING
-def test_the_retry_recipe_retries_after_the_delay(
+def test_a_missing_dead_letter_exchange_drops_the_message(
     connection: Connection, unique: str, cleanup: Cleanup
 ) -> None:
-    attempts: list[float] = []
-
-    def flaky(body: Any) -> None:
-        attempts.append(time.monotonic())
-        if len(attempts) < 2:
-            raise RuntimeError("not yet")
-
-    _run(connection, cleanup, f"{unique}-orders", flaky, lambda: len(attempts) == 2)
-
-    assert attempts[1] - attempts[0] >= 0.2  # the delay queue's message TTL
-    parked = Queue(f"{unique}-orders.parked")
-    assert parked.get(channel=connection.default_channel) is None
-
-
-@DEAD_LETTERING
-def test_the_retry_recipe_parks_after_max_attempts(
-    connection: Connection, unique: str, cleanup: Cleanup
-) -> None:
-    name = f"{unique}-orders"
-    parked = Queue(f"{name}.parked")
-    found: list[Message] = []
-    attempts: list[Any] = []
-
-    def failing(body: Any) -> None:
-        attempts.append(body)
-        raise RuntimeError("always")
-
-    def is_parked() -> bool:
-        message = parked.get(channel=connection.default_channel)
-        if message is not None:
-            found.append(message)
-        return bool(found)
-
-    _run(connection, cleanup, name, failing, is_parked)
-
-    assert attempts == [{"order": 1}] * 3
-    (message,) = found
-    assert message.decode() == {"order": 1}
-    # Latest first: the second expiry from the delay queue, after the
-    # second rejection from the work queue; the third attempt parked it.
-    expired, rejected = message.death
-    assert (expired.queue, expired.reason, expired.count) == (
-        f"{name}.delay",
-        "expired",
-        2,
+    work = declare(
+        connection,
+        cleanup,
+        f"{unique}-work",
+        **{"x-dead-letter-exchange": f"{unique}-missing"},
     )
-    assert (expired.exchange, expired.routing_keys) == (f"{name}.retry", (name,))
-    assert (rejected.queue, rejected.reason, rejected.count) == (name, "rejected", 2)
-    assert (rejected.exchange, rejected.routing_keys) == ("", (name,))
+    publish(connection, work.name, b"nowhere")
+    message = wait_for(connection, work.name, no_ack=False)
+    message.reject(requeue=False)
+
+    _, count, _ = work.queue_declare(passive=True, channel=connection.default_channel)
+    assert count == 0
+    assert connection.default_channel.is_open
+
+
+def test_a_dead_letter_routing_key_through_an_exchange(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    dlx = Exchange(f"{unique}-dlx", type="topic", durable=False)
+    dead = Queue(f"{unique}-dead", exchange=dlx, routing_key="parked.#", durable=False)
+    cleanup(dead)
+    dead.declare(channel=connection.default_channel)
+    work = declare(
+        connection,
+        cleanup,
+        f"{unique}-work",
+        **{"x-dead-letter-exchange": dlx.name, "x-dead-letter-routing-key": "parked.1"},
+    )
+    publish(connection, work.name, b"park me")
+    wait_for(connection, work.name, no_ack=False).reject(requeue=False)
+
+    message = wait_for(connection, dead.name)
+    assert message.delivery_info["exchange"] == dlx.name
+    assert message.delivery_info["routing_key"] == "parked.1"
+    # x-death names where the message was published, not the new key.
+    assert deaths_without_time(message) == [death("rejected", work.name)]
