@@ -6,9 +6,12 @@ Use it through ``Connection('memory://')`` (every such connection shares
     broker = Broker()
     transport = MemoryTransport(broker)
 
-The broker routes, queues and delivers like RabbitMQ (exchange types, TTL,
-length limits, priorities, prefetch, exclusive and auto-delete queues, the
-same refusals with the same reply codes) and adds what a test needs:
+The broker routes, queues and delivers like RabbitMQ 3.10 (exchange types,
+TTLs expired on time, ``x-expires``, length limits, priorities, prefetch,
+exclusive and auto-delete queues, dead-lettering with RabbitMQ's ``x-death``
+headers, quorum queues' delivery counts and limits, single active consumer
+and consumer priorities, the same refusals with the same reply codes) and
+adds what a test needs:
 :meth:`Broker.reset`, fault simulation (:meth:`Broker.stop` and
 :meth:`Broker.start` for a restart that keeps only durable entities and
 persistent messages, :meth:`Broker.close_all_connections`,
