@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -27,6 +27,7 @@ from kombu_lite.transport.memory.deadletter import dead_letter_headers, is_cycle
 PARAMS = ConnectionParameters(
     hostname="localhost", port=0, userid="guest", password="guest", virtual_host="/"
 )
+Started = Callable[[], set[threading.Thread]]
 DLX_TO_DEAD = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dead"}
 
 
@@ -38,8 +39,15 @@ class FakeClock:
         return self.now
 
 
-def timer_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "kombu_lite-memory-timers"]
+def timer_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "kombu_lite-memory-timers"}
+
+
+@pytest.fixture
+def started() -> Callable[[], set[threading.Thread]]:
+    """The timer threads started (and still alive) since the test began."""
+    before = timer_threads()
+    return lambda: timer_threads() - before
 
 
 @pytest.fixture
@@ -72,24 +80,24 @@ def publish(
 
 
 def test_the_timer_thread_ends_with_reset(
-    broker: Broker, channel: MemoryChannel
+    broker: Broker, channel: MemoryChannel, started: Started
 ) -> None:
     declare(channel, "q", **{"x-message-ttl": 60000})
     publish(channel, "q")
-    assert len(timer_threads()) == 1
+    assert len(started()) == 1
 
     broker.reset()
 
-    assert timer_threads() == []
+    assert started() == set()
 
 
 def test_the_timer_thread_ends_with_stop_and_timers_come_back_on_start(
-    broker: Broker, channel: MemoryChannel
+    broker: Broker, channel: MemoryChannel, started: Started
 ) -> None:
     channel.queue_declare("q", durable=True, arguments={"x-message-ttl": 100})
     publish(channel, "q", delivery_mode=2)
     broker.stop()
-    assert timer_threads() == []
+    assert started() == set()
 
     broker.start()
     time.sleep(0.3)
@@ -98,18 +106,18 @@ def test_the_timer_thread_ends_with_stop_and_timers_come_back_on_start(
 
 
 def test_the_timer_thread_ends_when_nothing_is_left_to_do(
-    channel: MemoryChannel,
+    channel: MemoryChannel, started: Started
 ) -> None:
     declare(channel, "q", **{"x-message-ttl": 50})
     publish(channel, "q")
     deadline = time.monotonic() + 3
-    while timer_threads() and time.monotonic() < deadline:
+    while started() and time.monotonic() < deadline:
         time.sleep(0.02)
 
-    assert timer_threads() == []
+    assert started() == set()
 
 
-def test_an_injected_clock_expires_lazily_without_a_thread() -> None:
+def test_an_injected_clock_expires_lazily_without_a_thread(started: Started) -> None:
     clock = FakeClock()
     broker = Broker(clock=clock)
     conn = MemoryTransport(broker).connect(PARAMS)
@@ -118,7 +126,7 @@ def test_an_injected_clock_expires_lazily_without_a_thread() -> None:
     declare(channel, "q", **{"x-message-ttl": 100, **DLX_TO_DEAD})
     declare(channel, "gone", **{"x-expires": 100})
     publish(channel, "q")
-    assert timer_threads() == []
+    assert started() == set()
 
     clock.now += 1
     messages = broker.queue_messages("dead")
