@@ -2,10 +2,8 @@
 
 Each argument is shown to be on the broker by declaring the queue again
 without it (or with another value): RabbitMQ, and memory:// like it, refuse
-the redeclare with a 406 naming the argument.  memory:// accepts the
-arguments and, until issue 15's memory work lands, ignores most of them
-(quorum queues behave as classic there); it refuses streams, so those run
-on RabbitMQ only.
+the redeclare with a 406 naming the argument.  memory:// refuses streams,
+so those run on RabbitMQ only.
 """
 
 from __future__ import annotations
