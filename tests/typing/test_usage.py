@@ -32,6 +32,13 @@ from kombu_lite import (
 from kombu_lite.exceptions import ConfigurationError
 from kombu_lite.pools import PooledConnection, PooledProducer
 from kombu_lite.transport.base import QueueDeclareOk
+from kombu_lite.transport.native_delayed_delivery import (
+    MAX_LEVEL,
+    bind_queue_to_native_delayed_delivery_exchange,
+    calculate_routing_key,
+    declare_native_delayed_delivery_exchanges_and_queues,
+    level_name,
+)
 
 
 def test_a_connection_hands_out_typed_channels_and_producers() -> None:
@@ -126,6 +133,18 @@ def test_library_errors_share_one_base_class() -> None:
         Connection("nope://")
 
     assert_type(caught.value, KombuError)
+
+
+def test_delayed_delivery_takes_kombu_lite_connections_and_queues() -> None:
+    queue = Queue("late", Exchange("late", type="topic"), routing_key="late")
+    with Connection("memory://") as conn:
+        declare_native_delayed_delivery_exchanges_and_queues(conn, "quorum")
+        queue.declare(channel=conn)
+        bind_queue_to_native_delayed_delivery_exchange(conn, queue)
+        key = calculate_routing_key(5, "late")
+
+    assert_type(key, str)
+    assert_type(level_name(MAX_LEVEL), str)
 
 
 # -- misuse that mypy rejects (and that fails at run time too) -----------------
