@@ -26,6 +26,7 @@ PUBLIC_MODULES = [
     "kombu_lite.transport",
     "kombu_lite.transport.base",
     "kombu_lite.transport.memory",
+    "kombu_lite.transport.native_delayed_delivery",
     "kombu_lite.utils.functional",
     "kombu_lite.utils.limits",
     "kombu_lite.mixins",

@@ -16,7 +16,7 @@ import contextlib
 import importlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -138,7 +138,11 @@ def test_both_libraries_declare_the_same_topology(
     [("kombu_lite", "kombu"), ("kombu", "kombu_lite")],
 )
 def test_a_delayed_message_arrives_after_its_countdown(
-    private_node: PrivateNode, unique: str, producer_lib: str, consumer_lib: str
+    private_node: PrivateNode,
+    unique: str,
+    producer_lib: str,
+    consumer_lib: str,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """The consumer's side sets the topology up (as a Celery worker does),
     the producer's side only computes the key and publishes (as a client)."""
@@ -183,6 +187,7 @@ def test_a_delayed_message_arrives_after_its_countdown(
 
     assert received, f"no message within {COUNTDOWN + 10} s"
     arrived, body = received[0]
+    record_property("report:delay_s", round(arrived - sent, 3))
     assert body == {"from": producer_lib}
     assert arrived - sent >= COUNTDOWN - TOLERANCE
     assert arrived - sent < COUNTDOWN + 5

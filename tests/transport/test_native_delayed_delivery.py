@@ -161,6 +161,10 @@ def test_bad_declare_arguments_are_refused_before_any_channel(
     [
         (Queue("", Exchange("x", type="topic")), "must have a name"),
         (Queue("q", bindings=[binding(None, "k")]), "has no exchange"),
+        (
+            Queue("q", bindings=[binding(Exchange("x", type="topic"), 5)]),  # type: ignore[arg-type]
+            "routing_key must be a str, not int",
+        ),
         (Queue("q", Exchange("x", type="topic"), "k" * 254), "longer than 255"),
     ],
 )
