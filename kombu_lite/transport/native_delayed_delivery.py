@@ -17,10 +17,9 @@ reverse, share one topology on one broker.  The exchanges and queues are
 durable shared infrastructure; declaring them again with the same
 ``queue_type`` is harmless.
 
-Only RabbitMQ runs it: the delay is the broker's TTL expiry and
-dead-lettering.  The memory broker accepts the declarations and bindings,
-but it does not dead-letter yet, so a delayed message published there is
-dropped when its first TTL expires instead of being delivered.
+The delay is the broker's TTL expiry and dead-lettering: RabbitMQ runs
+it, and so does the memory broker, which expires and dead-letters as
+RabbitMQ does.
 
 The functions work through the objects they are given: the connection's
 ``channel()`` and the queue's ``name``, ``exchange``, ``routing_key`` and

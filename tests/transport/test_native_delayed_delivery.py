@@ -8,11 +8,13 @@ does not dead-letter, so the delay itself runs on RabbitMQ only
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 
 import pytest
 
-from kombu_lite import Connection, Exchange, Queue, binding
+from kombu_lite import Connection, Exchange, Message, Queue, binding
 from kombu_lite.exceptions import ConfigurationError
 from kombu_lite.transport import native_delayed_delivery as ndd
 from kombu_lite.transport.memory import default_broker
@@ -181,3 +183,31 @@ def test_a_missing_delivery_exchange_is_not_found() -> None:
         queue.declare(channel=conn)
         with pytest.raises(NotFound):
             ndd.bind_queue_to_native_delayed_delivery_exchange(conn, queue)
+
+
+def test_a_delayed_message_arrives_after_its_countdown_on_memory() -> None:
+    received: list[tuple[float, object]] = []
+    with Connection("memory://") as conn:
+        ndd.declare_native_delayed_delivery_exchanges_and_queues(conn, "classic")
+        queue = Queue("tasks", Exchange("tasks", type="topic"), routing_key="tasks.run")
+        queue.declare(channel=conn.default_channel)
+        ndd.bind_queue_to_native_delayed_delivery_exchange(conn, queue)
+
+        def on_message(body: object, message: Message) -> None:
+            received.append((time.monotonic(), body))
+            message.ack()
+
+        with conn.Consumer([queue], callbacks=[on_message], accept=["json"]):
+            sent = time.monotonic()
+            conn.Producer().publish(
+                {"job": 1},
+                exchange=ndd.level_name(ndd.MAX_LEVEL),
+                routing_key=ndd.calculate_routing_key(2, "tasks.run"),
+                serializer="json",
+            )
+            while not received and time.monotonic() < sent + 6:
+                with contextlib.suppress(TimeoutError):
+                    conn.drain_events(timeout=0.2)
+
+    assert [body for _, body in received] == [{"job": 1}]
+    assert 2 - 0.05 <= received[0][0] - sent < 4
