@@ -43,6 +43,7 @@ from kombu_lite.messaging import Producer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from threading import RLock
     from types import TracebackType
 
 __all__ = [
@@ -172,9 +173,21 @@ class _Registry:
     """The global limit and every group: the only module-level state here."""
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
         self.limit: int | None = DEFAULT_LIMIT
         self.groups: list[PoolGroup[Any]] = []
+
+    @property
+    def lock(self) -> RLock:
+        """Guards the limit and every group's pools.
+
+        Made on first use, not at import (a real OS lock in a program that
+        monkey patches ``threading`` afterwards); ``dict.setdefault`` gives
+        threads asking at once the same one.
+        """
+        lock = self.__dict__.get("_lock")
+        if lock is None:
+            lock = self.__dict__.setdefault("_lock", threading.RLock())
+        return lock  # type: ignore[no-any-return]
 
 
 _registry = _Registry()
@@ -352,9 +365,12 @@ class Producers(PoolGroup[ProducerPool]):
 
 
 #: ``connections[connection].acquire(block=True)`` lends a connection.
-connections = register_group(Connections())
+connections = Connections()
 #: ``producers[connection].acquire(block=True)`` lends a producer.
-producers = register_group(Producers())
+producers = Producers()
+# Registered without the lock: the import runs in one thread, and the lock
+# is made on first use (see _Registry.lock).
+_registry.groups += [connections, producers]
 
 
 def get_limit() -> int | None:

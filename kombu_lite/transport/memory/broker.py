@@ -459,9 +459,19 @@ def _checked_size(size: object) -> int:
     return size
 
 
-_DEFAULT_BROKER = Broker()
+#: Holds the default broker once made.  Made on first use, not at import:
+#: its locks would be real OS locks in a program that monkey patches
+#: ``threading`` (eventlet, gevent) after importing kombu_lite.
+_DEFAULT: dict[str, Broker] = {}
 
 
 def default_broker() -> Broker:
-    """Return the process-wide broker every ``memory://`` connection shares."""
-    return _DEFAULT_BROKER
+    """Return the process-wide broker every ``memory://`` connection shares.
+
+    Made on first use; threads asking at once all get the same one.
+    """
+    broker = _DEFAULT.get("broker")
+    if broker is None:
+        # setdefault is atomic: a broker made by a losing thread is dropped.
+        broker = _DEFAULT.setdefault("broker", Broker())
+    return broker

@@ -22,7 +22,7 @@ from kombu_lite.exceptions import (
 )
 from kombu_lite.transport.pyamqp._mapping import ErrorContext, map_amqp_errors
 from kombu_lite.transport.pyamqp.channel import PyAmqpChannel
-from kombu_lite.transport.pyamqp.heartbeat import Heartbeat, data_waiting
+from kombu_lite.transport.pyamqp.heartbeat import Heartbeat
 from kombu_lite.transport.pyamqp.reader import FrameReader
 
 if TYPE_CHECKING:
@@ -81,7 +81,9 @@ class PyAmqpConnection:
         self._heartbeat: Heartbeat | None = None
         interval = float(connection.heartbeat or 0)
         if interval > 0:
-            self._heartbeat = Heartbeat(connection, where, interval, self._dead)
+            self._heartbeat = Heartbeat(
+                connection, where, interval, self._dead, self.reader.data_waiting
+            )
 
     # -- connection.blocked ------------------------------------------------------
 
@@ -109,17 +111,16 @@ class PyAmqpConnection:
 
         Called before each publish (at most every 20 ms), so that a
         ``connection.blocked`` or a channel close is seen by a connection
-        that only ever writes.  Skipped when another thread is reading.
+        that only ever writes.  Skipped when another thread is reading
+        (that thread handles what arrives): only one thread at a time
+        looks at the socket.
         """
         now = time.monotonic()
         if now < self.next_poll and not force:
             return
         self.next_poll = now + _POLL_INTERVAL
-        if not data_waiting(self._conn):
-            return
-        reader = self.reader
         with self._guard():
-            reader.step(reader.generation, 0)
+            self.reader.read_waiting()
 
     def before_publish(self) -> None:
         """Wait while the broker blocks publishing, up to the set timeout.

@@ -222,17 +222,21 @@ class ConnectionWriter:
         return True
 
 
-_INSTALL_LOCK = threading.Lock()
-
-
 def writer_for(connection: Any) -> ConnectionWriter:
     """The :class:`ConnectionWriter` of a connected py-amqp connection.
 
     Installed on first use; two threads asking at once get the same one.
+    The lock that ensures it is the connection's own, made on first use
+    (``dict.setdefault`` gives racing threads the same one): none is made
+    at import, where it would be a real OS lock in a program that monkey
+    patches ``threading`` afterwards.
     """
     writer = connection.__dict__.get("_kombu_lite_writer")
     if writer is None:
-        with _INSTALL_LOCK:
+        lock = connection.__dict__.setdefault(
+            "_kombu_lite_install_lock", threading.Lock()
+        )
+        with lock:
             writer = connection.__dict__.get("_kombu_lite_writer")
             if writer is None:
                 writer = ConnectionWriter(connection)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
-import ssl as _ssl
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -15,29 +13,17 @@ from kombu_lite._log import get_logger
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Heartbeat", "data_waiting"]
+__all__ = ["Heartbeat"]
 
 _log = get_logger(__name__)
 
 
-def data_waiting(conn: Any) -> bool:
-    """True when bytes wait to be read on py-amqp connection ``conn``."""
-    transport = conn.transport
-    sock = getattr(transport, "sock", None)
-    if sock is None:
-        return False
-    if getattr(transport, "_read_buffer", b""):
-        return True
-    if isinstance(sock, _ssl.SSLSocket) and sock.pending() > 0:
-        return True
-    try:
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return False
-
-
 class Heartbeat:
     """A daemon thread that beats for one connection until :meth:`stop`.
+
+    Under eventlet's or gevent's monkey patching (``threading`` patched
+    before the connection is made) the thread is a green thread, and its
+    waits yield to the hub.
 
     Args:
         conn: The connected py-amqp connection.
@@ -45,14 +31,23 @@ class Heartbeat:
         interval: The negotiated heartbeat, in seconds (> 0).
         on_dead: Called (in the thread) once the broker is found silent,
             after the socket was shut down.
+        data_waiting: Whether bytes wait unread on the socket; it must not
+            look at the socket while another thread reads it (see
+            :meth:`.reader.FrameReader.data_waiting`).
     """
 
     def __init__(
-        self, conn: Any, where: str, interval: float, on_dead: Callable[[], None]
+        self,
+        conn: Any,
+        where: str,
+        interval: float,
+        on_dead: Callable[[], None],
+        data_waiting: Callable[[], bool],
     ) -> None:
         self._conn = conn
         self.where = where
         self._on_dead = on_dead
+        self._data_waiting = data_waiting
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._send_heartbeats,
@@ -78,7 +73,9 @@ class Heartbeat:
         waiting on the socket for two intervals means the broker is gone
         (RabbitMQ sends a heartbeat every interval), so the socket is shut
         down.  A call blocked waiting for a reply then fails with
-        ``ConnectionLost`` instead of hanging.
+        ``ConnectionLost`` instead of hanging.  Whether something waits is
+        asked of the frame reader, which never looks at the socket while
+        another thread reads it (that thread counts what arrives).
         """
         conn = self._conn
         last_sent = -1
@@ -92,7 +89,7 @@ class Heartbeat:
                     return
             last_sent = conn.bytes_sent
             now = time.monotonic()
-            if conn.bytes_recv != last_received or data_waiting(conn):
+            if conn.bytes_recv != last_received or self._data_waiting():
                 last_received = conn.bytes_recv
                 heard = now
             elif now - heard > 2 * interval:
@@ -107,17 +104,3 @@ class Heartbeat:
                 with contextlib.suppress(OSError, AttributeError):
                     conn.transport.sock.shutdown(socket.SHUT_RDWR)
                 return
-
-    def _data_waiting(self) -> bool:
-        transport = self._conn.transport
-        sock = getattr(transport, "sock", None)
-        if sock is None:
-            return False
-        if getattr(transport, "_read_buffer", b""):
-            return True
-        if isinstance(sock, _ssl.SSLSocket) and sock.pending() > 0:
-            return True
-        try:
-            return bool(select.select([sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return False

@@ -23,6 +23,12 @@ reads them: they are queued (:meth:`FrameReader.defer`) and handed out by
 callback never runs nested inside another callback's confirm wait or
 declare, and always in the thread that drains.
 
+Only the thread holding the read lock ever looks at the socket, even to
+ask whether bytes wait there (:meth:`FrameReader.data_waiting`,
+:meth:`FrameReader.read_waiting`): under eventlet's monkey patching a
+``select`` is a read too, and eventlet refuses a second green thread
+waiting on a socket ("Second simultaneous read on fileno").
+
 Every synchronous call has a deadline, ``rpc_timeout``, counted from the
 call and not extended by anything the broker sends meanwhile (heartbeats
 included).  When it passes, the channel is closed without waiting
@@ -33,6 +39,8 @@ included).  When it passes, the channel is closed without waiting
 from __future__ import annotations
 
 import contextlib
+import select
+import ssl as _ssl
 import threading
 import time
 from collections import deque
@@ -48,7 +56,27 @@ from kombu_lite.exceptions import RpcTimeout
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["AmqpChannel", "FrameReader", "Queued", "ReplyWaiting"]
+__all__ = ["AmqpChannel", "FrameReader", "Queued", "ReplyWaiting", "socket_has_data"]
+
+
+def socket_has_data(conn: Any) -> bool:
+    """True when bytes wait to be read on py-amqp connection ``conn``.
+
+    Looks at the socket: call it only holding :attr:`FrameReader.read_lock`
+    (or before any other thread can read, during the handshake).
+    """
+    transport = conn.transport
+    sock = getattr(transport, "sock", None)
+    if sock is None:
+        return False
+    if getattr(transport, "_read_buffer", b""):
+        return True
+    if isinstance(sock, _ssl.SSLSocket) and sock.pending() > 0:
+        return True
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
 
 
 class Queued(NamedTuple):
@@ -84,6 +112,8 @@ class FrameReader:
         self._queued: deque[Queued] = deque()
         # Appends come from the reading thread, withdrawals from any.
         self._queue_lock = threading.Lock()
+        #: True while the thread holding the read lock waits on the socket.
+        self._on_socket = False
 
     # -- reading ---------------------------------------------------------------------
 
@@ -108,8 +138,12 @@ class FrameReader:
             while (frame := buffered()) is not None:
                 if handle(frame):
                     return True
-        with transport.having_timeout(timeout):
-            frame = transport.read_frame()
+        self._on_socket = True
+        try:
+            with transport.having_timeout(timeout):
+                frame = transport.read_frame()
+        finally:
+            self._on_socket = False
         return bool(handle(frame))
 
     def read_buffered(self, limit: int) -> None:
@@ -130,6 +164,51 @@ class FrameReader:
                 limit -= 1
                 if conn._transport is not transport:
                     return  # a handler closed the connection: read no more
+
+    def data_waiting(self) -> bool:
+        """Whether bytes wait unread on the socket (for the heartbeat).
+
+        Never blocks, and never looks at the socket while another thread
+        holds :attr:`read_lock`.  That thread either waits on the socket,
+        and then reads whatever arrives (py-amqp counts it in
+        ``bytes_recv``): False; or it is dispatching frames it has just
+        read: True, the broker was heard.
+        """
+        if not self.read_lock.acquire(blocking=False):
+            return not self._on_socket
+        try:
+            return socket_has_data(self._conn)
+        finally:
+            self._release()
+
+    def read_waiting(self) -> bool:
+        """Read and dispatch what already waits on the socket, without blocking.
+
+        Skipped (False) while another thread reads: that thread handles
+        it.  Else, when bytes wait, frames are read up to the end of one
+        method.  Returns True when a method was completed.  py-amqp's
+        errors come out unmapped.
+        """
+        if not self.read_lock.acquire(blocking=False):
+            return False
+        try:
+            return socket_has_data(self._conn) and self.read_once(0)
+        except TimeoutError:
+            return False
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Release :attr:`read_lock` and wake the threads waiting for a turn.
+
+        Every hold ends so, even one that read nothing: a thread that found
+        the lock taken waits for :attr:`generation` to move, and would
+        otherwise sleep through its whole timeout.
+        """
+        self.read_lock.release()
+        with self._turn:
+            self.generation += 1
+            self._turn.notify_all()
 
     def step(self, seen: int, timeout: float | None, batch: int = 0) -> bool:
         """One turn of waiting for frames, up to about ``timeout`` seconds.
@@ -155,10 +234,7 @@ class FrameReader:
             except TimeoutError:
                 return False
             finally:
-                lock.release()
-                with self._turn:
-                    self.generation += 1
-                    self._turn.notify_all()
+                self._release()
         with self._turn:
             if self.generation == seen:
                 self._turn.wait(timeout)
