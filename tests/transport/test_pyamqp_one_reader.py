@@ -11,6 +11,7 @@ use OS threads and a stand-in for the socket check.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from kombu_lite.transport.pyamqp import reader as reader_module
-from kombu_lite.transport.pyamqp.reader import FrameReader
+from kombu_lite.transport.pyamqp.reader import FrameReader, socket_has_data
 
 
 @pytest.fixture
@@ -151,3 +152,47 @@ def test_a_waiter_that_found_the_lock_taken_wakes_when_a_look_ends(
 
     assert waited < 2.0
     assert reader.generation > seen
+
+
+# -- socket_has_data: the look itself -----------------------------------------------
+
+
+def _conn(sock: object, buffered: bytes = b"") -> Any:
+    return SimpleNamespace(transport=SimpleNamespace(sock=sock, _read_buffer=buffered))
+
+
+def test_no_socket_has_no_data() -> None:
+    assert socket_has_data(_conn(None)) is False
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        yield ours, theirs
+
+
+def test_bytes_already_buffered_are_data_without_a_look(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    assert socket_has_data(_conn(pair[0], b"\x01")) is True
+
+
+def test_a_socket_is_asked_with_a_zero_timeout(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    assert socket_has_data(_conn(ours)) is False
+    theirs.sendall(b"x")
+    deadline = time.monotonic() + 5
+    while not socket_has_data(_conn(ours)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert socket_has_data(_conn(ours)) is True
+
+
+def test_a_closed_socket_has_no_data() -> None:
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    ours.close()  # fileno -1: select raises ValueError
+
+    assert socket_has_data(_conn(ours)) is False
