@@ -7,6 +7,7 @@ way and the test checks what the client makes of it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import resource
 import socket
@@ -248,6 +249,31 @@ def test_a_channel_close_for_an_unknown_channel_is_answered_and_harmless() -> No
     with ScriptedPeer(script) as peer, Connection(peer.url) as conn:
         conn.connect()
         conn.drain_events(timeout=5)
+
+        assert Queue("after").declare(channel=conn.default_channel) == "after"
+        assert conn.connected
+
+
+def test_a_repeated_channel_close_is_not_answered_twice() -> None:
+    # RabbitMQ 3.10 repeats a consumer_timeout's channel.close at each
+    # channel tick until it reads the close-ok; a second close-ok would be a
+    # frame on a channel it has freed, which it answers by closing the
+    # whole connection (504 CHANNEL_ERROR "expected 'channel.open'").
+    def script(peer: PeerSession) -> None:
+        _answer_declare_and_consume(peer)
+        timed_out = (406, "PRECONDITION_FAILED - delivery acknowledgement timed out")
+        peer.send_method(1, CHANNEL_CLOSE, "BsBB", (*timed_out, 0, 0))
+        peer.expect(CHANNEL_CLOSE_OK)
+        peer.send_method(1, CHANNEL_CLOSE, "BsBB", (*timed_out, 0, 0))
+        peer.send_method(1, CHANNEL_CLOSE, "BsBB", (*timed_out, 0, 0))
+        # _answer_declares fails on anything else, a close-ok included.
+        _answer_declares(peer)
+
+    with ScriptedPeer(script) as peer, Connection(peer.url) as conn:
+        _consume(conn)
+        for _ in range(3):
+            with contextlib.suppress(TimeoutError):
+                conn.drain_events(timeout=0.5)
 
         assert Queue("after").declare(channel=conn.default_channel) == "after"
         assert conn.connected

@@ -147,11 +147,23 @@ class AmqpConnection(ReplyWaiting, amqp.Connection):  # type: ignore[misc,no-any
             return super().on_inbound_method(channel_id, method_sig, payload, content)
         # py-amqp raises KeyError for a channel it does not have.
         name = _method_name(method_sig)
+        if method_sig == spec.Channel.Close and channel_id in self._kl_used_ids:
+            # A channel whose close handshake is done: the peer repeated its
+            # close before it read our close-ok (RabbitMQ 3.10 resends a
+            # consumer_timeout's close at each channel tick).  A second
+            # close-ok would be a frame on a channel the peer has freed,
+            # which RabbitMQ answers by closing the connection (504).
+            _log.debug(
+                "%s closed channel %d again, closed since: ignored",
+                self.host,
+                channel_id,
+            )
+            return None
         if method_sig == spec.Channel.Close:
-            # The peer closes a channel we do not have (any more): answering
-            # lets it free the channel; nothing here depends on it.
+            # The peer closes a channel we never opened: answering lets it
+            # free the channel; nothing here depends on it.
             _log.warning(
-                "%s closed channel %d, which this connection has no more: "
+                "%s closed channel %d, which this connection never opened: "
                 "answered close-ok",
                 self.host,
                 channel_id,
