@@ -15,6 +15,11 @@ ack may never have reached the broker), and the second delivery must carry
 A :class:`~kombu_lite.mixins.ConsumerProducerMixin` worker answers requests
 on its producer connection while its node stops: every request gets its
 reply at least once.
+
+A worker whose callback outlasts the ``consumer_timeout`` (lowered to 2 s
+on kl1 for the test) loses its channel, not its connection (RabbitMQ 3.10
+repeats the channel.close; answering each would close the connection),
+reconnects, and gets the message again with ``redelivered=True``.
 """
 
 from __future__ import annotations
@@ -414,3 +419,77 @@ def test_a_consumer_producer_worker_answers_every_request_across_its_node_stop(
         assert worker.revived >= 2, "the worker never reconnected"
     finally:
         delete_queues(cluster, [replies_name])
+
+
+@contextlib.contextmanager
+def app_env(node: PrivateNode, **settings: int) -> Iterator[None]:
+    """Set ``rabbit`` application settings on ``node``; restore them afterwards.
+
+    Channels opened meanwhile take the new values; the old ones come back
+    on the way out, even when the block raised.
+    """
+    saved: dict[str, str] = {}
+    for key in settings:
+        current = node.ctl("eval", f"application:get_env(rabbit, {key}).").strip()
+        assert current.startswith("{ok,"), f"{key}: {current}"
+        saved[key] = current.removeprefix("{ok,").removesuffix("}")
+    try:
+        for key, new in settings.items():
+            node.ctl("eval", f"application:set_env(rabbit, {key}, {new}).")
+        yield
+    finally:
+        for key, old in saved.items():
+            node.ctl("eval", f"application:set_env(rabbit, {key}, {old}).")
+
+
+class Stuck(Worker):
+    """Takes longer than the consumer_timeout over one message, the first time."""
+
+    STUCK_ID = ""
+
+    def handle(self, body: bytes, message: Message) -> None:
+        if message.properties["message_id"] == self.STUCK_ID and self.revived == 1:
+            self.progress.stopping()  # the timeout's clock: resume is measured
+            time.sleep(4)  # the broker closes the channel meanwhile
+        else:
+            super().handle(body, message)
+
+
+def test_a_worker_recovers_from_a_consumer_timeout(
+    cluster: list[PrivateNode], queue_name: str, record_property: Record
+) -> None:
+    kl1 = cluster[0]
+    count = 200
+    queue = quorum_queue(queue_name)
+    declare_on(kl1, queue)
+    progress = Progress()
+    worker = Stuck(failover_url(cluster), queue, progress)
+    worker.STUCK_ID = f"{queue_name}-50"
+    finish = threading.Event()
+    # Channels of kl1 check their consumers' unacked messages each second.
+    with (
+        app_env(kl1, consumer_timeout=2000, channel_tick_interval=1000),
+        counting_reconnects(progress) as reconnects,
+    ):
+        published = publish_requests(kl1, queue_name, queue_name, count, finish)
+        with running(worker):
+            progress.wait_for(count, timeout=20)
+    figures = assess(worker, published)
+    # "failed (ChannelClosed: the broker closed channel 1 ...); reconnecting"
+    reasons = [line.split(" failed (", 1)[1].split(":")[0] for line in reconnects.lines]
+    report(
+        record_property,
+        **figures,
+        timeouts=1,
+        resume_seconds=progress.resume_seconds,
+        reconnects=len(reconnects.lines),
+        revives=worker.revived,
+        redelivered=sum(1 for d in worker.deliveries if d.redelivered),
+        reasons=", ".join(reasons),
+    )
+    assert figures["lost"] == 0
+    assert worker.revived == 2, "the channel close did not make the worker reconnect"
+    # Only the channel was closed: the connection outlived the timeout.
+    assert reasons == ["ChannelClosed"]
+    stuck = [d for d in worker.deliveries if d.message_id == worker.STUCK_ID]
+    assert [d.redelivered for d in stuck] == [False, True]
