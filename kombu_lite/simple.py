@@ -2,12 +2,11 @@
 
 ``put`` publishes, ``get`` waits for the next message, ``get_nowait`` asks
 the broker once (``basic.get``).  Once ``get`` has been called the queue is
-consumed: the broker pushes messages as they come and they wait in a local
-buffer until ``get`` takes them.  :meth:`SimpleQueue.qsize` and
-:meth:`SimpleQueue.clear` count that buffer too (kombu only counts what is
-still on the broker), and :meth:`SimpleQueue.close` gives the buffered
-messages back to the broker (kombu keeps them unacknowledged until the
-channel closes).
+consumed: the broker pushes messages as they come, into a local buffer
+``get`` takes them from.  :meth:`SimpleQueue.qsize` and
+:meth:`SimpleQueue.clear` count that buffer too (kombu: only the broker's),
+and :meth:`SimpleQueue.close` gives its messages back to the broker (kombu
+keeps them unacknowledged until the channel closes).
 
 Use :class:`SimpleQueue` for durable work queues (acknowledge each message);
 :class:`SimpleBuffer` for throw-away, exclusive, auto-acknowledged queues.
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from kombu_lite.channel import Channel, ChannelOwner, is_channel_owner
 from kombu_lite.entity import Exchange, Queue
 from kombu_lite.exceptions import ConfigurationError, KombuError
+from kombu_lite.exceptions._arguments import checks_keywords
 from kombu_lite.message import prepare_accept
 from kombu_lite.messaging import Producer
 from kombu_lite.messaging.consumer import Consumer
@@ -95,12 +95,12 @@ class SimpleQueue:
 
     The queue is declared when the object is created.  ``queue_opts``,
     ``queue_args`` and ``exchange_opts`` only apply to a queue given by
-    name; an unknown option raises before anything is sent.
-
-    Messages :meth:`get` cannot decode are not dropped: see :meth:`get`.
+    name; an unknown option raises before anything is sent.  Messages
+    :meth:`get` cannot decode are not dropped: see :meth:`get`.
 
     Raises:
-        ConfigurationError: a bad argument or option.
+        ConfigurationError: a bad argument or option (an unknown keyword:
+            :class:`~kombu_lite.exceptions.UnknownArgument`).
         SerializerNotInstalled: an unknown serializer.
         CompressionNotInstalled: an unknown compression.
     """
@@ -112,6 +112,7 @@ class SimpleQueue:
     queue_opts: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     exchange_opts: ClassVar[Mapping[str, Any]] = MappingProxyType({"type": "direct"})
 
+    @checks_keywords()
     def __init__(
         self,
         channel: Channel | ChannelOwner,
@@ -210,8 +211,6 @@ class SimpleQueue:
     def name(self) -> str:
         """The queue name."""
         return self.queue.name
-
-    # -- putting -------------------------------------------------------------------
 
     def put(
         self,

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kombu_lite.exceptions._arguments import checks_keywords
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from kombu_lite.channel import Channel
     from kombu_lite.connection import Connection
     from kombu_lite.connection.pool import ChannelPool, ConnectionPool
-    from kombu_lite.entity import Queue
-    from kombu_lite.messaging import Producer
+    from kombu_lite.entity import Exchange, Queue
+    from kombu_lite.messaging import OnReturn, Producer
     from kombu_lite.messaging.consumer import (
         Callback,
         Consumer,
@@ -38,15 +40,32 @@ __all__ = [
 ]
 
 
+@checks_keywords("Connection.Producer")
 def producer(
-    self: Connection, channel: Channel | None = None, *args: Any, **kwargs: Any
+    self: Connection,
+    channel: Channel | None = None,
+    exchange: Exchange | str | None = None,
+    routing_key: str | None = None,
+    serializer: str | None = None,
+    auto_declare: bool | None = None,
+    compression: str | None = None,
+    on_return: OnReturn | None = None,
 ) -> Producer:
-    """Return a :class:`~kombu_lite.Producer` on this connection."""
+    """Return a :class:`~kombu_lite.Producer` on ``channel``, or on this connection."""
     from kombu_lite.messaging import Producer
 
-    return Producer(channel if channel is not None else self, *args, **kwargs)
+    return Producer(
+        channel if channel is not None else self,
+        exchange,
+        routing_key,
+        serializer,
+        auto_declare,
+        compression,
+        on_return,
+    )
 
 
+@checks_keywords("Connection.Consumer")
 def consumer(
     self: Connection,
     queues: Queue | str | Iterable[Queue | str] | None = None,
@@ -83,6 +102,7 @@ def consumer(
     )
 
 
+@checks_keywords("Connection.SimpleQueue")
 def simple_queue(
     self: Connection,
     name: str | Queue,
@@ -115,6 +135,7 @@ def simple_queue(
     )
 
 
+@checks_keywords("Connection.SimpleBuffer")
 def simple_buffer(
     self: Connection,
     name: str | Queue,
@@ -147,7 +168,13 @@ def simple_buffer(
     )
 
 
-def pool(self: Connection, limit: int | None = None, **options: Any) -> ConnectionPool:
+@checks_keywords("Connection.Pool")
+def pool(
+    self: Connection,
+    limit: int | None = None,
+    preload: int | None = None,
+    close_after_fork: bool | None = None,
+) -> ConnectionPool:
     """Return a :class:`~kombu_lite.pools.ConnectionPool` of clones of this.
 
     ``limit=None`` means no limit (kombu's name for the factory).  The
@@ -156,18 +183,20 @@ def pool(self: Connection, limit: int | None = None, **options: Any) -> Connecti
     :class:`~kombu_lite.pools.ConnectionPool`.
 
     Raises:
-        ConfigurationError: a bad limit or option, or an unknown option
-            (kombu ignores those).
+        ConfigurationError: a bad limit or option.
+        UnknownArgument: an unknown keyword (kombu ignores those).
     """
     from kombu_lite.connection.pool import ConnectionPool
-    from kombu_lite.connection.resource import check_pool_options
 
-    check_pool_options("Connection.Pool", options)
-    return ConnectionPool(self, limit, **options)
+    return ConnectionPool(self, limit, preload, close_after_fork)
 
 
+@checks_keywords("Connection.ChannelPool")
 def channel_pool(
-    self: Connection, limit: int | None = None, **options: Any
+    self: Connection,
+    limit: int | None = None,
+    preload: int | None = None,
+    close_after_fork: bool | None = None,
 ) -> ChannelPool:
     """Return a :class:`~kombu_lite.pools.ChannelPool` of this connection.
 
@@ -176,11 +205,9 @@ def channel_pool(
     ``close_after_fork``; see :class:`~kombu_lite.pools.ChannelPool`.
 
     Raises:
-        ConfigurationError: a bad limit or option, or an unknown option
-            (kombu ignores those).
+        ConfigurationError: a bad limit or option.
+        UnknownArgument: an unknown keyword (kombu ignores those).
     """
     from kombu_lite.connection.pool import ChannelPool
-    from kombu_lite.connection.resource import check_pool_options
 
-    check_pool_options("Connection.ChannelPool", options)
-    return ChannelPool(self, limit, **options)
+    return ChannelPool(self, limit, preload, close_after_fork)

@@ -10,7 +10,6 @@ options (confirms, blocked connections) validated.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import enum
 import math
 import ssl as _ssl
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from kombu_lite.connection.url import URL, parse_url, split_failover
 from kombu_lite.exceptions import ConfigurationError
+from kombu_lite.exceptions._arguments import check_keywords
 from kombu_lite.transport import TRANSPORT_ALIASES, resolve_transport
 from kombu_lite.transport.base import ConnectionParameters
 
@@ -248,14 +248,9 @@ def check_unknown_keywords(kwargs: Mapping[str, object], known: Sequence[str]) -
     """Raise for the first keyword in ``kwargs``, suggesting a known one.
 
     Raises:
-        ConfigurationError: naming the keyword (kombu would ignore it).
+        UnknownArgument: naming the keyword (kombu would ignore it).
     """
-    for name in kwargs:
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigurationError(
-            f"Connection() got an unknown keyword argument {name!r}{hint}"
-        )
+    check_keywords("Connection", kwargs, known)
 
 
 def _optional_str(name: str, value: object) -> str | None:

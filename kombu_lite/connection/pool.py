@@ -22,6 +22,7 @@ from kombu_lite.exceptions import (
     ConnectionLimitExceeded,
     LimitExceeded,
 )
+from kombu_lite.exceptions._arguments import checks_keywords
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -102,6 +103,7 @@ class ConnectionPool(Resource[PooledConnection]):
     noun: ClassVar[str] = "connection"
     close_after_fork = True
 
+    @checks_keywords()
     def __init__(
         self,
         connection: Connection,
@@ -208,6 +210,7 @@ class ChannelPool(Resource[PooledChannel]):
     LimitExceeded: ClassVar[type[LimitExceeded]] = ChannelLimitExceeded
     noun: ClassVar[str] = "channel"
 
+    @checks_keywords()
     def __init__(
         self,
         connection: Connection,

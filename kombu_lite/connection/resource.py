@@ -21,21 +21,15 @@ import os
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from kombu_lite.exceptions import ConfigurationError, LimitExceeded
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-__all__ = ["POOL_OPTIONS", "Resource", "check_limit", "check_pool_options"]
+__all__ = ["Resource", "check_limit"]
 
 T = TypeVar("T")
 # Inside Resource, ``LimitExceeded`` names the class attribute.
 _LimitError = LimitExceeded
-
-#: The keyword options kombu's ``Connection.Pool`` and ``ChannelPool`` take.
-POOL_OPTIONS: Final = frozenset({"preload", "close_after_fork"})
 
 #: The pools to empty in a forked child.  Weak, so a pool nobody holds goes
 #: away; it needs no reset: a test's pools leave it when they are dropped.
@@ -61,22 +55,6 @@ def check_limit(limit: object) -> int | None:
             f"a pool limit must be None or 0 (no limit) or an int >= 1, not {limit!r}"
         )
     return limit
-
-
-def check_pool_options(owner: str, options: Mapping[str, object]) -> None:
-    """Refuse keyword options other than :data:`POOL_OPTIONS`.
-
-    Raises:
-        ConfigurationError: naming every unknown option (kombu ignores them).
-    """
-    unknown = sorted(set(options) - POOL_OPTIONS)
-    if unknown:
-        names = ", ".join(repr(name) for name in unknown)
-        plural = "s" if len(unknown) > 1 else ""
-        raise ConfigurationError(
-            f"{owner}() got unknown option{plural} {names}; known options: "
-            f"{', '.join(sorted(POOL_OPTIONS))}"
-        )
 
 
 def _check_preload(preload: object, limit: int | None) -> int:

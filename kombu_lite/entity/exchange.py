@@ -23,6 +23,7 @@ from kombu_lite.entity.base import (
     reprstr,
 )
 from kombu_lite.exceptions import ConfigurationError, immediate_error
+from kombu_lite.exceptions._arguments import checks_keywords
 from kombu_lite.publication import Publication, send
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class Exchange(Bindable):
     TRANSIENT_DELIVERY_MODE = TRANSIENT_DELIVERY_MODE
     PERSISTENT_DELIVERY_MODE = PERSISTENT_DELIVERY_MODE
 
+    @checks_keywords()
     def __init__(
         self,
         name: str = "",
@@ -338,6 +340,7 @@ class Exchange(Bindable):
 class Binding:
     """A binding from an exchange with a routing key, for ``Queue(bindings=...)``."""
 
+    @checks_keywords()
     def __init__(
         self,
         exchange: Exchange | None = None,

@@ -27,6 +27,7 @@ from kombu_lite.entity.queue_args import (
     whole,
 )
 from kombu_lite.exceptions import ConfigurationError, ContentDisallowed
+from kombu_lite.exceptions._arguments import checks_keywords
 
 if TYPE_CHECKING:
     from kombu_lite.channel import Channel
@@ -103,6 +104,7 @@ class Queue(Bindable):
 
     ContentDisallowed = ContentDisallowed
 
+    @checks_keywords()
     def __init__(
         self,
         name: str = "",

@@ -5,6 +5,7 @@ refusals included (kombu lets those escape as py-amqp classes)::
 
     KombuError
     ├── ConfigurationError (also ValueError)  rejected here, nothing was sent
+    │   ├── UnknownArgument (also TypeError)  a misspelt keyword argument
     │   ├── InvalidURL
     │   ├── UnknownTransport
     │   └── CompressionNotInstalled
@@ -105,6 +106,7 @@ __all__ = [
     "SerializationError",
     "SerializerNotInstalled",
     "TimeoutError",
+    "UnknownArgument",
     "UnknownTransport",
     "VersionMismatch",
     "channel_error_for_code",
@@ -459,9 +461,10 @@ class ResourceError(LimitExceeded, ConnectionError):
     code = 506
 
 
-# The code tables and kombu's never-raised classes need the classes above
-# (a cycle inside this package only).
+# The code tables, UnknownArgument and kombu's never-raised classes need the
+# classes above (a cycle inside this package only).
 from kombu_lite.exceptions import _codes  # noqa: E402
+from kombu_lite.exceptions._arguments import UnknownArgument  # noqa: E402
 from kombu_lite.exceptions._kombu import (  # noqa: E402
     BatchPublishError,
     HttpError,

@@ -7,13 +7,11 @@ serializer, compression, delivery mode or property raises before anything
 reaches the broker; then :func:`kombu_lite.publication.send` declares the
 entities in ``declare`` (once per connection, through the connection's
 declare cache), serializes and compresses the body, sends the message and
-claims its confirm.  With ``retry=True`` each attempt is that same send of
-the same Publication: the serialized body is kept, and a retry after a
-reconnect declares again and sends the same bytes again.
-
-The producer reaches its connection only as a
-:class:`~kombu_lite.channel.ChannelOwner`: this module does not import
-:mod:`kombu_lite.connection`.
+claims its confirm.  With ``retry=True`` each attempt sends the same
+Publication: a retry after a reconnect declares again and sends the same
+bytes again.  The producer reaches its connection only as a
+:class:`~kombu_lite.channel.ChannelOwner` (this module does not import
+:mod:`kombu_lite.connection`).
 """
 
 from __future__ import annotations
@@ -35,9 +33,11 @@ from kombu_lite.exceptions import (
     NotBoundError,
     immediate_error,
 )
+from kombu_lite.exceptions._arguments import checks_keywords
 from kombu_lite.message import Message
 from kombu_lite.messaging.consumer import Consumer
 from kombu_lite.messaging.pipeline import (
+    MessageProperties,
     PublishOutcome,
     build_publication,
     confirm_wait,
@@ -50,7 +50,7 @@ from kombu_lite.transport.base import Delivery, ReturnedMessage
 
 if TYPE_CHECKING:
     from types import TracebackType
-    from typing import Self
+    from typing import Self, Unpack
 
     from kombu_lite.channel import ChannelOwner
     from kombu_lite.entity.base import DeliveryMode
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Consumer",
     "Exchange",
+    "MessageProperties",
     "OnReturn",
     "Producer",
     "PublishOutcome",
@@ -94,6 +95,7 @@ class Producer:
         CompressionNotInstalled: ``compression`` is unknown.
     """
 
+    @checks_keywords()
     def __init__(
         self,
         channel: Channel | ChannelOwner | None,
@@ -127,8 +129,6 @@ class Producer:
         self._channel: Channel | None = None
         self._return_channel: Channel | None = None
         self.revive(channel)
-
-    # -- channel handling ---------------------------------------------------------
 
     def revive(self, channel: Channel | ChannelOwner | None) -> None:
         """Use a new channel (or connection), for example after a reconnect."""
@@ -233,7 +233,7 @@ class Producer:
         expiration: float | None = None,
         timeout: float | None = None,
         confirm_timeout: float | None = None,
-        **properties: Any,
+        **properties: Unpack[MessageProperties],
     ) -> None:
         """Publish one message.
 
@@ -379,7 +379,7 @@ class Producer:
         expiration: float | None = None,
         timeout: float | None = None,
         confirm_timeout: float | None = None,
-        **properties: Any,
+        **properties: Unpack[MessageProperties],
     ) -> list[PublishOutcome]:
         """Publish many messages with publisher confirms, waiting for them together.
 

@@ -37,6 +37,7 @@ from kombu_lite.exceptions import (
     SerializationError,
     SerializerNotInstalled,
 )
+from kombu_lite.exceptions._arguments import checks_keywords
 from kombu_lite.message import Message, prepare_accept
 from kombu_lite.messaging.consumer_checks import (
     as_queue,
@@ -125,6 +126,7 @@ class Consumer:
     #: kombu's alias of :class:`~kombu_lite.exceptions.ContentDisallowed`.
     ContentDisallowed = ContentDisallowed
 
+    @checks_keywords()
     def __init__(
         self,
         channel: Channel | ChannelOwner,

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypedDict
 
 import kombu_lite.compression as _compression
 from kombu_lite._log import get_logger
@@ -33,6 +33,7 @@ from kombu_lite.exceptions import (
     PublishInterrupted,
     immediate_error,
 )
+from kombu_lite.exceptions._arguments import check_keywords, keywords_of
 from kombu_lite.publication import Publication, SendCache, claim, declare
 from kombu_lite.serialization import registry as _serializers
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from kombu_lite.transport.base import BasicProperties
 
 __all__ = [
+    "MessageProperties",
     "ProducerDefaults",
     "PublishOutcome",
     "build_publication",
@@ -55,18 +57,25 @@ __all__ = [
 
 _log = get_logger("kombu_lite.messaging")
 
-_EXTRA_PROPERTIES: Final = frozenset(
-    {
-        "correlation_id",
-        "reply_to",
-        "message_id",
-        "timestamp",
-        "type",
-        "user_id",
-        "app_id",
-        "cluster_id",
-    }
-)
+
+class MessageProperties(TypedDict, total=False):
+    """The AMQP properties ``publish(**properties)`` takes, for type checkers.
+
+    ``mypy`` flags a misspelt name (``routing_kye=``) or a wrong type;
+    nothing is checked through this class at run time.
+    """
+
+    correlation_id: str | None
+    reply_to: str | Queue | None
+    message_id: str | None
+    timestamp: int | None
+    type: str | None
+    user_id: str | None
+    app_id: str | None
+    cluster_id: str | None
+
+
+_EXTRA_PROPERTIES: Final = MessageProperties.__optional_keys__
 
 
 _ENTITY_TYPES: Final = (Exchange, Queue)
@@ -295,7 +304,7 @@ def expiration_ms(seconds: float) -> str:
     return str(max(millis, 1) if seconds > 0 else 0)
 
 
-def reply_to_name(properties: dict[str, Any]) -> dict[str, Any]:
+def reply_to_name(properties: Mapping[str, Any]) -> Mapping[str, Any]:
     """``properties`` with a Queue given as ``reply_to`` replaced by its name."""
     reply_to = properties.get("reply_to")
     if isinstance(reply_to, Queue):
@@ -362,7 +371,7 @@ def build_publication(
     declare: Sequence[Exchange | Queue] | None,
     expiration: float | None,
     confirm_timeout: float | None,
-    properties: dict[str, Any],
+    properties: MessageProperties,
     /,
 ) -> Publication:
     """Check a publish's arguments before any I/O; resolve the defaults.
@@ -381,11 +390,10 @@ def build_publication(
     if immediate:
         raise immediate_error()
     if properties and not _EXTRA_PROPERTIES.issuperset(properties):
-        unknown = min(set(properties) - _EXTRA_PROPERTIES)
-        raise ConfigurationError(
-            f"unknown message property {unknown!r}; known properties: "
-            f"{', '.join(sorted(_EXTRA_PROPERTIES))}"
-        )
+        from kombu_lite.messaging import Producer  # a cycle on the error path only
+
+        known = _EXTRA_PROPERTIES.union(keywords_of(Producer.publish)) - {"self"}
+        check_keywords("Producer.publish", properties, known)
     if routing_key is None:
         routing_key = producer.routing_key
     elif not isinstance(routing_key, str):
@@ -421,7 +429,8 @@ def build_publication(
             f"priority must be None or an int from 0 to 255, not {priority!r}"
         )
     if expiration is not None:
-        properties["expiration"] = expiration_ms(expiration)
+        # Not a property a caller may give (publish's own keyword instead).
+        properties["expiration"] = expiration_ms(expiration)  # type: ignore[typeddict-unknown-key]
     codec = (
         producer._codec if serializer is None else _serializers.encoder_for(serializer)
     )

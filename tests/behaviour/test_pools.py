@@ -31,6 +31,7 @@ from kombu_lite.exceptions import (
     NotBoundError,
     NotFound,
     OperationalError,
+    UnknownArgument,
 )
 from kombu_lite.pools import (
     ChannelPool,
@@ -747,10 +748,10 @@ def test_an_unknown_pool_option_is_refused_by_name(
     connection: Connection, factory: str
 ) -> None:
     with pytest.raises(
-        ConfigurationError,
+        UnknownArgument,
         match=(
-            rf"Connection.{factory}\(\) got unknown options 'max_idle', "
-            r"'prelaod'; known options: close_after_fork, preload"
+            rf"Connection.{factory}\(\) got an unknown keyword argument "
+            r"'prelaod'; did you mean 'preload'\?"
         ),
     ):
         getattr(connection, factory)(2, prelaod=1, max_idle=3)
