@@ -8,6 +8,7 @@ index on by one.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "FAILOVER_STRATEGIES",
     "FailoverStrategy",
     "Hosts",
+    "all_failed",
     "check_failover_strategy",
     "host_order",
     "next_host",
@@ -144,13 +146,19 @@ class Hosts:
         OAuth2 token is fetched fresh for each attempt).
 
         Raises:
-            OperationalError: the last host's error; or no time was left.
-                An unrecoverable error (refused credentials) at once.
+            OperationalError: no host answered (or no time was left).  With
+                one host, its error as it is; with several, the last one's
+                class and attributes with a message naming every host tried
+                (passwords masked) and why each failed, in order (raised
+                from the last host's error).  An unrecoverable error
+                (refused credentials) at once.
             ConfigurationError: the password provider returned a non-str;
                 whatever else it raises is raised as it is.
         """
+        failures: list[str] = []
         last: OperationalError | None = None
-        for index in host_order(self.index, self.urls, strategy):
+        order = host_order(self.index, self.urls, strategy)
+        for index in order:
             params = self.params[index]
             if self.password_provider is not None:
                 params = replace(params, password=self.password())
@@ -165,13 +173,33 @@ class Hosts:
             except OperationalError as exc:
                 if not exc.recoverable:
                     raise
-                logger.debug(
-                    "connect to %s failed: %s", mask_url(self.urls[index]), exc
-                )
+                url = mask_url(self.urls[index])
+                logger.debug("connect to %s failed: %s", url, exc)
+                failures.append(f"{url}: {exc}")
                 last = exc
                 continue
             self.index = index
             return wire
         if last is None:
             raise OperationalError(f"no time left to connect to {describe()}")
-        raise last
+        if len(order) == 1:
+            raise last
+        raise all_failed(last, failures, untried=len(order) - len(failures)) from last
+
+
+def all_failed(
+    last: OperationalError, failures: list[str], untried: int
+) -> OperationalError:
+    """The error for a connect that failed on every host it tried.
+
+    ``last``'s class and attributes, with a message listing ``failures``
+    (``'<masked url>: <reason>'``, in the order tried).
+    """
+    error = copy.copy(last)
+    untried_text = f"; no time left to try {untried} more" if untried else ""
+    error.args = (
+        f"could not connect to any broker ({len(failures)} tried): "
+        + "; ".join(failures)
+        + untried_text,
+    )
+    return error
