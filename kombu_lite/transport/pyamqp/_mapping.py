@@ -141,8 +141,22 @@ def _handshake_too_slow(exc: Any, context: ErrorContext) -> BaseException:
     )
 
 
+#: OpenSSL's reasons when the peer answered a ClientHello with something
+#: not TLS (RabbitMQ's plain listener sends its ``AMQP`` protocol header).
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"}
+)
+
+
 def _tls_failed(exc: Any, context: ErrorContext) -> BaseException:
-    return ProtocolError(f"TLS handshake with {context.where} failed: {exc}")
+    hint = ""
+    port = context.where.rpartition(":")[2]
+    if getattr(exc, "reason", None) in _NOT_TLS_REASONS or port == "5672":
+        hint = (
+            f"; port {port} looks like plain AMQP (5672 is AMQP without TLS): "
+            f"use amqp:// for it, or the broker's TLS port (5671 by default)"
+        )
+    return ProtocolError(f"TLS handshake with {context.where} failed: {exc}{hint}")
 
 
 def _refused(exc: Any, context: ErrorContext) -> BaseException:
