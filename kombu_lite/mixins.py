@@ -36,7 +36,6 @@ second by default), also while it waits to reconnect.
 from __future__ import annotations
 
 import contextlib
-import random
 import reprlib
 import time
 from functools import cached_property, partial
@@ -47,6 +46,7 @@ from kombu_lite._log import get_logger
 from kombu_lite.exceptions import ChannelClosed, ChannelError, ConsumerCancelled
 from kombu_lite.messaging import Producer
 from kombu_lite.messaging.consumer import Consumer
+from kombu_lite.retry import backoff_jitter
 from kombu_lite.utils.limits import TokenBucket
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ class ConsumerMixin:
         The default picks 50 to 100 % of it at random, so that workers cut
         off together do not reconnect together.  Not in kombu.
         """
-        return interval * random.uniform(0.5, 1.0)
+        return backoff_jitter(interval)
 
     # -- running ---------------------------------------------------------------
 

@@ -18,6 +18,7 @@ This module knows no connection: :func:`call_with_retries` is given a
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
@@ -35,6 +36,7 @@ __all__ = [
     "Reconnectable",
     "RetryPolicy",
     "Revivable",
+    "backoff_jitter",
     "call_with_retries",
     "interval_range",
     "retry_loop",
@@ -274,6 +276,10 @@ class Reconnectable(Protocol):
     def fail_over(self) -> None:
         """Drop the connection and move to the next broker."""
 
+    @property
+    def where(self) -> str:
+        """The broker being tried (its URL, password masked), for the logs."""
+
 
 def call_with_retries(
     fun: Callable[[], T],
@@ -298,6 +304,10 @@ def call_with_retries(
     connects and returns the new default channel, which ``revivable`` and
     ``policy.on_revive`` are given.  The classes in ``retry_errors`` are
     retried on the same channel.  Anything else is raised at once.
+
+    Before each sleep a WARNING on ``kombu_lite.connection`` names the
+    attempt, ``connection.where``, the failure and the sleep, after
+    ``jitter`` (which ``policy.errback`` is given too).
 
     Giving up re-raises the last failure; an ``OperationalError`` is raised
     as a new one of its class whose text says how many attempts were made
@@ -333,10 +343,16 @@ def call_with_retries(
         if isinstance(failure, OperationalError):
             need_revive = True
         interval = next(intervals)
-        logger.debug(
-            "retrying after %s (attempt %d, sleeping %.2fs)",
+        if jitter is not None:
+            # Applied here, not by the loop, so the log and errback see
+            # the real sleep.
+            interval = max(jitter(interval), 0.0)
+        logger.warning(
+            "retrying after %s: %s (attempt %d, host %s, sleeping %.2fs)",
+            type(failure).__name__,
             failure,
             retries + 1,
+            connection.where,
             interval,
         )
         if policy.errback is not None:
@@ -366,8 +382,16 @@ def call_with_retries(
         retry_at_deadline=True,
         sleep=sleep,
         clock=clock,
-        jitter=jitter,
     )
+
+
+def backoff_jitter(seconds: float) -> float:
+    """Pick 50 to 100 % of ``seconds`` at random.
+
+    The jitter connection retries apply to their backoff by default, so
+    clients cut off together do not all come back at the same instant.
+    """
+    return seconds * random.uniform(0.5, 1.0)  # not for secrets
 
 
 def _sleep_in_steps(

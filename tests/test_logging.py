@@ -155,7 +155,7 @@ def test_a_retried_publish_logs_the_retry(debug_log: pytest.LogCaptureFixture) -
         producer.publish(2, retry=True)
 
     [retry] = [m for m in messages(debug_log) if m.startswith("retrying after")]
-    assert "(attempt 1, sleeping 0.00s)" in retry
+    assert "(attempt 1, host memory://, sleeping 0.00s)" in retry
 
 
 def test_a_retried_connect_logs_each_retry(
@@ -193,3 +193,44 @@ def test_nothing_is_logged_at_info_for_a_plain_publish(
         conn.Producer().publish(1, routing_key="q", declare=[Queue("q")])
 
     assert caplog.records == []
+
+
+def test_a_retry_warns_with_attempt_host_reason_and_jittered_sleep(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only WARNING and up: retries are visible without turning DEBUG on.
+    caplog.set_level(logging.WARNING, logger="kombu_lite")
+    monkeypatch.setattr("kombu_lite.retry.random.uniform", lambda low, high: low)
+    with Connection("memory://") as conn:
+        producer = conn.Producer(routing_key="tasks")
+        producer.publish(1, declare=[Queue("tasks")])
+        default_broker().close_all_connections("Closed for the test")
+
+        producer.publish(2, retry=True, retry_policy={"interval_start": 0.2})
+
+    [record] = [r for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert record.levelno == logging.WARNING
+    assert record.name == "kombu_lite.connection"
+    assert record.getMessage() == (
+        "retrying after ConnectionLost: the memory broker closed the connection: "
+        "CONNECTION_FORCED - Closed for the test; open a new connection "
+        "(attempt 1, host memory://, sleeping 0.10s)"
+    )
+
+
+def test_a_retried_connect_warns_naming_the_host_without_its_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="kombu_lite")
+    port = closed_port()
+    conn = Connection(f"amqp://app:hunter22@127.0.0.1:{port}//")
+
+    with pytest.raises(OperationalError):
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
+
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith(
+        f"connecting failed (retry 1, host amqp://app:**@127.0.0.1:{port}//, "
+        f"sleeping 0.00s): connection refused"
+    )

@@ -63,6 +63,7 @@ def ensure_connection(
     connect_with_retries(
         self._connect_recoverable,
         self._next_host,
+        self.as_uri,
         errback=errback,
         max_retries=pick("max_retries", max_retries, None),
         interval_start=pick("interval_start", interval_start, 2),

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from kombu_lite._log import get_logger
 from kombu_lite.exceptions import OperationalError
-from kombu_lite.retry import RetryPolicy, call_with_retries, retry_over_time
+from kombu_lite.retry import (
+    RetryPolicy,
+    backoff_jitter,
+    call_with_retries,
+    retry_over_time,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -56,6 +61,10 @@ class Link(Protocol):
 
     def _next_host(self) -> None: ...
 
+    def as_uri(self, include_password: bool = False, mask: str = "**") -> str:
+        """The current broker's URL, password masked."""
+        ...
+
 
 class Reconnector:
     """A connection as the :class:`~kombu_lite.retry.Reconnectable` of a retry."""
@@ -74,6 +83,11 @@ class Reconnector:
         self._link._ensure_wire(deadline)
         return self._link.default_channel
 
+    @property
+    def where(self) -> str:
+        """The current broker's URL, password masked."""
+        return self._link.as_uri()
+
     def fail_over(self) -> None:
         """Drop the connection and move to the next failover host."""
         link = self._link
@@ -91,9 +105,18 @@ def call(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> T:
-    """``fun(*args, **kwargs)`` in the retry loop of ``link``, by ``policy``."""
+    """``fun(*args, **kwargs)`` in the retry loop of ``link``, by ``policy``.
+
+    Each sleep is the policy's interval with
+    :func:`~kombu_lite.retry.backoff_jitter` applied (50 to 100 % of it).
+    """
     return call_with_retries(
-        partial(fun, *args, **kwargs), policy, retry_errors, Reconnector(link), obj
+        partial(fun, *args, **kwargs),
+        policy,
+        retry_errors,
+        Reconnector(link),
+        obj,
+        jitter=backoff_jitter,
     )
 
 
@@ -118,6 +141,7 @@ def ensure(
 def connect_with_retries(
     connect: Callable[[], object],
     next_host: Callable[[], None],
+    where: Callable[[], str],
     *,
     errback: Callable[[BaseException, float], object] | None,
     max_retries: int | None,
@@ -133,6 +157,8 @@ def connect_with_retries(
     kombu's ``ensure_connection`` semantics (see
     :func:`~kombu_lite.retry.retry_over_time`); ``errback(exc, interval)``
     is called before each sleep, with the interval ``jitter`` made of it.
+    Before each sleep a WARNING names the retry, ``where()`` (the host
+    tried first), the sleep and the failure.
     """
 
     def on_error(exc: BaseException, intervals: Iterable[float], retries: int) -> float:
@@ -140,9 +166,10 @@ def connect_with_retries(
         if jitter is not None:
             # Applied here, not by the loop, so errback hears the real sleep.
             interval = max(jitter(interval), 0.0)
-        logger.debug(
-            "connecting failed (retry %d, sleeping %.2fs): %s",
+        logger.warning(
+            "connecting failed (retry %d, host %s, sleeping %.2fs): %s",
             retries + 1,
+            where(),
             interval,
             exc,
         )

@@ -121,6 +121,8 @@ class FakeConnection:
     def fail_over(self) -> None:
         self.calls.append("fail over")
 
+    where = "fake://broker"
+
 
 def test_call_with_retries_reconnects_after_a_lost_connection_on_its_clock() -> None:
     clock = FakeClock()
