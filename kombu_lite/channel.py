@@ -16,9 +16,11 @@ code (the channel is then closed), or
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeGuard, TypeVar
+import weakref
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypeGuard, TypeVar
 
 from kombu_lite.channel_amqp import AmqpChannel
+from kombu_lite.exceptions import ChannelClosed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable
@@ -32,10 +34,13 @@ __all__ = [
     "ChannelOwner",
     "Declarable",
     "DeclareCache",
+    "HandedOut",
+    "check_not_retired",
     "is_channel_owner",
 ]
 
 T = TypeVar("T")
+C = TypeVar("C", bound="Channel")
 
 
 class Declarable(Protocol):
@@ -199,6 +204,17 @@ class Channel(AmqpChannel):
         """False once either side closed the channel."""
         return self._wire.is_open
 
+    @property
+    def retired(self) -> bool:
+        """True once its connection was closed by ``close()`` or ``release()``.
+
+        Every AMQP method then raises
+        :class:`~kombu_lite.exceptions.ChannelClosed` saying so, even after
+        the connection reconnected: a channel never moves to a new
+        connection.
+        """
+        return isinstance(self._wire, _RetiredWire)
+
     def _confirm_timeout(self) -> float | None:
         return self.connection.confirm_timeout
 
@@ -224,3 +240,61 @@ class Channel(AmqpChannel):
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
         return f"<Channel {self.channel_id} ({state}) of {self.connection.as_uri()}>"
+
+
+class _RetiredWire:
+    """A retired channel's transport side: every operation raises ChannelClosed."""
+
+    __slots__ = ("channel_id",)
+
+    is_open = False
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+
+    def close(self) -> None:
+        """Nothing to close: the connection closed the channel."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise ChannelClosed(
+            f"channel {self.channel_id} was closed with its connection "
+            f"(Connection.close() or release()); open a new channel"
+        )
+
+
+class HandedOut:
+    """The channels a connection handed out, to retire when it is closed.
+
+    Held weakly: a channel nobody holds leaves by itself.
+    """
+
+    __slots__ = ("_channels",)
+
+    def __init__(self) -> None:
+        self._channels: weakref.WeakSet[Channel] = weakref.WeakSet()
+
+    def add(self, channel: C) -> C:
+        """Remember ``channel``; return it."""
+        self._channels.add(channel)
+        return channel
+
+    def retire(self) -> None:
+        """Retire every channel handed out (the connection was just closed)."""
+        for channel in list(self._channels):
+            channel._wire = _RetiredWire(channel.channel_id)
+        self._channels.clear()
+
+
+def check_not_retired(channel: Channel | None, user: str) -> None:
+    """Raise if ``user``'s ``channel`` was retired with its connection.
+
+    Raises:
+        ChannelClosed: naming ``user`` (such as ``'Producer'``), which must
+            not reopen a connection the application closed.
+    """
+    if channel is not None and channel.retired:
+        raise ChannelClosed(
+            f"this {user}'s connection was closed (Connection.close() or "
+            f"release()) after it was made; make a new {user} (or call "
+            f"revive(connection)) to use the connection again"
+        )

@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
 
 from kombu_lite._log import get_logger
-from kombu_lite.channel import Channel, DeclareCache
+from kombu_lite.channel import Channel, DeclareCache, HandedOut
 from kombu_lite.connection import copying, ensuring, factories, retrying, settings
 from kombu_lite.connection.blocked import report_blocked, report_unblocked
 from kombu_lite.connection.failover import Hosts
@@ -227,6 +227,7 @@ class Connection:
         self._lock = threading.RLock()
         self._wire: WireConnection | None = None
         self._default_channel: Channel | None = None
+        self._handed_out = HandedOut()
         #: The entities declared on the current connection; cleared on
         #: every (re)connect, because a broker restart loses transient ones.
         self.declare_cache = DeclareCache()
@@ -394,7 +395,7 @@ class Connection:
     def channel(self) -> Channel:
         """Open a new channel (connecting first if needed)."""
         wire = self._ensure_wire()
-        return Channel(self, wire.channel())
+        return self._handed_out.add(Channel(self, wire.channel()))
 
     @property
     def default_channel(self) -> Channel:
@@ -433,9 +434,10 @@ class Connection:
             raise ConnectionLost(f"the connection to {self.as_uri()} is lost")
 
     def release(self) -> None:
-        """Close the connection.  Using it again reconnects."""
+        """Close it; using it reconnects, but its channels raise ChannelClosed."""
         with self._lock:
             self._drop_wire()
+            self._handed_out.retire()
 
     close = release
 

@@ -230,7 +230,8 @@ class ChannelPool(Resource[PooledChannel]):
     def new(self) -> PooledChannel:
         """Open a new channel (connecting first if needed)."""
         connection = self.connection
-        return PooledChannel(connection, connection.connection.channel(), self)
+        channel = PooledChannel(connection, connection.connection.channel(), self)
+        return connection._handed_out.add(channel)
 
     def is_usable(self, item: PooledChannel) -> bool:
         """Only an open channel goes back to the pool."""

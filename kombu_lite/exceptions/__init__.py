@@ -354,7 +354,12 @@ class ContentTooLarge(ChannelError):
 
 
 class ChannelClosed(ChannelError):
-    """The channel was used after it was closed (by the application or the broker)."""
+    """The channel was used after it was closed (by the application or the broker).
+
+    Also raised by a channel, producer, consumer or message used after
+    the application closed its connection (``Connection.close()``): they
+    never reopen it.
+    """
 
 
 class PublishError(KombuError):

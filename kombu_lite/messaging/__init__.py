@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import kombu_lite.compression as _compression
 from kombu_lite._log import get_logger
-from kombu_lite.channel import Channel, is_channel_owner
+from kombu_lite.channel import Channel, check_not_retired, is_channel_owner
 from kombu_lite.common import maybe_declare as _maybe_declare
 from kombu_lite.entity import Exchange, Queue
 from kombu_lite.exceptions import (
@@ -164,6 +164,7 @@ class Producer:
         channel = self._channel
         if channel is not None and channel.is_open:
             return channel
+        check_not_retired(channel, "Producer")
         connection = self._connection
         if connection is None:
             raise NotBoundError(
@@ -324,6 +325,7 @@ class Producer:
         connection = self._connection
         if connection is None:
             raise NotBoundError("retry=True needs a producer bound to a connection")
+        check_not_retired(self._channel, "Producer")  # retrying would reconnect
         # The connection's default: DEFAULT_PUBLISH_RETRY_POLICY with its
         # transport_options' retry keys (kombu's) applied.
         base: RetryPolicy = getattr(
@@ -462,8 +464,6 @@ class Producer:
                 failed,
             )
         return outcomes
-
-    # -- context manager and pickling ----------------------------------------------
 
     def release(self) -> None:
         """Forget the channel (the connection stays open)."""

@@ -460,6 +460,7 @@ def test_entities_are_declared_again_after_a_reconnect(
     producer.publish({"x": 1}, routing_key=queue.name, declare=[queue])
 
     connection.release()
+    producer.revive(connection)  # its old channel closed with the connection
     producer.publish({"x": 2}, routing_key=queue.name, declare=[queue])
 
     assert declared == [queue.name, queue.name]

@@ -9,6 +9,7 @@ import pytest
 
 from kombu_lite import Connection, Exchange, Queue
 from kombu_lite.exceptions import (
+    ChannelClosed,
     ConfigurationError,
     ConnectionLost,
     ContentDisallowed,
@@ -17,6 +18,7 @@ from kombu_lite.exceptions import (
 )
 from kombu_lite.message import Message, PreparedMessage
 from kombu_lite.transport.base import BasicProperties, Delivery
+from kombu_lite.transport.memory import default_broker
 
 
 def _delivery(body: bytes, **props: object) -> Delivery:
@@ -126,7 +128,7 @@ def test_an_ack_that_cannot_be_sent_changes_nothing(unique: str) -> None:
     conn.Producer(routing_key=queue.name).publish({"n": 1})
     message = queue.get()
     assert message is not None
-    conn.release()
+    default_broker().close_all_connections()  # the broker closes it
 
     with pytest.raises(ConnectionLost):
         message.ack()
@@ -134,6 +136,23 @@ def test_an_ack_that_cannot_be_sent_changes_nothing(unique: str) -> None:
     assert not message.acknowledged
     with pytest.raises(ConnectionLost):
         message.reject()  # still settleable: no MessageStateError
+
+
+def test_an_ack_after_the_application_closed_the_connection_raises_channel_closed(
+    unique: str,
+) -> None:
+    conn = Connection("memory://")
+    queue = Queue(f"{unique}-q")(conn)
+    queue.declare()
+    conn.Producer(routing_key=queue.name).publish({"n": 1})
+    message = queue.get()
+    assert message is not None
+    conn.release()
+
+    with pytest.raises(ChannelClosed, match="closed with its connection"):
+        message.ack()
+
+    assert not message.acknowledged
 
 
 def test_ack_log_error_logs_instead_of_raising(
