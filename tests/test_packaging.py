@@ -11,6 +11,7 @@ installed copy is the one imported.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -24,6 +25,7 @@ import pytest
 
 from kombu_lite._version import __version__
 
+pytest.importorskip("build", reason="build is in the 'dev' extra")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +114,74 @@ def test_the_sdist_holds_what_a_build_needs(dist: Path) -> None:
         assert f"{NAME}/{path}" in names
 
 
+def test_the_sdist_holds_the_whole_test_suite_and_its_conftest_files(
+    dist: Path,
+) -> None:
+    with tarfile.open(dist / f"{NAME}.tar.gz") as archive:
+        names = {name.removeprefix(f"{NAME}/") for name in archive.getnames()}
+    suite = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tests").rglob("*")
+        if path.is_file()
+        and not any(
+            part.startswith(".") or part == "__pycache__" for part in path.parts
+        )
+        and path.suffix != ".pyc"
+    }
+
+    assert "tests/conftest.py" in suite
+    assert suite - names == set()
+    # The docs' examples the tests import, and tox's configuration.
+    assert {"docs/examples/retry_backoff.py", "tox.ini"} <= names
+    assert not any("__pycache__" in name for name in names)
+
+
+def test_the_wheel_holds_no_tests(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        assert not [name for name in archive.namelist() if name.startswith("tests/")]
+
+
+def test_the_metadata_links_the_docs_changelog_source_and_issues(
+    wheel: Path,
+) -> None:
+    urls = dict(
+        entry.split(", ", 1) for entry in wheel_metadata(wheel).get_all("Project-URL")
+    )
+
+    assert sorted(urls) == ["Changelog", "Documentation", "Issues", "Source"]
+    assert all(url.startswith("https://") for url in urls.values())
+
+
+def test_the_pypi_description_is_for_users_not_developers(wheel: Path) -> None:
+    description = wheel_metadata(wheel).get_payload()
+    assert isinstance(description, str)
+
+    assert "pip install kombu-lite" in description
+    assert "pip install -e" not in description
+    assert "docs/contributing.rst" in description
+
+
+def test_the_test_extra_leaves_the_developer_tools_to_the_dev_extra(
+    wheel: Path,
+) -> None:
+    extras: dict[str, set[str]] = {}
+    for requirement in wheel_metadata(wheel).get_all("Requires-Dist") or []:
+        if 'extra == "' in requirement:
+            extra = requirement.split('extra == "')[1].rstrip('"')
+            name = re.split(r"[<>=!~;\s]", requirement)[0]
+            extras.setdefault(extra, set()).add(name)
+    tools = {"mypy", "ruff", "sphinx", "build", "trustme", "types-PyYAML"}
+
+    assert tools <= extras["dev"]
+    assert not tools & extras["test"]
+
+
+def test_amqp_is_pinned_below_the_next_major_version(wheel: Path) -> None:
+    [amqp] = [r for r in runtime_requirements(wheel) if r.startswith("amqp")]
+
+    assert "<6" in amqp
+
+
 def test_the_wheel_ships_py_typed_and_every_subpackage(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -131,7 +201,7 @@ def test_the_wheel_declares_the_script_and_the_pytest_plugin(wheel: Path) -> Non
 
 def test_the_runtime_dependencies_are_amqp_and_vine(wheel: Path) -> None:
     names = {
-        requirement.split(">")[0].split("=")[0].strip()
+        re.split(r"[<>=!~;\s]", requirement)[0]
         for requirement in runtime_requirements(wheel)
     }
 

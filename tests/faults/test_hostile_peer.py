@@ -19,7 +19,6 @@ from pathlib import Path
 from types import TracebackType
 
 import pytest
-import trustme
 
 from kombu_lite import Connection, Consumer, Queue
 from kombu_lite.exceptions import (
@@ -113,6 +112,7 @@ def silent_listener() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def ca_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    trustme = pytest.importorskip("trustme", reason="trustme is in the 'dev' extra")
     path: Path = tmp_path_factory.mktemp("tls") / "ca.pem"
     trustme.CA().cert_pem.write_to_path(str(path))
     return str(path)

@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
 from kombu_lite import Connection, Exchange, Queue
 from kombu_lite.exceptions import OperationalError
 
 from .proxy import FaultProxy
+
+trustme = pytest.importorskip("trustme", reason="trustme is in the 'dev' extra")
 
 pytestmark = pytest.mark.broker
 

@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
 from kombu_lite import Connection
 from kombu_lite.exceptions import ConfigurationError
 from kombu_lite.transport._tls import build_ssl_context
+
+trustme = pytest.importorskip("trustme", reason="trustme is in the 'dev' extra")
 
 PASSWORD = "tls-secret-pw"
 
