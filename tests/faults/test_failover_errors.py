@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from kombu_lite import Connection
-from kombu_lite.exceptions import OperationalError
+from kombu_lite.connection.failover import all_failed
+from kombu_lite.exceptions import ConnectionLost, OperationalError
 
 
 def _dead_port() -> int:
@@ -61,3 +62,16 @@ def test_a_single_host_s_error_is_raised_as_it_is() -> None:
 
     with pytest.raises(OperationalError, match=r"^connection refused by 127\.0\.0\.1"):
         conn.connect()
+
+
+def test_hosts_left_untried_for_lack_of_time_are_counted() -> None:
+    last = ConnectionLost("lost", reply_code=320, reply_text="CONNECTION_FORCED")
+
+    error = all_failed(last, ["amqp://a:**@h1:5672//: lost"], untried=2)
+
+    assert type(error) is ConnectionLost
+    assert (error.reply_code, error.reply_text) == (320, "CONNECTION_FORCED")
+    assert str(error) == (
+        "could not connect to any broker (1 tried): amqp://a:**@h1:5672//: lost; "
+        "no time left to try 2 more"
+    )
