@@ -34,12 +34,14 @@ class Case:
 class Target:
     """A ratio the issue asks for: ``a / b`` compared with ``limit``.
 
-    With ``limit`` None the ratio is only reported.
+    With ``limit`` None the ratio is only reported.  With ``b`` None the
+    target is on ``a``'s own figure (its median over the rounds), such as
+    a peak RSS in MiB.
     """
 
     label: str
     a: tuple[str, str]  # (section, peer)
-    b: tuple[str, str]
+    b: tuple[str, str] | None
     metric: str
     limit: float | None
     at_least: bool = True  # False: the ratio must stay at or below limit
@@ -187,7 +189,10 @@ def report(
     if targets:
         out("\n[targets]  medians of the per-round ratios")
     for target in targets:
-        ratios = results.ratios(target.a, target.b, target.metric)
+        if target.b is None:
+            ratios = list(results.samples.get((*target.a, target.metric), {}).values())
+        else:
+            ratios = results.ratios(target.a, target.b, target.metric)
         if not ratios:
             continue
         median = statistics.median(ratios)
@@ -198,7 +203,7 @@ def report(
             met = median >= limit if target.at_least else median <= limit
             want = f"{'>=' if target.at_least else '<='} {limit:g}"
         verdict = "" if met is None else ("met" if met else "MISSED")
-        out(f"  {target.label:<60}{median:>6.2f}  {want:<10}{verdict}")
+        out(f"  {target.label:<60}{_fmt(median):>6}  {want:<10}{verdict}")
         target_rows.append(
             {
                 "target": target.label,

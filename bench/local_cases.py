@@ -99,6 +99,71 @@ def _round_trips(
     return time.perf_counter() - started
 
 
+#: A burst through one memory:// queue, in a fresh interpreter: ``{count}``
+#: messages published then consumed (``burst``), or published and consumed
+#: a thousand at a time (``interleaved``), by a ``no_ack`` consumer as in
+#: the round trip case.  The peak is the child's own ``VmHWM``: the
+#: interpreter and kombu_lite included, the benchmark process not.
+_BURST_PROBE = """
+import json, time
+from kombu_lite import Connection, Consumer, Queue
+BODY = json.loads({body!r})
+count, interleaved = {count}, {interleaved}
+queue = Queue("bench-burst")
+received = [0]
+def on_body(body, message):
+    received[0] += 1
+with Connection("memory://") as conn:
+    producer = conn.Producer(routing_key=queue.name)
+    queue(conn.default_channel).declare()
+    publish = producer.publish
+    consumer = Consumer(conn, [queue], callbacks=[on_body], no_ack=True)
+    started = time.perf_counter()
+    if interleaved:
+        consumer.consume()
+    sent = 0
+    while sent < count:
+        step = min(1000 if interleaved else count, count - sent)
+        for _ in range(step):
+            publish(BODY)
+        sent += step
+        if interleaved:
+            while received[0] < sent:
+                conn.drain_events(timeout=1)
+    if not interleaved:
+        consumer.consume()
+        while received[0] < count:
+            conn.drain_events(timeout=1)
+    elapsed = time.perf_counter() - started
+with open("/proc/self/status") as status:
+    peak = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+print(elapsed, peak)
+"""
+
+
+def kombu_lite_burst(*, interleaved: bool) -> Any:
+    """A case: ``count`` messages through one memory:// queue, peak RSS.
+
+    Runs in a fresh interpreter, so the figure is what an application
+    doing only this would peak at (``VmHWM``), the interpreter included.
+    """
+
+    def run(count: int) -> Metrics:
+        probe = _BURST_PROBE.format(
+            body=json.dumps(BODY), count=count, interleaved=interleaved
+        )
+        output = subprocess.run(
+            [sys.executable, "-c", probe],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        seconds, peak_kib = float(output[0]), float(output[1])
+        return {"peak RSS MiB": peak_kib / 1024, "msg/s": count / seconds}
+
+    return run
+
+
 def _probe(statement: str) -> Metrics:
     env = {
         key: value

@@ -10,7 +10,9 @@ Sections: ``publish`` (unconfirmed, persistent messages to a durable
 queue, with the captured-frames wire ceiling), ``publish-transient`` (the
 same with transient messages to a non-durable queue, where the broker is
 not the limit), ``confirm-each``, ``pipelined``, ``consume`` (prefetch 1000, no_ack),
-``memory`` (memory:// publish + consume round trip), ``import`` and
+``memory`` (memory:// publish + consume round trip), ``memory-burst``
+(1,000,000 messages through one memory:// queue in a fresh interpreter:
+its peak RSS), ``import`` and
 ``import-4-names`` (fresh interpreters: time and peak RSS).  RabbitMQ must
 listen on 127.0.0.1:5672 (guest/guest) for the broker sections; without it
 they are left out.  Every queue the run creates is deleted.
@@ -42,6 +44,7 @@ SECTIONS: dict[str, tuple[str, int]] = {
     "pipelined": ("raw py-amqp confirm-each", 20000),
     "consume": ("raw py-amqp", 20000),
     "memory": ("kombu", 10000),
+    "memory-burst": ("kombu_lite, publish all then consume", 1_000_000),
     "import": ("import kombu", 1),
     "import-4-names": ("from kombu import (4 names)", 1),
 }
@@ -104,7 +107,23 @@ TARGETS = [
         ("memory", "kombu_lite"),
         ("memory", "kombu"),
         "msg/s",
-        3.0,
+        5.0,
+    ),
+    Target(
+        "memory:// 1M burst, publish all then consume: peak RSS MiB",
+        ("memory-burst", "kombu_lite, publish all then consume"),
+        None,
+        "peak RSS MiB",
+        400,
+        at_least=False,
+    ),
+    Target(
+        "memory:// 1M burst, interleaved: peak RSS MiB",
+        ("memory-burst", "kombu_lite, interleaved"),
+        None,
+        "peak RSS MiB",
+        400,
+        at_least=False,
     ),
     Target(
         "import time: import kombu_lite / import kombu",
@@ -154,6 +173,13 @@ def build_cases(
         "memory": [
             ("kombu", local.kombu_memory),
             ("kombu_lite", local.kombu_lite_memory),
+        ],
+        "memory-burst": [
+            (
+                "kombu_lite, publish all then consume",
+                local.kombu_lite_burst(interleaved=False),
+            ),
+            ("kombu_lite, interleaved", local.kombu_lite_burst(interleaved=True)),
         ],
         "import": [
             (label, local.import_case(statement, import_repeats))
