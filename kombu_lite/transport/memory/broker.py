@@ -297,7 +297,7 @@ class Broker:
                     exchange=message.exchange,
                     routing_key=message.routing_key,
                     redelivered=message.redelivered,
-                    priority=message.priority,
+                    priority=found.level_of(message),
                 )
                 for message in found.messages()
             ]

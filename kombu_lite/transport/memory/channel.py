@@ -16,10 +16,9 @@ as a :class:`~kombu_lite.transport.channel_state.ChannelLifecycle`.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from functools import partial
 from typing import TYPE_CHECKING
 
-from kombu_lite.exceptions import ChannelClosed, ChannelError, OperationalError
+from kombu_lite.exceptions import ChannelError, OperationalError
 from kombu_lite.transport.base import (
     BasicProperties,
     Delivery,
@@ -32,20 +31,19 @@ from kombu_lite.transport.channel_state import (
     ChannelState,
 )
 from kombu_lite.transport.memory.consuming import ChannelConsumers
-from kombu_lite.transport.memory.delivery import (
-    copy_headers,
-)
+from kombu_lite.transport.memory.delivery import copy_headers
 from kombu_lite.transport.memory.encoding import (
     check_names,
     check_properties,
     wire_names,
 )
 from kombu_lite.transport.memory.publishing import Router
+from kombu_lite.transport.memory.replies import channel_closed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
-    from kombu_lite.transport.memory.contract import ChannelConnection
+    from kombu_lite.transport.memory.contract import Action, ChannelConnection
     from kombu_lite.transport.memory.vhost import VirtualHost
 
 __all__ = ["MemoryChannel"]
@@ -69,10 +67,16 @@ class MemoryChannel:
         #: keeps), or dropped with the connection.
         self.lifecycle = ChannelLifecycle()
         self._receiving = ChannelConsumers(self, connection, self._counters)
+        #: The callback for one delivery of an inbox run (InboxOwner).
+        self.delivery_action = self._receiving.delivery_action
         self._return_handler: Callable[[ReturnedMessage], None] | None = None
         self._router = Router(self, connection, self.lifecycle, channel_id)
         #: The last properties object that passed the encoding checks.
         self._checked: BasicProperties | None = None
+        #: The last exchange and routing key that passed check_names.
+        self._checked_exchange: object
+        self._checked_key: object
+        self._checked_exchange = self._checked_key = None
 
     def __repr__(self) -> str:
         return f"<MemoryChannel {self._id} {'open' if self.is_open else 'closed'}>"
@@ -265,7 +269,13 @@ class MemoryChannel:
             # What a py-amqp client refuses to encode, before anything is
             # "sent"; the channel stays open.  A producer reuses one
             # properties object for its plain messages: checked once.
-            check_names(exchange, routing_key)
+            if (
+                exchange is not self._checked_exchange
+                or routing_key is not self._checked_key
+            ):
+                check_names(exchange, routing_key)
+                self._checked_exchange = exchange
+                self._checked_key = routing_key
             if properties is not self._checked:
                 check_properties(properties)
                 if properties.headers is None:  # nothing mutable inside
@@ -462,18 +472,7 @@ class MemoryChannel:
         life = self.lifecycle
         if life.usable:
             return
-        cause = life.error
-        if cause is None:
-            raise ChannelClosed(
-                f"channel {self._id} is closed; open a new channel", method=method
-            )
-        raise ChannelClosed(
-            f"channel {self._id} was closed by the broker after {cause.method} "
-            f"failed: {cause.reply_text}; open a new channel",
-            reply_code=cause.reply_code,
-            reply_text=cause.reply_text,
-            method=method,
-        )
+        raise channel_closed(self._id, life.error, method)
 
     def _fail(self, exc: ChannelError) -> None:
         was_open = self.lifecycle.usable
@@ -485,12 +484,12 @@ class MemoryChannel:
         self._conn.forget_channel(self._id)
         self._receiving.release(self._vhost)
 
-    def action_for(self, payload: object) -> Callable[[], None] | None:
+    def action_for(self, payload: object) -> Action | None:
         """Turn an inbox entry into the callback to run, or None if it is stale.
 
         Entries of a closed channel never get here: closing removes them.
         """
         if isinstance(payload, ReturnedMessage):
             handler = self._return_handler
-            return None if handler is None else partial(handler, payload)
+            return None if handler is None else (handler, payload)
         return self._receiving.action_for(payload)

@@ -25,12 +25,14 @@ from kombu_lite.exceptions import (
 from kombu_lite.transport.memory.alarms import BlockedNotice
 from kombu_lite.transport.memory.broker import Broker, default_broker
 from kombu_lite.transport.memory.channel import MemoryChannel
+from kombu_lite.transport.memory.delivery import DeliveryRun
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from kombu_lite.transport.base import ConnectionParameters
-    from kombu_lite.transport.memory.contract import InboxOwner
+    from kombu_lite.transport.memory.contract import Action, InboxOwner
+    from kombu_lite.transport.memory.queue import Consumer, QueuedMessage
     from kombu_lite.transport.memory.vhost import VirtualHost
 
 __all__ = ["MemoryConnection", "MemoryTransport"]
@@ -84,8 +86,11 @@ class MemoryConnection:
         # only the connection it is for.
         self._cond = threading.Condition(self._lock)
         self._vhost = vhost
-        #: (channel, payload) pairs waiting for drain_events.
-        self._inbox: deque[tuple[InboxOwner, object]] = deque()
+        #: Runs of deliveries, and (channel, payload) pairs (returns and
+        #: cancels), waiting for drain_events.
+        self._inbox: deque[DeliveryRun | tuple[InboxOwner, object]] = deque()
+        #: Threads waiting in drain_events: a push wakes them, if any.
+        self._waiting = 0
         self._channels: dict[int, MemoryChannel] = {}
         self._state = _OPEN
         self._error: OperationalError | None = None
@@ -157,23 +162,36 @@ class MemoryConnection:
             ConnectionLost: the connection is closed or was broken, also
                 while waiting.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
+            if self._state != _OPEN:
+                self.check()
+            action = self._next_action()
+            if action is None:
+                action = self._wait_for_action(timeout)
+        function, argument = action
+        function(argument)
+
+    def _wait_for_action(self, timeout: float | None) -> Action:
+        # The inbox was empty: wait for a push (broker lock held).
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._waiting += 1
+        try:
             while True:
+                if deadline is None:
+                    self._cond.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(
+                            f"no event from the memory broker within {timeout} s"
+                        )
+                    self._cond.wait(remaining)
                 self.check()
                 action = self._next_action()
                 if action is not None:
-                    break
-                if deadline is None:
-                    self._cond.wait()
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"no event from the memory broker within {timeout} s"
-                    )
-                self._cond.wait(remaining)
-        action()
+                    return action
+        finally:
+            self._waiting -= 1
 
     def close(self) -> None:
         """Close the connection and its channels; never raises.
@@ -252,23 +270,72 @@ class MemoryConnection:
         self._cond.notify_all()
 
     def push(self, channel: InboxOwner, payload: object) -> None:
-        """Put a delivery, return or cancel in the inbox for drain_events."""
+        """Put a return or cancel in the inbox for drain_events."""
         self._inbox.append((channel, payload))
-        self._cond.notify()
+        if self._waiting:
+            self._cond.notify()
 
-    def withdraw(self, matches: Callable[[InboxOwner, object], bool]) -> list[object]:
-        """Remove the inbox entries ``matches`` selects; return their payloads."""
+    def push_delivery(
+        self, channel: InboxOwner, consumer: Consumer, message: QueuedMessage, tag: int
+    ) -> None:
+        """Put one delivery in the inbox: it extends the last run if it can."""
         inbox = self._inbox
-        taken = [payload for channel, payload in inbox if matches(channel, payload)]
+        if inbox:
+            last = inbox[-1]
+            if type(last) is DeliveryRun and last.extends(consumer, tag):
+                last.messages.append(message)
+            else:
+                inbox.append(DeliveryRun(channel, consumer, message, tag))
+        else:
+            inbox.append(DeliveryRun(channel, consumer, message, tag))
+        if self._waiting:
+            self._cond.notify()
+
+    def withdraw_channel(self, channel: InboxOwner) -> None:
+        """Drop every inbox entry of ``channel`` (it closed)."""
+        self._inbox = deque(
+            entry
+            for entry in self._inbox
+            if (entry.channel if isinstance(entry, DeliveryRun) else entry[0])
+            is not channel
+        )
+
+    def withdraw_deliveries(
+        self, consumer: Consumer
+    ) -> list[tuple[QueuedMessage, int]]:
+        """Take out the deliveries to ``consumer`` not drained yet, in order."""
+        taken: list[tuple[QueuedMessage, int]] = []
+        kept: deque[DeliveryRun | tuple[InboxOwner, object]] = deque()
+        for entry in self._inbox:
+            if isinstance(entry, DeliveryRun) and entry.consumer is consumer:
+                taken.extend(entry.pending())
+            else:
+                kept.append(entry)
         if taken:
-            self._inbox = deque(entry for entry in inbox if not matches(*entry))
+            self._inbox = kept
         return taken
 
-    def _next_action(self) -> Callable[[], None] | None:
+    def _next_action(self) -> Action | None:
         inbox = self._inbox
         while inbox:
-            channel, payload = inbox.popleft()
-            action = channel.action_for(payload)
+            entry = inbox[0]
+            if isinstance(entry, DeliveryRun):
+                messages = entry.messages
+                index = entry.position
+                message = messages[index]
+                messages[index] = None  # drained: not kept alive by the run
+                if index + 1 == len(messages):
+                    inbox.popleft()
+                else:
+                    entry.position = index + 1
+                assert message is not None  # drained slots come before index
+                action = entry.channel.delivery_action(
+                    entry.consumer, message, entry.first_tag + index
+                )
+            else:
+                inbox.popleft()
+                channel, payload = entry
+                action = channel.action_for(payload)
             if action is not None:
                 return action
         return None

@@ -10,7 +10,6 @@ broker lock held (inside the channel's operation).
 from __future__ import annotations
 
 import secrets
-from functools import partial
 from typing import TYPE_CHECKING
 
 from kombu_lite.transport.base import Delivery
@@ -18,9 +17,9 @@ from kombu_lite.transport.memory.arguments import consumer_priority
 from kombu_lite.transport.memory.delivery import (
     ConsumerCancelled,
     Outstanding,
-    PendingDelivery,
     Unacked,
     delivery_properties,
+    new_delivery,
 )
 from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
 from kombu_lite.transport.memory.replies import (
@@ -32,7 +31,11 @@ from kombu_lite.transport.memory.replies import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from kombu_lite.transport.memory.contract import ChannelConnection, InboxOwner
+    from kombu_lite.transport.memory.contract import (
+        Action,
+        ChannelConnection,
+        InboxOwner,
+    )
     from kombu_lite.transport.memory.queue import Counters
     from kombu_lite.transport.memory.vhost import VirtualHost
 
@@ -183,8 +186,7 @@ class ChannelConsumers:
             touched[queue] = None
         # Deliveries in flight are lost with the channel (the unacked ones
         # were requeued above), exactly as frames to a closed channel are.
-        channel = self._channel
-        self._conn.withdraw(lambda owner, _: owner is channel)
+        self._conn.withdraw_channel(self._channel)
         for queue in touched:
             vhost.consumer_gone(queue)
             queue.dispatch()
@@ -199,11 +201,16 @@ class ChannelConsumers:
         self, consumer: Consumer, queue: MemoryQueue, message: QueuedMessage
     ) -> None:
         """Record the delivery and put it in the connection inbox."""
-        tag = self.outstanding.next_tag()
+        # The hot path of every delivery: next_tag and _count_delivery inlined.
+        outstanding = self.outstanding
+        outstanding.last_tag = tag = outstanding.last_tag + 1
         if not consumer.no_ack:
-            self.outstanding.add(tag, queue, message, consumer)
-        self._count_delivery(message)
-        self._conn.push(self._channel, PendingDelivery(consumer, queue, message, tag))
+            outstanding.add(tag, queue, message, consumer)
+        counters = self._counters
+        counters.delivered += 1
+        if message.redelivered:
+            counters.redelivered += 1
+        self._conn.push_delivery(self._channel, consumer, message, tag)
 
     def cancelled_by_broker(self, consumer: Consumer) -> None:
         """Forget a consumer whose queue was deleted and notify the client."""
@@ -212,26 +219,30 @@ class ChannelConsumers:
 
     # -- drain_events (broker lock held) -----------------------------------------------
 
-    def action_for(self, payload: object) -> Callable[[], None] | None:
-        """The callback for a delivery or cancel, or None if it is stale."""
-        if isinstance(payload, PendingDelivery):
-            consumer = payload.consumer
-            if not consumer.no_ack and payload.tag not in self.outstanding.unacked:
-                return None  # requeued by basic_recover or rejected before arrival
-            message = payload.message
-            delivery = Delivery(
-                body=message.body,
-                properties=delivery_properties(message, payload.queue.limits.quorum),
-                delivery_tag=payload.tag,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-                redelivered=payload.redelivered,
-                consumer_tag=consumer.tag,
-            )
-            return partial(consumer.callback, delivery)
+    def delivery_action(
+        self, consumer: Consumer, message: QueuedMessage, tag: int
+    ) -> Action | None:
+        """The consumer's callback and its delivery, or None if it is stale."""
+        if not consumer.no_ack and tag not in self.outstanding.unacked:
+            return None  # requeued by basic_recover or rejected before arrival
+        properties = message.properties
+        if properties.headers or message.delivery_count:
+            properties = delivery_properties(message, consumer.queue.limits.quorum)
+        return consumer.callback, new_delivery(
+            message.body,
+            properties,
+            tag,
+            message.exchange,
+            message.routing_key,
+            message.redelivered,
+            consumer.tag,
+        )
+
+    def action_for(self, payload: object) -> Action | None:
+        """The callback for a broker cancel, or None without ``on_cancel``."""
         assert isinstance(payload, ConsumerCancelled)
         on_cancel = payload.consumer.on_cancel
-        return None if on_cancel is None else partial(on_cancel, payload.consumer.tag)
+        return None if on_cancel is None else (on_cancel, payload.consumer.tag)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -249,19 +260,13 @@ class ChannelConsumers:
             queue.dispatch()
 
     def _take_back(self, consumer: Consumer) -> None:
-        taken = self._conn.withdraw(
-            lambda _, payload: (
-                isinstance(payload, PendingDelivery) and payload.consumer is consumer
-            )
-        )
-        for pending in taken:
-            assert isinstance(pending, PendingDelivery)
-            if not consumer.no_ack and not self.outstanding.take_back(pending.tag):
+        for message, tag in self._conn.withdraw_deliveries(consumer):
+            if not consumer.no_ack and not self.outstanding.take_back(tag):
                 continue  # settled already (an early ack or a recover)
             # Never seen by the client: it does not count as a delivery.
             self._counters.delivered -= 1
-            self._counters.redelivered -= pending.redelivered
-            pending.queue.requeue(pending.message, redelivered=False)
+            self._counters.redelivered -= message.redelivered
+            consumer.queue.requeue(message, redelivered=False)
 
     def _count_delivery(self, message: QueuedMessage) -> None:
         self._counters.delivered += 1

@@ -2,7 +2,7 @@
 
 :class:`Outstanding` is what RabbitMQ's channel process tracks per channel:
 the next delivery tag, the unacknowledged deliveries in tag order, and the
-``basic.qos`` limits.  The inbox entries (:class:`PendingDelivery`,
+``basic.qos`` limits.  The inbox entries (:class:`DeliveryRun`,
 :class:`ConsumerCancelled`) and the property helpers used on the publish and
 delivery paths live here too.  Everything runs with the broker lock held.
 """
@@ -14,22 +14,27 @@ import re
 from typing import TYPE_CHECKING, TypeAlias
 
 from kombu_lite.transport._rabbitmq import MAX_TTL_MS
+from kombu_lite.transport.base import Delivery
 from kombu_lite.transport.memory.encoding import as_from_the_wire
 from kombu_lite.transport.memory.replies import PRECONDITION_FAILED, channel_error
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from kombu_lite.transport.base import BasicProperties
+    from kombu_lite.transport.memory.contract import InboxOwner
     from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
 
 __all__ = [
     "ConsumerCancelled",
+    "DeliveryRun",
     "Outstanding",
-    "PendingDelivery",
     "Unacked",
     "check_publish",
     "copy_headers",
     "delivery_properties",
     "fresh_properties",
+    "new_delivery",
 ]
 
 #: One unacknowledged delivery: its queue, the message, and the consumer
@@ -38,21 +43,105 @@ Unacked: TypeAlias = "tuple[MemoryQueue, QueuedMessage, Consumer | None]"
 
 _INTEGER_PREFIX = re.compile(r"[+-]?[0-9]+")
 
+# Delivery is a frozen dataclass: its __init__ sets each field through
+# object.__setattr__ (with keywords), three times the cost of writing the
+# slots directly, once per delivered message.
+_new = object.__new__
+(
+    _set_body,
+    _set_properties,
+    _set_tag,
+    _set_exchange,
+    _set_routing_key,
+    _set_redelivered,
+    _set_consumer_tag,
+    _set_message_count,
+) = (
+    getattr(Delivery, name).__set__
+    for name in (
+        "body",
+        "properties",
+        "delivery_tag",
+        "exchange",
+        "routing_key",
+        "redelivered",
+        "consumer_tag",
+        "message_count",
+    )
+)
 
-class PendingDelivery:
-    """A delivery pushed to a connection and not drained yet."""
 
-    __slots__ = ("consumer", "message", "queue", "redelivered", "tag")
+def new_delivery(
+    body: bytes,
+    properties: BasicProperties,
+    delivery_tag: int,
+    exchange: str,
+    routing_key: str,
+    redelivered: bool,
+    consumer_tag: str,
+) -> Delivery:
+    """Return ``Delivery(...)`` for a consumer, built without its __init__.
+
+    Equal to the :class:`~kombu_lite.transport.base.Delivery` the keyword
+    constructor builds from the same values (``message_count`` None); the
+    values are not checked, so they must already have the field types.
+    """
+    delivery = _new(Delivery)
+    _set_body(delivery, body)
+    _set_properties(delivery, properties)
+    _set_tag(delivery, delivery_tag)
+    _set_exchange(delivery, exchange)
+    _set_routing_key(delivery, routing_key)
+    _set_redelivered(delivery, redelivered)
+    _set_consumer_tag(delivery, consumer_tag)
+    _set_message_count(delivery, None)
+    return delivery
+
+
+class DeliveryRun:
+    """Deliveries to one consumer, with consecutive tags, not drained yet.
+
+    The connection's inbox holds one run per stretch of deliveries to the
+    same consumer, not one object per delivery: a burst handed to a
+    consumer costs a list slot per message.  The message at index ``i``
+    has the tag ``first_tag + i``; ``position`` is the next one to drain
+    (the drained slots are cleared, so the messages are not kept alive).
+    A message's ``redelivered`` flag and delivery count are read when it
+    is drained: until then it cannot be requeued without its delivery
+    being withdrawn or going stale (its tag no longer unacknowledged).
+    """
+
+    __slots__ = ("channel", "consumer", "first_tag", "messages", "position")
 
     def __init__(
-        self, consumer: Consumer, queue: MemoryQueue, message: QueuedMessage, tag: int
+        self, channel: InboxOwner, consumer: Consumer, message: QueuedMessage, tag: int
     ) -> None:
+        self.channel = channel
         self.consumer = consumer
-        self.queue = queue
-        self.message = message
-        self.tag = tag
-        # Captured now: the message object may be requeued and redelivered.
-        self.redelivered = message.redelivered
+        self.messages: list[QueuedMessage | None] = [message]
+        self.first_tag = tag
+        self.position = 0
+
+    def extends(self, consumer: Consumer, tag: int) -> bool:
+        """Whether a delivery to ``consumer`` with ``tag`` may join this run.
+
+        Only a run that draining has not started on grows: a consumer that
+        keeps up never makes one run grow forever.
+        """
+        return (
+            self.consumer is consumer
+            and self.position == 0
+            and self.first_tag + len(self.messages) == tag
+        )
+
+    def pending(self) -> Iterator[tuple[QueuedMessage, int]]:
+        """The deliveries not drained yet, as ``(message, tag)`` pairs."""
+        first = self.first_tag
+        messages = self.messages
+        for index in range(self.position, len(messages)):
+            message = messages[index]
+            assert message is not None  # drained slots come first
+            yield message, first + index
 
 
 class ConsumerCancelled:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Router"]
 
+_CONFIRMING = ChannelState.CONFIRMING
+
 
 class Router:
     """The publishing side of one memory channel.
@@ -50,6 +52,9 @@ class Router:
         self._counters = connection.broker._counters
         self._life = lifecycle
         self.confirms = ConfirmLedger(channel_id)
+        self._queues = connection.vhost.queues
+        #: The last properties object check_publish let through, TTL-less.
+        self._passed: BasicProperties | None = None
 
     def route(
         self,
@@ -66,22 +71,38 @@ class Router:
             ChannelError: RabbitMQ would refuse it (the caller closes the
                 channel); nothing was enqueued.
         """
-        vhost = self._vhost
         # RabbitMQ's order: size, exchange, user_id, expiration,
-        # delivery_mode (the last three in check_publish).
-        if len(body) > self._broker._max_message_size:
-            raise message_too_large(len(body), self._broker._max_message_size)
+        # delivery_mode (the last three in check_publish, which a
+        # properties object passes once for all: it is immutable, and the
+        # connection's user does not change).
+        max_size = self._broker._max_message_size
+        if len(body) > max_size:
+            raise message_too_large(len(body), max_size)
+        counters = self._counters
         if exchange == "":
-            queue = vhost.queues.get(routing_key)
-            queues = [queue] if queue is not None else []
-            ttl = check_publish(properties, self._conn.userid)
+            queue = self._queues.get(routing_key)
+            if properties is self._passed:
+                ttl = None
+            else:
+                ttl = check_publish(properties, self._conn.userid)
+                if ttl is None:
+                    self._passed = properties
+            if queue is not None:  # the short path: one queue, no routing
+                counters.published += 1
+                accepted = queue.publish(
+                    QueuedMessage(body, properties, exchange, routing_key), ttl
+                )
+                if self._life.state is _CONFIRMING:
+                    return self.confirms.record(accepted)
+                return 0
+            queues = []
         else:
+            vhost = self._vhost
             target = vhost.exchange_for_publish(exchange)
             ttl = check_publish(properties, self._conn.userid)
             queues = vhost.route(target, routing_key, sent_headers)
-        counters = self._counters
         counters.published += 1
-        confirming = self._life.state is ChannelState.CONFIRMING
+        confirming = self._life.state is _CONFIRMING
         if not queues:
             counters.unroutable += 1
             returned = None

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from kombu_lite.exceptions import (
+    ChannelClosed,
     ChannelError,
     OperationalError,
     channel_error_for_code,
@@ -33,6 +34,7 @@ __all__ = [
     "PRECONDITION_FAILED",
     "RESOURCE_LOCKED",
     "amqp_type_name",
+    "channel_closed",
     "channel_error",
     "connection_error",
     "describe_value",
@@ -71,6 +73,26 @@ def channel_error(code: int, detail: str, method: str) -> ChannelError:
     text = reply_text(code, detail)
     return channel_error_for_code(code)(
         text, reply_code=code, reply_text=text, method=method
+    )
+
+
+def channel_closed(
+    channel_id: int, cause: ChannelError | None, method: str
+) -> ChannelClosed:
+    """The error for ``method`` on a closed channel, naming why it closed.
+
+    ``cause`` is the broker's error that closed it, None if the client did.
+    """
+    if cause is None:
+        return ChannelClosed(
+            f"channel {channel_id} is closed; open a new channel", method=method
+        )
+    return ChannelClosed(
+        f"channel {channel_id} was closed by the broker after {cause.method} "
+        f"failed: {cause.reply_text}; open a new channel",
+        reply_code=cause.reply_code,
+        reply_text=cause.reply_text,
+        method=method,
     )
 
 
