@@ -48,6 +48,12 @@ if TYPE_CHECKING:
 
 __all__ = ["MemoryChannel"]
 
+_OPEN, _CONFIRMING, _CLOSED = (
+    ChannelState.OPEN,
+    ChannelState.CONFIRMING,
+    ChannelState.CLOSED,
+)
+
 
 class MemoryChannel:
     """One channel of a :class:`MemoryConnection`.
@@ -89,9 +95,7 @@ class MemoryChannel:
     @property
     def is_open(self) -> bool:
         """False once the channel or its connection was closed."""
-        return (
-            self.lifecycle.state is not ChannelState.CLOSED and self._conn.is_connected
-        )
+        return self.lifecycle.state is not _CLOSED and self._conn.is_connected
 
     # -- exchanges and queues --------------------------------------------------
 
@@ -263,7 +267,7 @@ class MemoryChannel:
         with self._lock:
             state = self.lifecycle.state  # no property call: the hot path
             if (
-                state is not ChannelState.OPEN and state is not ChannelState.CONFIRMING
+                state is not _OPEN and state is not _CONFIRMING
             ) or not self._conn.is_connected:
                 self._check("basic.publish")
             # What a py-amqp client refuses to encode, before anything is

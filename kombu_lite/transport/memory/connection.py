@@ -97,6 +97,12 @@ class MemoryConnection:
         # A broken socket is only found out by using it: until a call has
         # raised ConnectionLost, is_connected stays True, as with py-amqp.
         self._noticed = False
+        #: False once the connection was closed, or found broken.  A
+        #: connection the broker broke (``Broker.stop()``,
+        #: ``close_all_connections()``) reads as connected until a call on
+        #: it raises ``ConnectionLost``, just as a socket connection does.
+        #: An attribute, not a property: every publish and drain reads it.
+        self.is_connected = True
         self._notice = notice or BlockedNotice(None, None, 60.0)
 
     def __repr__(self) -> str:
@@ -106,16 +112,6 @@ class MemoryConnection:
     def heartbeat(self) -> float:
         """Always 0: an in-process connection cannot go silent."""
         return 0.0
-
-    @property
-    def is_connected(self) -> bool:
-        """False once the connection was closed, or found broken.
-
-        A connection the broker broke (``Broker.stop()``,
-        ``close_all_connections()``) reads as connected until a call on it
-        raises ``ConnectionLost``, just as a socket connection does.
-        """
-        return self._state == _OPEN or (self._state == _BROKEN and not self._noticed)
 
     @property
     def server_properties(self) -> Mapping[str, object]:
@@ -202,6 +198,7 @@ class MemoryConnection:
         with self._lock:
             if self._state == _OPEN:
                 self._state = _CLOSED
+                self.is_connected = False
                 self._shutdown()
 
     # -- what channels use (broker lock held): see contract.ChannelConnection --
@@ -234,6 +231,7 @@ class MemoryConnection:
         """Raise ConnectionLost unless the connection is open."""
         if self._state != _OPEN:
             self._noticed = True
+            self.is_connected = False
             raise self._lost()
 
     def _lost(self) -> OperationalError:
@@ -257,6 +255,7 @@ class MemoryConnection:
             self._state = _BROKEN
             self._error = error
             self._noticed = noticed
+            self.is_connected = not noticed
             self._shutdown()
 
     def _shutdown(self) -> None:
@@ -282,7 +281,12 @@ class MemoryConnection:
         inbox = self._inbox
         if inbox:
             last = inbox[-1]
-            if type(last) is DeliveryRun and last.extends(consumer, tag):
+            if (  # DeliveryRun.extends, inlined
+                type(last) is DeliveryRun
+                and last.consumer is consumer
+                and last.position == 0
+                and last.first_tag + len(last.messages) == tag
+            ):
                 last.messages.append(message)
             else:
                 inbox.append(DeliveryRun(channel, consumer, message, tag))

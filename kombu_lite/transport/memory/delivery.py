@@ -109,6 +109,10 @@ class DeliveryRun:
     A message's ``redelivered`` flag and delivery count are read when it
     is drained: until then it cannot be requeued without its delivery
     being withdrawn or going stale (its tag no longer unacknowledged).
+
+    A delivery joins the last run of the inbox when it is for the same
+    consumer, has the next tag, and draining has not started on that run
+    (so that a consumer that keeps up never makes one run grow forever).
     """
 
     __slots__ = ("channel", "consumer", "first_tag", "messages", "position")
@@ -121,18 +125,6 @@ class DeliveryRun:
         self.messages: list[QueuedMessage | None] = [message]
         self.first_tag = tag
         self.position = 0
-
-    def extends(self, consumer: Consumer, tag: int) -> bool:
-        """Whether a delivery to ``consumer`` with ``tag`` may join this run.
-
-        Only a run that draining has not started on grows: a consumer that
-        keeps up never makes one run grow forever.
-        """
-        return (
-            self.consumer is consumer
-            and self.position == 0
-            and self.first_tag + len(self.messages) == tag
-        )
 
     def pending(self) -> Iterator[tuple[QueuedMessage, int]]:
         """The deliveries not drained yet, as ``(message, tag)`` pairs."""
