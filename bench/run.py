@@ -110,6 +110,13 @@ TARGETS = [
         5.0,
     ),
     Target(
+        "memory:// round trip, CPU per message: kombu / kombu_lite (reported)",
+        ("memory", "kombu"),
+        ("memory", "kombu_lite"),
+        "CPU us/msg",
+        None,
+    ),
+    Target(
         "memory:// 1M burst, publish all then consume: peak RSS MiB",
         ("memory-burst", "kombu_lite, publish all then consume"),
         None,
