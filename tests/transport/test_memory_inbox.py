@@ -23,7 +23,8 @@ from kombu_lite.transport.memory import (
     MemoryConnection,
     MemoryTransport,
 )
-from kombu_lite.transport.memory.delivery import DeliveryRun, new_delivery
+from kombu_lite.transport.memory.connection import DeliveryRun
+from kombu_lite.transport.memory.delivery import new_delivery
 from kombu_lite.transport.memory.queue import QueuedMessage
 
 PARAMS = ConnectionParameters(

@@ -25,17 +25,16 @@ from kombu_lite.exceptions import (
 from kombu_lite.transport.memory.alarms import BlockedNotice
 from kombu_lite.transport.memory.broker import Broker, default_broker
 from kombu_lite.transport.memory.channel import MemoryChannel
-from kombu_lite.transport.memory.delivery import DeliveryRun
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     from kombu_lite.transport.base import ConnectionParameters
     from kombu_lite.transport.memory.contract import Action, InboxOwner
     from kombu_lite.transport.memory.queue import Consumer, QueuedMessage
     from kombu_lite.transport.memory.vhost import VirtualHost
 
-__all__ = ["MemoryConnection", "MemoryTransport"]
+__all__ = ["DeliveryRun", "MemoryConnection", "MemoryTransport"]
 
 _SERVER_PROPERTIES: Mapping[str, object] = MappingProxyType(
     {
@@ -55,6 +54,45 @@ _SERVER_PROPERTIES: Mapping[str, object] = MappingProxyType(
 )
 
 _OPEN, _CLOSED, _BROKEN = "open", "closed", "broken"
+
+
+class DeliveryRun:
+    """Deliveries to one consumer, with consecutive tags, not drained yet.
+
+    The connection's inbox holds one run per stretch of deliveries to the
+    same consumer, not one object per delivery: a burst handed to a
+    consumer costs a list slot per message.  The message at index ``i``
+    has the tag ``first_tag + i``; ``position`` is the next one to drain
+    (the drained slots are cleared, so the messages are not kept alive).
+    A message's ``redelivered`` flag and delivery count are read when it
+    is drained: until then it cannot be requeued without its delivery
+    being withdrawn or going stale (its tag no longer unacknowledged).
+
+    A delivery joins the last run of the inbox when it is for the same
+    consumer, has the next tag, and draining has not started on that run
+    (so that a consumer that keeps up never makes one run grow forever).
+    """
+
+    __slots__ = ("channel", "consumer", "first_tag", "messages", "position")
+
+    def __init__(
+        self, channel: InboxOwner, consumer: Consumer, message: QueuedMessage, tag: int
+    ) -> None:
+        self.channel = channel
+        self.consumer = consumer
+        self.messages: list[QueuedMessage | None] = [message]
+        self.first_tag = tag
+        self.position = 0
+
+    def pending(self) -> Iterator[tuple[QueuedMessage, int]]:
+        """The deliveries not drained yet, as ``(message, tag)`` pairs."""
+        first = self.first_tag
+        messages = self.messages
+        for index in range(self.position, len(messages)):
+            message = messages[index]
+            assert message is not None  # drained slots come first
+            yield message, first + index
+
 
 #: RabbitMQ's default ``channel_max``: channels one connection may open.
 DEFAULT_CHANNEL_MAX = 2047

@@ -2,8 +2,8 @@
 
 :class:`Outstanding` is what RabbitMQ's channel process tracks per channel:
 the next delivery tag, the unacknowledged deliveries in tag order, and the
-``basic.qos`` limits.  The inbox entries (:class:`DeliveryRun`,
-:class:`ConsumerCancelled`) and the property helpers used on the publish and
+``basic.qos`` limits.  The inbox entry
+:class:`ConsumerCancelled` and the property helpers used on the publish and
 delivery paths live here too.  Everything runs with the broker lock held.
 """
 
@@ -19,15 +19,11 @@ from kombu_lite.transport.memory.encoding import as_from_the_wire
 from kombu_lite.transport.memory.replies import PRECONDITION_FAILED, channel_error
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from kombu_lite.transport.base import BasicProperties
-    from kombu_lite.transport.memory.contract import InboxOwner
     from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
 
 __all__ = [
     "ConsumerCancelled",
-    "DeliveryRun",
     "Outstanding",
     "Unacked",
     "check_publish",
@@ -96,44 +92,6 @@ def new_delivery(
     _set_consumer_tag(delivery, consumer_tag)
     _set_message_count(delivery, None)
     return delivery
-
-
-class DeliveryRun:
-    """Deliveries to one consumer, with consecutive tags, not drained yet.
-
-    The connection's inbox holds one run per stretch of deliveries to the
-    same consumer, not one object per delivery: a burst handed to a
-    consumer costs a list slot per message.  The message at index ``i``
-    has the tag ``first_tag + i``; ``position`` is the next one to drain
-    (the drained slots are cleared, so the messages are not kept alive).
-    A message's ``redelivered`` flag and delivery count are read when it
-    is drained: until then it cannot be requeued without its delivery
-    being withdrawn or going stale (its tag no longer unacknowledged).
-
-    A delivery joins the last run of the inbox when it is for the same
-    consumer, has the next tag, and draining has not started on that run
-    (so that a consumer that keeps up never makes one run grow forever).
-    """
-
-    __slots__ = ("channel", "consumer", "first_tag", "messages", "position")
-
-    def __init__(
-        self, channel: InboxOwner, consumer: Consumer, message: QueuedMessage, tag: int
-    ) -> None:
-        self.channel = channel
-        self.consumer = consumer
-        self.messages: list[QueuedMessage | None] = [message]
-        self.first_tag = tag
-        self.position = 0
-
-    def pending(self) -> Iterator[tuple[QueuedMessage, int]]:
-        """The deliveries not drained yet, as ``(message, tag)`` pairs."""
-        first = self.first_tag
-        messages = self.messages
-        for index in range(self.position, len(messages)):
-            message = messages[index]
-            assert message is not None  # drained slots come first
-            yield message, first + index
 
 
 class ConsumerCancelled:
