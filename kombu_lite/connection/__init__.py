@@ -9,7 +9,7 @@ retry loop behind ``Producer.publish(retry=True)``.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Literal, Never, TypeVar
+from typing import TYPE_CHECKING, Literal, Never
 
 from kombu_lite._log import get_logger
 from kombu_lite.channel import Channel, DeclareCache, HandedOut
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from kombu_lite.connection.failover import FailoverStrategy
-    from kombu_lite.retry import RetryPolicy, Revivable
+    from kombu_lite.retry import RetryPolicy
     from kombu_lite.transport.base import (
         ConnectionParameters,
         Transport,
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["BrokerConnection", "ChannelPool", "Connection", "ConnectionPool"]
 
 logger = get_logger(__name__)
-
-T = TypeVar("T")
 
 
 class Connection:
@@ -361,6 +359,9 @@ class Connection:
         return self
 
     def _ensure_wire(self, deadline: float | None = None) -> WireConnection:
+        wire = self._wire  # once per call or event: a live wire needs no lock
+        if wire is not None and wire.is_connected:
+            return wire
         with self._lock:
             wire = self._wire
             if wire is not None and wire.is_connected:
@@ -465,18 +466,9 @@ class Connection:
     ensure = ensuring.ensure
     autoretry = ensuring.autoretry
 
-    def _call_with_retries(
-        self,
-        obj: Revivable | None,
-        fun: Callable[..., T],
-        policy: RetryPolicy,
-        retry_errors: tuple[type[BaseException], ...],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> T:
-        # The retry loop of ensure(), also used by Producer.publish and
-        # maybe_declare with a policy built from their retry_policy.
-        return retrying.call(self, obj, fun, policy, retry_errors, args, kwargs)
+    # The retry loop of ensure(), also used by Producer.publish and
+    # maybe_declare with a policy built from their retry_policy.
+    _call_with_retries = retrying.call
 
     # -- factories (kombu's names; written in connection/factories.py) ----------
 

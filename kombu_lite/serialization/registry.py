@@ -439,6 +439,11 @@ def _labels(content_type: object, content_encoding: object) -> tuple[str, str | 
     Raises:
         DecodeError: either is neither text nor ASCII bytes.
     """
+    if type(content_type) is str and (
+        content_encoding is None or type(content_encoding) is str
+    ):
+        # The common case, once per message: both are text already.
+        return content_type or "application/data", content_encoding or None
     labels: list[str | None] = []
     given = (("content_type", content_type), ("content_encoding", content_encoding))
     for what, value in given:
