@@ -359,9 +359,6 @@ class Connection:
         return self
 
     def _ensure_wire(self, deadline: float | None = None) -> WireConnection:
-        wire = self._wire  # once per call or event: a live wire needs no lock
-        if wire is not None and wire.is_connected:
-            return wire
         with self._lock:
             wire = self._wire
             if wire is not None and wire.is_connected:
