@@ -40,7 +40,7 @@ BODY = {
     "origin": "web-1",
 }
 #: Batch size of the captured-frames ceiling.
-_CEILING_BATCH = 1000
+CEILING_BATCH = 1000
 
 
 def _name() -> str:
@@ -125,15 +125,15 @@ def raw_publish(count: int, persistent: bool = True) -> Metrics:
     return clock.publish_metrics(count)
 
 
-def wire_ceiling(count: int, persistent: bool = True) -> Metrics:
-    """The bytes of one py-amqp publish, captured, written in big batches."""
+def captured_publish(conn: Any, channel: Any, queue: str, persistent: bool) -> bytes:
+    """The bytes py-amqp writes for one publish of the bench's message.
+
+    The same body, properties and delivery mode as every peer sends, so a
+    ceiling built from them measures the same messages.
+    """
     from amqp import spec
     from amqp.method_framing import frame_writer
     from amqp.serialization import dumps
-
-    conn, channel = _amqp_channel()
-    name = _name()
-    channel.queue_declare(name, durable=persistent, auto_delete=False)
 
     class Sink:
         frame_max = conn.frame_max
@@ -144,19 +144,31 @@ def wire_ceiling(count: int, persistent: bool = True) -> Metrics:
             self.data += bytes(data)
 
     sink = Sink()
-    args = dumps("Bssbb", (0, "", name, False, False))
-    frame_writer(sink, sink)(
-        1, channel.channel_id, spec.Basic.Publish, args, _amqp_message(persistent)
-    )
-    batch = sink.data * _CEILING_BATCH
+    args = dumps("Bssbb", (0, "", queue, False, False))
+    message = _amqp_message(persistent)
+    frame_writer(sink, sink)(1, channel.channel_id, spec.Basic.Publish, args, message)
+    return sink.data
+
+
+def wire_ceiling(count: int, persistent: bool = True) -> Metrics:
+    """The bytes of one py-amqp publish, captured, written in big batches.
+
+    Same message count, queue (durable or not) and delivery mode as the
+    section's other peers.
+    """
+    conn, channel = _amqp_channel()
+    name = _name()
+    channel.queue_declare(name, durable=persistent, auto_delete=False)
+    frame = captured_publish(conn, channel, name, persistent)
+    batch = frame * CEILING_BATCH
     write = conn.transport.write
-    batches, rest = divmod(count, _CEILING_BATCH)
+    batches, rest = divmod(count, CEILING_BATCH)
     try:
         with _Clock() as clock:
             for _ in range(batches):
                 write(batch)
             if rest:
-                write(sink.data * rest)
+                write(frame * rest)
             channel.queue_declare(name, passive=True)
     finally:
         channel.queue_delete(name)

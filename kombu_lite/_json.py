@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 
 __all__ = ["JSONCodec", "codec", "dumps", "loads", "register_type"]
 
+#: Bodies one C encoder encodes before it is made again (its key memo
+#: keeps every dict key it met, so it must not live for ever).
+_C_ENCODER_USES = 1024
+
 _TYPE = "__type__"
 _VALUE = "__value__"
 
@@ -82,6 +86,10 @@ class JSONCodec:
         # every call, which shows up in the publish loop.  The settings are
         # json's defaults, which are also kombu's, so the bytes match kombu's.
         self._encoder = json.JSONEncoder(default=self._default)
+        # The C encoder dumps() reuses, and how many more bodies it may
+        # encode before it is made again (see dumps()).
+        self._c_encoder: Callable[..., Any] | None = None
+        self._c_encoder_left = 0
         self._decoder = json.JSONDecoder(object_hook=self._object_hook)
         self.reset()
 
@@ -143,14 +151,35 @@ class JSONCodec:
             if _c_make_encoder is None or type(obj) is str:
                 return self._encoder.encode(obj).encode("utf-8")
             # What JSONEncoder.encode does for a non-str with json's default
-            # settings (kombu's too), without its two Python-level calls: a
-            # fresh C encoder, so cycle detection has its own markers.
-            encode = _c_make_encoder(
-                {}, self._default, _encode_ascii, None, ": ", ", ", False, False, True
-            )
+            # settings (kombu's too), without its two Python-level calls,
+            # and with one C encoder kept for many bodies: making one costs
+            # a fifth of a small body's encoding, and it remembers the
+            # encoded dict keys.  It has no cycle markers (a circular body
+            # ends in RecursionError, told apart below), and it is made
+            # again every _C_ENCODER_USES bodies, which bounds its key
+            # memo.  It holds no other state, so threads may share it.
+            encode = self._c_encoder
+            left = self._c_encoder_left
+            if encode is None or left <= 0:
+                encode = self._c_encoder = _c_make_encoder(
+                    None, self._default, _encode_ascii, None, ": ", ", ",
+                    False, False, True,
+                )  # fmt: skip
+                left = _C_ENCODER_USES
+            self._c_encoder_left = left - 1
             return "".join(encode(obj, 0)).encode("utf-8")
-        except (TypeError, ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise EncodeError(self._recursion_detail(obj, exc)) from exc
+        except (TypeError, ValueError) as exc:
             raise EncodeError(str(exc)) from exc
+
+    def _recursion_detail(self, obj: Any, exc: RecursionError) -> str:
+        """Why ``obj`` nests too deep: a circular reference, or just deep."""
+        try:
+            self._encoder.encode(obj)  # with cycle markers
+        except (TypeError, ValueError, RecursionError) as marked:
+            return str(marked)
+        return str(exc)  # pragma: no cover - encoded the second time
 
     def loads(self, data: bytes | bytearray | memoryview | str) -> Any:
         """Decode JSON text or UTF-8 bytes, turning envelopes back into types.

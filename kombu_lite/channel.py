@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-    from kombu_lite.transport.base import WireChannel
+    from kombu_lite.transport.base import BasicProperties, WireChannel
 
 __all__ = [
     "Channel",
@@ -217,6 +217,31 @@ class Channel(AmqpChannel):
 
     def _confirm_timeout(self) -> float | None:
         return self.connection.confirm_timeout
+
+    def _prepare_publish(
+        self,
+        properties: BasicProperties,
+        exchange: str,
+        routing_key: str,
+        mandatory: bool,
+    ) -> Callable[[bytes], int] | None:
+        """``body -> delivery tag``: :meth:`_publish_encoded` of these
+        properties and names, with their frames encoded once; None when
+        the transport cannot prepare a publish.
+
+        Valid for this channel only.  The guarantees and errors are
+        :meth:`_publish_encoded`'s.
+
+        Raises:
+            EncodeError: a name or property does not fit its AMQP type.
+        """
+        prepare = getattr(self._wire, "prepare_publish", None)
+        if prepare is None:
+            return None
+        prepared: Callable[[bytes], int] = prepare(
+            properties, exchange, routing_key, mandatory
+        )
+        return prepared
 
     # -- closing -----------------------------------------------------------------
 

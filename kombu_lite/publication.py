@@ -177,9 +177,16 @@ class Publication(NamedTuple):
 
 
 def send(
-    publication: Publication, source: ChannelProvider, cache: SendCache | None = None
+    publication: Publication,
+    source: ChannelProvider,
+    cache: SendCache | None = None,
+    *,
+    resent: bool = False,
 ) -> None:
     """Declare, encode, write and (on a confirming channel) claim the confirm.
+
+    ``resent``: this is already the send again after a NotFound (which a
+    second NotFound then ends).
 
     Raises:
         EncodeError: the body could not be encoded; the declares were
@@ -212,7 +219,6 @@ def send(
         kept,
     ) = publication
     encoded: tuple[bytes, BasicProperties] | None = kept[0] if kept else None
-    resent = False
     while True:
         channel = source.channel
         try:

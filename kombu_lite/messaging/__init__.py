@@ -17,9 +17,7 @@ bytes again.  The producer reaches its connection only as a
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import kombu_lite.compression as _compression
@@ -43,8 +41,13 @@ from kombu_lite.messaging.pipeline import (
     confirm_wait,
     publish_pipelined,
 )
+from kombu_lite.messaging.prepared import (
+    PreparedPublish,
+    plain_key,
+    prepare,
+    send_with_retry,
+)
 from kombu_lite.publication import SendCache, send
-from kombu_lite.retry import DEFAULT_PUBLISH_RETRY_POLICY, RetryPolicy
 from kombu_lite.serialization import registry as _serializers
 from kombu_lite.transport.base import Delivery, ReturnedMessage
 
@@ -293,6 +296,32 @@ class Producer:
         With ``retry=True`` the message gets a ``message_id`` (a uuid4) if it
         has none, so consumers can drop the duplicate a retry can cause.
         """
+        # A plain call like the last one: see kombu_lite.messaging.prepared.
+        key = None
+        if (
+            not properties
+            and headers is None
+            and not retry
+            and expiration is None
+            and timeout is None
+            and confirm_timeout is None
+            and not immediate
+            and (exchange is None or type(exchange) is str)
+        ):
+            key = plain_key(
+                self, routing_key, delivery_mode, mandatory, priority,
+                content_type, content_encoding, serializer, compression,
+                exchange, declare,
+            )  # fmt: skip
+            prepared = self._prepared
+            if prepared is not None and prepared.key == key:
+                channel = self._channel
+                if (
+                    channel is not None
+                    and channel.is_open
+                    and prepared.send(body, self, channel)
+                ):
+                    return
         publication = build_publication(
             self,
             body,
@@ -321,46 +350,16 @@ class Producer:
             cache = self._send_cache = SendCache()
         if not retry:
             send(publication, self, cache)
+            if key is not None:
+                # Checked and sent: the next call with this key may skip
+                # the checks.
+                self._prepared = prepare(key, publication, cache, self.exchange)
             return
-        connection = self._connection
-        if connection is None:
-            raise NotBoundError("retry=True needs a producer bound to a connection")
-        check_not_retired(self._channel, "Producer")  # retrying would reconnect
-        # The connection's default: DEFAULT_PUBLISH_RETRY_POLICY with its
-        # transport_options' retry keys (kombu's) applied.
-        base: RetryPolicy = getattr(
-            connection, "default_retry_policy", DEFAULT_PUBLISH_RETRY_POLICY
-        )
-        policy = RetryPolicy.from_mapping(retry_policy, base)
-        # Every attempt sends the bytes the first one encoded.  The policy's
-        # timeout bounds the whole call: a confirm wait too (it ends in
-        # ConfirmTimeout, outcome unknown, never retried).
-        publication = publication._replace(
-            encoded=[],
-            confirm_deadline=(
-                None if policy.timeout is None else time.monotonic() + policy.timeout
-            ),
-        )
-        attempts = 0
-
-        def attempt() -> None:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1 and _log.isEnabledFor(logging.DEBUG):
-                _log.debug(
-                    "publish to exchange %r with routing key %r: attempt %d, "
-                    "after a connection failure",
-                    publication.exchange,
-                    publication.routing_key,
-                    attempts,
-                )
-            send(publication, self, cache)
-
-        options = {field.name: getattr(policy, field.name) for field in fields(policy)}
-        connection.ensure(self, attempt, **options)()
+        send_with_retry(publication, self, cache, retry_policy)
 
     # Made on first use by the hot path.
     _send_cache: SendCache | None = None
+    _prepared: PreparedPublish | None = None
 
     def publish_many(
         self,

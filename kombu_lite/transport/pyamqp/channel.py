@@ -59,6 +59,8 @@ class PyAmqpChannel:
         #: reported (it goes to the first call after the close).
         self.lifecycle = ChannelLifecycle()
         self._publisher = Publisher(self, connection, channel)
+        #: basic_publish with the frames around the body prepared once.
+        self.prepare_publish = self._publisher.prepare
         self._local = threading.local()
         #: Held for each call that waits for a reply on this channel.
         self._rpc_lock = threading.RLock()
@@ -363,11 +365,8 @@ class PyAmqpChannel:
         *,
         mandatory: bool = False,
     ) -> list[int]:
-        """Send several messages with a single write; return their tags.
-
-        The tags are the messages' delivery tags, in order, when confirms
-        are on (zeros otherwise).  Used by pipelined publishing: one write
-        per batch instead of one per message.
+        """Send several messages with a single write; return their delivery
+        tags in order when confirms are on (zeros otherwise).
 
         Raises:
             EncodeError: a message does not fit its AMQP types; nothing of

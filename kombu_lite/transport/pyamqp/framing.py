@@ -36,16 +36,25 @@ if TYPE_CHECKING:
 
     from kombu_lite.transport.base import BasicProperties
 
-__all__ = ["ConnectionWriter", "PublishFramer", "encode_properties", "writer_for"]
+__all__ = [
+    "BODY_SIZE",
+    "FRAME_END",
+    "FRAME_SIZE",
+    "ConnectionWriter",
+    "PublishFramer",
+    "encode_properties",
+    "writer_for",
+]
 
-_FRAME_END: Final = b"\xce"
+FRAME_END: Final = b"\xce"
+_FRAME_END: Final = FRAME_END
 #: Method frame payload start: class 60 (basic), method 40 (publish), ticket 0.
 _PUBLISH_METHOD: Final = b"\x00\x3c\x00\x28\x00\x00"
 #: Content header payload start: class 60, weight 0.
 _HEADER_CLASS: Final = b"\x00\x3c\x00\x00"
 _FRAME_HEAD = struct.Struct(">BHI").pack
-_BODY_SIZE = struct.Struct(">Q").pack
-_LONG = struct.Struct(">I").pack
+BODY_SIZE = _BODY_SIZE = struct.Struct(">Q").pack
+FRAME_SIZE = _LONG = struct.Struct(">I").pack
 _TIMESTAMP = struct.Struct(">Q").pack
 #: Write errors that leave the connection usable (py-amqp's list).
 _UNAVAILABLE: Final = frozenset(
@@ -253,6 +262,22 @@ class PublishFramer:
     """
 
     __slots__ = ("_body_head", "_channel", "_chunk", "_headers", "_methods")
+
+    @property
+    def chunk(self) -> int | None:
+        """The largest body frame payload (None: no limit)."""
+        return self._chunk
+
+    def header_parts(self, properties: BasicProperties) -> tuple[bytes, bytes]:
+        """The content header before the body size, and from it to the body.
+
+        The second part ends with the body frame's type and channel: the
+        body frame's size, the body and the frame end follow it.
+
+        Raises:
+            EncodeError: a property does not fit its AMQP type.
+        """
+        return self._header(properties)
 
     def __init__(self, channel_id: int, frame_max: int) -> None:
         self._channel = channel_id

@@ -21,6 +21,9 @@ from kombu_lite.transport.pyamqp._mapping import Phase, map_amqp_errors
 from kombu_lite.transport.pyamqp._messages import body_of, properties_from
 from kombu_lite.transport.pyamqp.confirms import ConfirmBook, ReturnKey
 from kombu_lite.transport.pyamqp.framing import (
+    BODY_SIZE,
+    FRAME_END,
+    FRAME_SIZE,
     ConnectionWriter,
     PublishFramer,
     writer_for,
@@ -145,6 +148,65 @@ class Publisher:
             tags = self.book.take_tags(keys, count)
             self._send(data)
         return tags
+
+    def prepare(
+        self,
+        properties: BasicProperties,
+        exchange: str,
+        routing_key: str,
+        mandatory: bool,
+    ) -> Callable[[bytes], int]:
+        """See :meth:`PyAmqpChannel.prepare_publish`.
+
+        The frames before the body size (method frame, content header
+        start) and between it and the body are encoded here, once; each
+        call then joins them with the body and writes them as
+        :meth:`publish` would.  Whatever the prepared path does not cover
+        (confirms on, a closed channel, a blocked connection, an empty or
+        multi-frame body) goes through :meth:`publish` itself.
+
+        Raises:
+            EncodeError: a name or property does not fit its AMQP type.
+        """
+        framer = self._framer or self._start_framing()
+        start, end = framer.header_parts(properties)
+        head = framer.method_frame(exchange, routing_key, mandatory) + start
+        chunk = framer.chunk
+        limit = chunk if chunk is not None else 1 << 62
+        life = self._life
+        raw = self._raw
+        conn = self._conn
+        write = self._writer.write
+        refuses = self._refuses_writes
+        publish = self.publish
+        monotonic = time.monotonic
+        body_size = BODY_SIZE
+        frame_size = FRAME_SIZE
+        join = b"".join
+
+        def prepared(body: bytes) -> int:
+            size = len(body)
+            if (
+                life.state is not _OPEN
+                or not 0 < size <= limit
+                or conn.blocked_reason is not None
+                or not raw.is_open
+            ):
+                return publish(body, properties, exchange, routing_key, mandatory)
+            if monotonic() >= conn.next_poll:
+                # As in publish(): the look at the socket comes first.
+                conn.before_publish()
+            data = join((head, body_size(size), end, frame_size(size), body, FRAME_END))
+            try:
+                written = write(data, refuses)
+            except Exception as exc:  # noqa: BLE001 - every error is mapped
+                self._write_failed(exc)
+            if not written:
+                self._channel.check()  # raises why
+            self.unconfirmed += 1
+            return 0
+
+        return prepared
 
     def _start_framing(self) -> PublishFramer:
         writer = writer_for(self._raw.connection)
