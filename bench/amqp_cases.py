@@ -232,34 +232,6 @@ def _fill(name: str, count: int) -> None:
             time.sleep(0.01)
 
 
-def raw_consume(count: int) -> Metrics:
-    """py-amqp ``basic_consume`` (prefetch 1000, no_ack) and ``drain_events``."""
-    conn, channel = _amqp_channel()
-    name = _name()
-    channel.queue_declare(name, durable=True, auto_delete=False)
-    _fill(name, count)
-    received = [0]
-
-    def on_message(message: Any) -> None:
-        json.loads(message.body)
-        received[0] += 1
-
-    try:
-        started = time.perf_counter()
-        channel.basic_qos(0, 1000, False)
-        tag = channel.basic_consume(name, no_ack=True, callback=on_message)
-        while received[0] < count:
-            conn.drain_events(timeout=10)
-        elapsed = time.perf_counter() - started
-        # Deleting a queue with a consumer makes the broker cancel it, and
-        # py-amqp raises that cancel: stop consuming first.
-        channel.basic_cancel(tag)
-    finally:
-        channel.queue_delete(name)
-        conn.close()
-    return _rate(count, elapsed)
-
-
 # -- kombu_lite ------------------------------------------------------------------------
 
 
@@ -324,32 +296,6 @@ def kombu_lite_publish_many(count: int) -> Metrics:
     return _rate(count, elapsed)
 
 
-def kombu_lite_consume(count: int) -> Metrics:
-    """``Consumer`` (prefetch 1000, no_ack) with ``drain_events``."""
-    from kombu_lite import Connection, Consumer, Queue
-
-    queue = Queue(_name())
-    received = [0]
-
-    def on_body(body: Any, message: Any) -> None:
-        received[0] += 1
-
-    with Connection(URL) as conn:
-        queue.declare(channel=conn.default_channel)
-        _fill(queue.name, count)
-        try:
-            started = time.perf_counter()
-            with Consumer(
-                conn, [queue], callbacks=[on_body], no_ack=True, prefetch_count=1000
-            ):
-                while received[0] < count:
-                    conn.drain_events(timeout=10)
-            elapsed = time.perf_counter() - started
-        finally:
-            queue.delete(channel=conn.default_channel)
-    return _rate(count, elapsed)
-
-
 # -- kombu -----------------------------------------------------------------------------
 
 
@@ -387,32 +333,6 @@ def kombu_confirm_each(count: int) -> Metrics:
             started = time.perf_counter()
             for _ in range(count):
                 publish(BODY, declare=[queue])
-            elapsed = time.perf_counter() - started
-        finally:
-            queue(conn.default_channel).delete()
-    return _rate(count, elapsed)
-
-
-def kombu_consume(count: int) -> Metrics:
-    """kombu's ``Consumer`` (prefetch 1000, no_ack) with ``drain_events``."""
-    from kombu import Connection, Consumer, Queue
-
-    queue = Queue(_name())
-    received = [0]
-
-    def on_body(body: Any, message: Any) -> None:
-        received[0] += 1
-
-    with Connection(URL) as conn:
-        queue(conn.default_channel).declare()
-        _fill(queue.name, count)
-        try:
-            started = time.perf_counter()
-            with Consumer(
-                conn, [queue], callbacks=[on_body], no_ack=True, prefetch_count=1000
-            ):
-                while received[0] < count:
-                    conn.drain_events(timeout=10)
             elapsed = time.perf_counter() - started
         finally:
             queue(conn.default_channel).delete()
@@ -470,28 +390,3 @@ def pika_publish(count: int, persistent: bool = True) -> Metrics:
 def pika_confirm_each(count: int) -> Metrics:
     """pika with ``confirm_delivery()``: each publish waits for its ack."""
     return _pika_publish(count, confirm=True)
-
-
-def pika_consume(count: int) -> Metrics:
-    """pika ``basic_consume`` (prefetch 1000, auto_ack)."""
-    conn, channel = _pika_channel()
-    name = _name()
-    channel.queue_declare(name, durable=True)
-    _fill(name, count)
-    received = [0]
-
-    def on_message(channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        json.loads(body)
-        received[0] += 1
-
-    try:
-        started = time.perf_counter()
-        channel.basic_qos(prefetch_count=1000)
-        channel.basic_consume(name, on_message, auto_ack=True)
-        while received[0] < count:
-            conn.process_data_events(time_limit=1)
-        elapsed = time.perf_counter() - started
-    finally:
-        channel.queue_delete(name)
-        conn.close()
-    return _rate(count, elapsed)

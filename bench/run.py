@@ -11,7 +11,9 @@ queue, with the captured-frames wire ceiling), ``publish-transient`` (the
 same with transient messages to a non-durable queue, where the broker is
 not the limit), ``confirm-each``, ``pipelined``, ``quorum`` (publish_many
 to a quorum queue, with its confirmed ceiling), ``consume`` (prefetch 1000,
-no_ack), ``memory`` (memory:// publish + consume round trip),
+no_ack, with the raw-socket consume ceiling), ``consume-ack`` (the same
+with one ack per message), ``consume-mixin`` (ConsumerMixin workers acking
+each message), ``memory`` (memory:// publish + consume round trip),
 ``memory-burst`` (1,000,000 messages through one memory:// queue in a fresh
 interpreter: its peak RSS), ``import`` and
 ``import-4-names`` (fresh interpreters: time and peak RSS).  RabbitMQ must
@@ -34,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import amqp_cases as amqp
+import consume_cases as consume
 import local_cases as local
 import quorum_cases as quorum
 from harness import Case, Run, Target, report, run_rounds
@@ -47,6 +50,8 @@ SECTIONS: dict[str, tuple[str, int]] = {
     "pipelined": ("raw py-amqp confirm-each", 20000),
     "quorum": ("raw py-amqp confirm-each", 50000),
     "consume": ("raw py-amqp", 20000),
+    "consume-ack": ("raw py-amqp", 20000),
+    "consume-mixin": ("kombu", 20000),
     "memory": ("kombu", 10000),
     "memory-burst": ("kombu_lite, publish all then consume", 1_000_000),
     "import": ("import kombu", 1),
@@ -55,6 +60,8 @@ SECTIONS: dict[str, tuple[str, int]] = {
 
 _CEILING = "wire ceiling (captured frames)"
 _QUORUM_CEILING = "quorum ceiling (captured frames)"
+_CONSUME_CEILING = "consume ceiling (raw socket)"
+_ACK_BATCH = "kombu_lite ack_batch=100"
 
 TARGETS = [
     Target(
@@ -182,6 +189,48 @@ TARGETS = [
         "msg/s",
         1.0,
     ),
+    Target(
+        "consume, no_ack: kombu_lite / pika",
+        ("consume", "kombu_lite"),
+        ("consume", "pika"),
+        "msg/s",
+        1.3,
+    ),
+    Target(
+        "consume, no_ack: kombu_lite / consume ceiling",
+        ("consume", "kombu_lite"),
+        ("consume", _CONSUME_CEILING),
+        "msg/s",
+        0.9,
+    ),
+    Target(
+        "consume, ack each: kombu_lite / pika",
+        ("consume-ack", "kombu_lite"),
+        ("consume-ack", "pika"),
+        "msg/s",
+        1.3,
+    ),
+    Target(
+        "consume, ack each: kombu_lite / consume ceiling",
+        ("consume-ack", "kombu_lite"),
+        ("consume-ack", _CONSUME_CEILING),
+        "msg/s",
+        0.9,
+    ),
+    Target(
+        "consume, ack_batch=100: kombu_lite / consume ceiling (reported)",
+        ("consume-ack", _ACK_BATCH),
+        ("consume-ack", _CONSUME_CEILING),
+        "msg/s",
+        None,
+    ),
+    Target(
+        "ConsumerMixin, ack each: kombu_lite / kombu",
+        ("consume-mixin", "kombu_lite"),
+        ("consume-mixin", "kombu"),
+        "msg/s",
+        1.2,
+    ),
 ]
 
 
@@ -197,6 +246,15 @@ def _broker_up(patience: float = 30.0) -> bool:
             time.sleep(1)
         else:
             return True
+
+
+def _has_ack_batch() -> bool:
+    """Whether the kombu_lite measured has ``Consumer(ack_batch=...)``."""
+    import inspect
+
+    from kombu_lite import Consumer
+
+    return "ack_batch" in inspect.signature(Consumer).parameters
 
 
 def build_cases(
@@ -255,10 +313,32 @@ def build_cases(
             (_QUORUM_CEILING, quorum.quorum_ceiling),
         ]
         peers["consume"] = [
-            ("raw py-amqp", amqp.raw_consume),
-            ("kombu_lite", amqp.kombu_lite_consume),
-            ("kombu", amqp.kombu_consume),
-            ("pika", amqp.pika_consume),
+            ("raw py-amqp", consume.raw_consume),
+            ("kombu_lite", consume.kombu_lite_consume),
+            ("kombu", consume.kombu_consume),
+            ("pika", consume.pika_consume),
+            (_CONSUME_CEILING, consume.consume_ceiling),
+        ]
+        peers["consume-ack"] = [
+            (peer, partial(run, ack=True))
+            for peer, run in (
+                ("raw py-amqp", consume.raw_consume),
+                ("kombu_lite", consume.kombu_lite_consume),
+                ("kombu", consume.kombu_consume),
+                ("pika", consume.pika_consume),
+                (_CONSUME_CEILING, consume.consume_ceiling),
+            )
+        ]
+        if _has_ack_batch():
+            peers["consume-ack"].append(
+                (
+                    _ACK_BATCH,
+                    partial(consume.kombu_lite_consume, ack=True, ack_batch=100),
+                )
+            )
+        peers["consume-mixin"] = [
+            ("kombu", consume.kombu_mixin),
+            ("kombu_lite", consume.kombu_lite_mixin),
         ]
     cases = []
     for section, (_base, count) in SECTIONS.items():
@@ -277,7 +357,9 @@ PROFILED: dict[str, Run] = {
     "confirm-each": amqp.kombu_lite_confirm_each,
     "pipelined": amqp.kombu_lite_publish_many,
     "quorum": quorum.kombu_lite_publish_many,
-    "consume": amqp.kombu_lite_consume,
+    "consume": consume.kombu_lite_consume,
+    "consume-ack": partial(consume.kombu_lite_consume, ack=True),
+    "consume-mixin": consume.kombu_lite_mixin,
     "memory": local.kombu_lite_memory,
 }
 
@@ -287,9 +369,17 @@ def profile(section: str, count: int, top: int) -> None:
     run = PROFILED[section]
     run(min(count, 200))  # warm up imports and caches
     profiler = cProfile.Profile()
-    profiler.enable()
-    run(count)
-    profiler.disable()
+    if section.startswith("consume"):
+        # Only the timed part: filling the queue is a publish.
+        consume.PROFILER = profiler
+        try:
+            run(count)
+        finally:
+            consume.PROFILER = None
+    else:
+        profiler.enable()
+        run(count)
+        profiler.disable()
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(top)
 

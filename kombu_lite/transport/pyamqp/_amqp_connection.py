@@ -19,6 +19,7 @@ from kombu_lite.transport.pyamqp._transport import (
     ContextSSLTransport as _ContextSSLTransport,
 )
 from kombu_lite.transport.pyamqp._transport import FrameReader as _FrameReader
+from kombu_lite.transport.pyamqp.inbound import frame_handler as inbound_frame_handler
 from kombu_lite.transport.pyamqp.reader import AmqpChannel, FrameReader, ReplyWaiting
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ class AmqpConnection(ReplyWaiting, amqp.Connection):  # type: ignore[misc,no-any
     }
 
     def __init__(self, host: str, *, secret: Secret, **kwargs: Any) -> None:
+        # Deliveries are read by inbound.py's frame handler, py-amqp's own
+        # for everything else.
+        kwargs.setdefault("frame_handler", inbound_frame_handler)
         super().__init__(host, password=secret.reveal(), **kwargs)
         #: Every channel id this connection has used: a frame for one of
         #: them that is closed now is late, not a broken peer.

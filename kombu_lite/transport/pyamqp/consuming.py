@@ -12,8 +12,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from kombu_lite._log import get_logger
-from kombu_lite.transport.base import Delivery
+from kombu_lite.transport.base import BasicProperties, Delivery
 from kombu_lite.transport.pyamqp._messages import body_of, properties_from
+from kombu_lite.transport.pyamqp.inbound import DELIVER_SINK, decode_properties
 from kombu_lite.transport.pyamqp.reader import Queued
 
 if TYPE_CHECKING:
@@ -63,6 +64,14 @@ class ChannelConsumers:
         self._raw = raw
         self._reader = reader
         self._consumers: dict[str, _Consumer] = {}
+        # Deliveries for this channel come here straight from the frame
+        # handler (inbound.py), py-amqp's dispatch skipped.
+        setattr(raw, DELIVER_SINK, self.on_raw_deliver)
+
+    @property
+    def channel(self) -> ConsumingChannel:
+        """kombu_lite's channel these consumers consume on."""
+        return self._channel
 
     def add(
         self,
@@ -88,7 +97,37 @@ class ChannelConsumers:
         """Forget ``tag`` (its consume was never answered)."""
         self._consumers.pop(tag, None)
 
-    # -- py-amqp's handlers, replaced: they run in the reading thread ------------------
+    # -- in the reading thread ------------------------------------------------------
+
+    def on_raw_deliver(
+        self,
+        consumer_tag: str,
+        delivery_tag: int,
+        redelivered: bool,
+        exchange: str,
+        routing_key: str,
+        properties: bytes | BasicProperties,
+        body: bytes,
+    ) -> None:
+        """Queue a ``basic.deliver`` for drain_events (the channel's sink).
+
+        Only queued here (the reading thread may hold the read lock for a
+        batch of deliveries): the properties are decoded and the
+        :class:`Delivery` is built when it is handed out.
+        """
+        self._reader.defer(
+            _Pending(
+                self,
+                self._consumers.get(consumer_tag),
+                consumer_tag,
+                delivery_tag,
+                redelivered,
+                exchange,
+                routing_key,
+                properties,
+                body,
+            )
+        )
 
     def on_deliver(
         self,
@@ -99,27 +138,19 @@ class ChannelConsumers:
         routing_key: str,
         message: Any,
     ) -> None:
-        """Queue a ``basic.deliver`` for drain_events.
+        """py-amqp's ``basic.deliver`` handler (replaced): a delivery it parsed.
 
-        Only queued here (the reading thread may hold the read lock for a
-        batch of deliveries): the :class:`Delivery` is built when handed out.
+        Deliveries normally come through :meth:`on_raw_deliver` (see
+        inbound.py); this takes one that py-amqp dispatched itself.
         """
-        consumer = self._consumers.get(consumer_tag)
-        self._reader.defer(
-            Queued(
-                self._channel,
-                consumer_tag,
-                partial(
-                    self._hand_out,
-                    consumer_tag,
-                    consumer,
-                    delivery_tag,
-                    redelivered,
-                    exchange,
-                    routing_key,
-                    message,
-                ),
-            )
+        self.on_raw_deliver(
+            consumer_tag,
+            delivery_tag,
+            redelivered,
+            exchange,
+            routing_key,
+            properties_from(message.properties),
+            body_of(message),
         )
 
     def on_cancel(self, consumer_tag: str) -> None:
@@ -137,18 +168,12 @@ class ChannelConsumers:
 
     # -- in drain_events ---------------------------------------------------------------
 
-    def _hand_out(
-        self,
-        consumer_tag: str,
-        consumer: _Consumer | None,
-        delivery_tag: int,
-        redelivered: bool,
-        exchange: str,
-        routing_key: str,
-        message: Any,
-    ) -> bool:
+    def hand_out(self, item: _Pending) -> bool:
         """Give a queued delivery to its consumer; runs in drain_events."""
         channel = self._channel
+        consumer = item.consumer
+        consumer_tag = item.consumer_tag
+        delivery_tag = item.delivery_tag
         if not channel.is_open:
             # The broker requeued every unacknowledged delivery of the
             # channel when it closed: this one comes again.
@@ -163,14 +188,17 @@ class ChannelConsumers:
                 )
             return False
         if consumer is not None and self._consumers.get(consumer_tag) is consumer:
+            properties = item.properties
             consumer.callback(
                 Delivery(
-                    body=body_of(message),
-                    properties=properties_from(message.properties),
+                    body=item.body,
+                    properties=properties
+                    if type(properties) is BasicProperties
+                    else decode_properties(properties),  # type: ignore[arg-type]
                     delivery_tag=delivery_tag,
-                    exchange=exchange,
-                    routing_key=routing_key,
-                    redelivered=redelivered,
+                    exchange=item.exchange,
+                    routing_key=item.routing_key,
+                    redelivered=item.redelivered,
                     consumer_tag=consumer_tag,
                 )
             )
@@ -198,3 +226,52 @@ class ChannelConsumers:
             return False
         consumer.on_cancel(consumer_tag)
         return True
+
+
+class _Pending:
+    """A delivery read and queued, not handed out yet (a reader item).
+
+    One object per delivery, with :meth:`run` as a method: no closure is
+    made per message.
+    """
+
+    __slots__ = (
+        "body",
+        "consumer",
+        "consumer_tag",
+        "consumers",
+        "delivery_tag",
+        "exchange",
+        "owner",
+        "properties",
+        "redelivered",
+        "routing_key",
+    )
+
+    def __init__(
+        self,
+        consumers: ChannelConsumers,
+        consumer: _Consumer | None,
+        consumer_tag: str,
+        delivery_tag: int,
+        redelivered: bool,
+        exchange: str,
+        routing_key: str,
+        properties: bytes | BasicProperties,
+        body: bytes,
+    ) -> None:
+        self.consumers = consumers
+        #: The channel it arrived on (what the reader withdraws by).
+        self.owner: object = consumers.channel
+        self.consumer = consumer
+        self.consumer_tag = consumer_tag
+        self.delivery_tag = delivery_tag
+        self.redelivered = redelivered
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.properties = properties
+        self.body = body
+
+    def run(self) -> bool:
+        """Hand it out; returns whether the application was called."""
+        return self.consumers.hand_out(self)

@@ -44,7 +44,7 @@ import ssl as _ssl
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import amqp
 from amqp import exceptions as amqp_errors
@@ -56,7 +56,14 @@ from kombu_lite.exceptions import RpcTimeout
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["AmqpChannel", "FrameReader", "Queued", "ReplyWaiting", "socket_has_data"]
+__all__ = [
+    "AmqpChannel",
+    "FrameReader",
+    "Queued",
+    "QueuedItem",
+    "ReplyWaiting",
+    "socket_has_data",
+]
 
 
 def socket_has_data(conn: Any) -> bool:
@@ -79,8 +86,23 @@ def socket_has_data(conn: Any) -> bool:
         return False
 
 
-class Queued(NamedTuple):
+class QueuedItem(Protocol):
     """A delivery or a consumer cancellation waiting for ``drain_events``."""
+
+    #: The channel (kombu_lite's wrapper) it arrived on.
+    @property
+    def owner(self) -> object: ...
+
+    @property
+    def consumer_tag(self) -> str: ...
+
+    def run(self) -> bool:
+        """Hand it out; returns whether the application was called."""
+        ...
+
+
+class Queued(NamedTuple):
+    """A :class:`QueuedItem` made of its parts (a consumer cancellation)."""
 
     #: The channel (kombu_lite's wrapper) it arrived on.
     owner: object
@@ -109,7 +131,7 @@ class FrameReader:
         self._turn = threading.Condition()
         #: Bumped after every read (and every failed one), under ``_turn``.
         self.generation = 0
-        self._queued: deque[Queued] = deque()
+        self._queued: deque[QueuedItem] = deque()
         # Appends come from the reading thread, withdrawals from any.
         self._queue_lock = threading.Lock()
         #: True while the thread holding the read lock waits on the socket.
@@ -247,7 +269,7 @@ class FrameReader:
 
     # -- deliveries ----------------------------------------------------------------
 
-    def defer(self, item: Queued) -> None:
+    def defer(self, item: QueuedItem) -> None:
         """Queue a delivery or cancellation for ``drain_events`` to hand out.
 
         ``item.run`` runs later in the draining thread and returns whether
@@ -264,7 +286,9 @@ class FrameReader:
             item = self._queued.popleft()
         return item.run()
 
-    def withdraw(self, owner: object, consumer_tag: str | None = None) -> list[Queued]:
+    def withdraw(
+        self, owner: object, consumer_tag: str | None = None
+    ) -> list[QueuedItem]:
         """Take the queued items of ``owner`` (of one consumer, if given) out."""
         with self._queue_lock:
             taken = [
