@@ -171,14 +171,17 @@ class Message:
     delivery_tag: int | None
     content_type: str | None
     content_encoding: str | None
-    headers: dict[str, object]
-    properties: dict[str, object]
-    delivery_info: dict[str, object]
     accept: frozenset[str]
     no_ack: bool
     errors: list[BaseException]
     _state: str
     _decoded: object
+    #: What a received message was made from (None: built from its parts).
+    _delivery: Delivery | None
+    # Made from _delivery on first use (None until then).
+    _headers: dict[str, object] | None
+    _properties: dict[str, object] | None
+    _delivery_info: dict[str, object] | None
 
     @overload
     def __init__(
@@ -235,24 +238,19 @@ class Message:
     ) -> None:
         if type(body) is Delivery:
             # kombu_lite's own shape (the consumer's hot path): the second
-            # positional argument is the channel.
+            # positional argument is the channel.  headers, properties and
+            # delivery_info are made from the delivery on first use.
             props = body.properties
             self.channel = channel if delivery_tag is None else delivery_tag
+            self._delivery = body
             self.body = body.body
             self.delivery_tag = body.delivery_tag
             self.content_type = props.content_type
             self.content_encoding = props.content_encoding
-            self.headers = dict(props.headers or {})
-            self.properties = props.as_dict()
-            self.delivery_info = {
-                "exchange": body.exchange,
-                "routing_key": body.routing_key,
-                "redelivered": body.redelivered,
-                "delivery_tag": body.delivery_tag,
-                "consumer_tag": body.consumer_tag,
-                "message_count": body.message_count,
-            }
-            self.accept = prepare_accept(accept)
+            self._headers = None
+            self._properties = None
+            self._delivery_info = None
+            self.accept = DEFAULT_ACCEPT if accept is None else prepare_accept(accept)
             self.no_ack = no_ack
             self.errors = []
             self._state = "RECEIVED"
@@ -262,13 +260,14 @@ class Message:
         if isinstance(body, str):
             body = encode_text(body, postencode or content_encoding or "utf-8")
         self.channel = channel
+        self._delivery = None
         self.body = b"" if body is None else body
         self.delivery_tag = delivery_tag
         self.content_type = content_type
         self.content_encoding = content_encoding
-        self.headers = dict(headers or {})
-        self.properties = dict(properties or {})
-        self.delivery_info = dict(delivery_info or {})
+        self._headers = dict(headers or {})
+        self._properties = dict(properties or {})
+        self._delivery_info = dict(delivery_info or {})
         self.accept = prepare_accept(accept)
         self.no_ack = no_ack
         self.errors = []
@@ -276,8 +275,66 @@ class Message:
         self._decoded = _UNDECODED
 
     @property
+    def headers(self) -> dict[str, object]:
+        """The application headers (a dict of this message's own)."""
+        headers = self._headers
+        if headers is None:
+            delivery = self._delivery
+            given = None if delivery is None else delivery.properties.headers
+            headers = self._headers = dict(given or {})
+        return headers
+
+    @headers.setter
+    def headers(self, value: dict[str, object]) -> None:
+        self._headers = value
+
+    @property
+    def properties(self) -> dict[str, object]:
+        """Every AMQP property that was set (a dict of this message's own)."""
+        properties = self._properties
+        if properties is None:
+            delivery = self._delivery
+            properties = {} if delivery is None else delivery.properties.as_dict()
+            self._properties = properties
+        return properties
+
+    @properties.setter
+    def properties(self, value: dict[str, object]) -> None:
+        self._properties = value
+
+    @property
+    def delivery_info(self) -> dict[str, object]:
+        """``exchange``, ``routing_key``, ``redelivered``, ``delivery_tag``...
+
+        A dict of this message's own.
+        """
+        info = self._delivery_info
+        if info is None:
+            delivery = self._delivery
+            info = self._delivery_info = (
+                {}
+                if delivery is None
+                else {
+                    "exchange": delivery.exchange,
+                    "routing_key": delivery.routing_key,
+                    "redelivered": delivery.redelivered,
+                    "delivery_tag": delivery.delivery_tag,
+                    "consumer_tag": delivery.consumer_tag,
+                    "message_count": delivery.message_count,
+                }
+            )
+        return info
+
+    @delivery_info.setter
+    def delivery_info(self, value: dict[str, object]) -> None:
+        self._delivery_info = value
+
+    @property
     def redelivered(self) -> bool:
         """True when the broker delivered this message before."""
+        delivery = self._delivery
+        if self._delivery_info is None and delivery is not None:
+            return delivery.redelivered
         return bool(self.delivery_info.get("redelivered"))
 
     @property
@@ -366,7 +423,11 @@ class Message:
                 f"accepted types: {', '.join(sorted(self.accept)) or 'none'}"
             )
         body = self.body
-        method = self.headers.get("compression")
+        # The headers dict is not made for this: most messages have none.
+        headers: Mapping[str, object] | None = self._headers
+        if headers is None and self._delivery is not None:
+            headers = self._delivery.properties.headers
+        method = None if not headers else headers.get("compression")
         if method is not None:
             if not isinstance(method, str):
                 raise DecodeError(f"invalid compression header {method!r}")

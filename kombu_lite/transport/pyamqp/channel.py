@@ -29,6 +29,7 @@ from kombu_lite.transport.channel_state import ChannelEvent, ChannelLifecycle
 from kombu_lite.transport.channel_state import ChannelState as _State
 from kombu_lite.transport.pyamqp._mapping import map_amqp_errors, translate
 from kombu_lite.transport.pyamqp._messages import delivery_from
+from kombu_lite.transport.pyamqp.acks import Settler
 from kombu_lite.transport.pyamqp.consuming import ChannelConsumers
 from kombu_lite.transport.pyamqp.publishing import Publisher
 
@@ -66,6 +67,7 @@ class PyAmqpChannel:
         self._rpc_lock = threading.RLock()
         channel._callbacks[spec.Channel.Close] = self._on_broker_close
         self._consumers = ChannelConsumers(self, channel, connection.reader)
+        self._settler = Settler(self, connection, channel)
         channel._callbacks[spec.Basic.Deliver] = self._consumers.on_deliver
         channel._callbacks[spec.Basic.Cancel] = self._consumers.on_cancel
 
@@ -410,21 +412,17 @@ class PyAmqpChannel:
         )
 
     def basic_ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
-        """Acknowledge a delivery."""
-        self.check()
-        with self._op(answered=False):
-            self._ch.basic_ack(delivery_tag, multiple=multiple)
+        """Acknowledge a delivery (one frame, one write: see acks.py)."""
+        self._settler.ack(delivery_tag, multiple)
 
     def basic_reject(self, delivery_tag: int, *, requeue: bool) -> None:
         """Reject a delivery."""
-        self.check()
-        with self._op(answered=False):
-            self._ch.basic_reject(delivery_tag, requeue=requeue)
+        self._settler.reject(delivery_tag, requeue)
 
     def requeue(self, delivery_tag: int) -> None:
         """Give a delivery no consumer takes back to the broker; never raises."""
-        with contextlib.suppress(Exception), map_amqp_errors(self._conn.errors, self):
-            self._ch.basic_reject(delivery_tag, requeue=True)
+        with contextlib.suppress(Exception):
+            self._settler.reject(delivery_tag, True)
 
     def basic_recover(self, *, requeue: bool = True) -> None:
         """Redeliver the unacknowledged messages."""
