@@ -21,15 +21,20 @@ message.
 
 from __future__ import annotations
 
-import cProfile
 import json
+import os
+import re
 import struct
+import subprocess
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from amqp_cases import URL, _amqp_channel, _fill, _name, _pika_channel, _rate
+from amqp_cases import PORT, URL, _amqp_channel, _fill, _name, _pika_channel
 
 if TYPE_CHECKING:
+    import cProfile
+
     from harness import Metrics
 
 PREFETCH = 1000
@@ -44,21 +49,75 @@ _DELIVER = b"\x00\x3c\x00\x3c"  # class 60 (basic), method 60 (deliver)
 PROFILER: cProfile.Profile | None = None
 
 
+def _broker_pid() -> int | None:
+    """The pid of the process listening on the broker's port, if ``ss`` says."""
+    try:
+        out = subprocess.run(
+            ["ss", "-ltnpH", f"sport = :{PORT}"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"pid=(\d+)", out)
+    return int(match.group(1)) if match else None
+
+
+_BROKER_PID = _broker_pid()
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _broker_cpu() -> float | None:
+    """The broker's CPU seconds so far (user + system), if it can be read."""
+    if _BROKER_PID is None:
+        return None
+    try:
+        fields = Path(f"/proc/{_BROKER_PID}/stat").read_text().rsplit(")", 1)[1]
+    except OSError:
+        return None
+    utime, stime = fields.split()[11:13]
+    return (int(utime) + int(stime)) / _TICKS
+
+
 class _Timed:
-    """Wall time of a ``with`` block (and the profile of it, when asked)."""
+    """Wall time of a ``with`` block, this process's CPU time and the broker's.
+
+    Also the profile of the block, when asked (``run.py --profile``).
+    """
 
     elapsed = 0.0
+    cpu = 0.0
+    broker: float | None = None
 
     def __enter__(self) -> _Timed:
         if PROFILER is not None:
             PROFILER.enable()
+        self.broker = _broker_cpu()
+        self.cpu = time.process_time()
         self.elapsed = time.perf_counter()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.elapsed = time.perf_counter() - self.elapsed
+        self.cpu = time.process_time() - self.cpu
+        broker = _broker_cpu()
+        self.broker = (
+            None if broker is None or self.broker is None else (broker - self.broker)
+        )
         if PROFILER is not None:
             PROFILER.disable()
+
+    def metrics(self, count: int) -> Metrics:
+        """msg/s, and client (and broker) CPU microseconds per message."""
+        figures = {
+            "msg/s": count / self.elapsed,
+            "client CPU us/msg": self.cpu / count * 1e6,
+        }
+        if self.broker is not None:
+            figures["broker CPU us/msg"] = self.broker / count * 1e6
+        return figures
 
 
 def _ack_frame(channel_id: int, delivery_tag: int, multiple: bool) -> bytes:
@@ -113,7 +172,6 @@ def consume_ceiling(count: int, ack: bool = False) -> Metrics:
         if ack and acked < received:
             send(_ack_frame(channel_id, received, True))
         timed.__exit__()
-        elapsed = timed.elapsed
         if pos != len(data):
             raise RuntimeError("the ceiling stopped inside a frame")
         _check_received(received, count)
@@ -121,7 +179,7 @@ def consume_ceiling(count: int, ack: bool = False) -> Metrics:
     finally:
         channel.queue_delete(name)
         conn.close()
-    return _rate(count, elapsed)
+    return timed.metrics(count)
 
 
 # -- raw py-amqp -----------------------------------------------------------------------
@@ -148,30 +206,39 @@ def raw_consume(count: int, ack: bool = False) -> Metrics:
             tag = channel.basic_consume(name, no_ack=not ack, callback=on_message)
             while received[0] < count:
                 conn.drain_events(timeout=10)
-        elapsed = timed.elapsed
         # Deleting a queue with a consumer makes the broker cancel it, and
         # py-amqp raises that cancel: stop consuming first.
         channel.basic_cancel(tag)
     finally:
         channel.queue_delete(name)
         conn.close()
-    return _rate(count, elapsed)
+    return timed.metrics(count)
 
 
 # -- kombu_lite and kombu --------------------------------------------------------------
 
 
-def kombu_lite_consume(count: int, ack: bool = False, ack_batch: int = 0) -> Metrics:
-    """``Consumer(callbacks=[...])`` with ``drain_events``; ``message.ack()``."""
+def kombu_lite_consume(
+    count: int, ack: bool = False, ack_batch: int = 0, ack_multiple: int = 0
+) -> Metrics:
+    """``Consumer(callbacks=[...])`` with ``drain_events``; ``message.ack()``.
+
+    With ``ack_multiple``, only every that many messages (and the last) are
+    acked, with ``message.ack(multiple=True)``: batching as kombu's API
+    allows it.
+    """
     from kombu_lite import Connection, Consumer, Queue
 
     queue = Queue(_name())
     received = [0]
 
     def on_body(body: Any, message: Any) -> None:
-        if ack:
-            message.ack()
         received[0] += 1
+        if ack_multiple:
+            if received[0] % ack_multiple == 0 or received[0] == count:
+                message.ack(multiple=True)
+        elif ack:
+            message.ack()
 
     options: dict[str, Any] = {"ack_batch": ack_batch} if ack_batch else {}
     with Connection(URL) as conn:
@@ -193,10 +260,9 @@ def kombu_lite_consume(count: int, ack: bool = False, ack_batch: int = 0) -> Met
                     conn.drain_events(timeout=10)
             # Leaving the consumer (inside the timed block) wrote any
             # batched acks.
-            elapsed = timed.elapsed
         finally:
             queue.delete(channel=conn.default_channel)
-    return _rate(count, elapsed)
+    return timed.metrics(count)
 
 
 def kombu_consume(count: int, ack: bool = False) -> Metrics:
@@ -227,10 +293,9 @@ def kombu_consume(count: int, ack: bool = False) -> Metrics:
             ):
                 while received[0] < count:
                     conn.drain_events(timeout=10)
-            elapsed = timed.elapsed
         finally:
             queue(conn.default_channel).delete()
-    return _rate(count, elapsed)
+    return timed.metrics(count)
 
 
 # -- pika ------------------------------------------------------------------------------
@@ -256,11 +321,10 @@ def pika_consume(count: int, ack: bool = False) -> Metrics:
             channel.basic_consume(name, on_message, auto_ack=not ack)
             while received[0] < count:
                 conn.process_data_events(time_limit=1)
-        elapsed = timed.elapsed
     finally:
         channel.queue_delete(name)
         conn.close()
-    return _rate(count, elapsed)
+    return timed.metrics(count)
 
 
 # -- ConsumerMixin ---------------------------------------------------------------------
@@ -315,7 +379,7 @@ def kombu_lite_mixin(count: int) -> Metrics:
         finally:
             queue.delete(channel=conn.default_channel)
     _check_received(worker.received, count)
-    return _rate(count, worker.timed.elapsed)
+    return worker.timed.metrics(count)
 
 
 def kombu_mixin(count: int) -> Metrics:
@@ -335,4 +399,4 @@ def kombu_mixin(count: int) -> Metrics:
         finally:
             queue(conn.default_channel).delete()
     _check_received(worker.received, count)
-    return _rate(count, worker.timed.elapsed)
+    return worker.timed.metrics(count)

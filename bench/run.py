@@ -62,6 +62,7 @@ _CEILING = "wire ceiling (captured frames)"
 _QUORUM_CEILING = "quorum ceiling (captured frames)"
 _CONSUME_CEILING = "consume ceiling (raw socket)"
 _ACK_BATCH = "kombu_lite ack_batch=100"
+_ACK_MULTIPLE = "kombu_lite ack(multiple=True) /100"
 
 TARGETS = [
     Target(
@@ -218,11 +219,34 @@ TARGETS = [
         0.9,
     ),
     Target(
+        "consume, ack(multiple=True) every 100: kombu_lite / consume ceiling",
+        ("consume-ack", _ACK_MULTIPLE),
+        ("consume-ack", _CONSUME_CEILING),
+        "msg/s",
+        0.9,
+    ),
+    Target(
         "consume, ack_batch=100: kombu_lite / consume ceiling (reported)",
         ("consume-ack", _ACK_BATCH),
         ("consume-ack", _CONSUME_CEILING),
         "msg/s",
         None,
+    ),
+    Target(
+        "client CPU per message, no_ack: kombu_lite / pika (reported)",
+        ("consume", "kombu_lite"),
+        ("consume", "pika"),
+        "client CPU us/msg",
+        None,
+        at_least=False,
+    ),
+    Target(
+        "client CPU per message, ack each: kombu_lite / pika (reported)",
+        ("consume-ack", "kombu_lite"),
+        ("consume-ack", "pika"),
+        "client CPU us/msg",
+        None,
+        at_least=False,
     ),
     Target(
         "ConsumerMixin, ack each: kombu_lite / kombu",
@@ -329,6 +353,12 @@ def build_cases(
                 (_CONSUME_CEILING, consume.consume_ceiling),
             )
         ]
+        peers["consume-ack"].append(
+            (
+                _ACK_MULTIPLE,
+                partial(consume.kombu_lite_consume, ack=True, ack_multiple=100),
+            )
+        )
         if _has_ack_batch():
             peers["consume-ack"].append(
                 (
