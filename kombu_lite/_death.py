@@ -10,13 +10,13 @@ republished) is ignored, entry by entry, and logged as a warning on the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kombu_lite._log import get_logger
 
-__all__ = ["DeathRecord", "parse_delivery_count", "parse_x_death"]
+__all__ = ["DeadLettering", "DeathRecord", "parse_delivery_count", "parse_x_death"]
 
 logger = get_logger("kombu_lite.message")
 
@@ -146,3 +146,45 @@ def parse_delivery_count(value: object) -> int:
         logger.warning("ignoring an invalid x-delivery-count header: %r", value)
         return 0
     return value
+
+
+class DeadLettering:
+    """:class:`~kombu_lite.Message`'s dead-lettering headers, read (its base).
+
+    A subclass provides ``_header(name)``: the value of one application
+    header, or None.
+    """
+
+    _header: Callable[[str], object]
+
+    @property
+    def death(self) -> list[DeathRecord]:
+        """The ``x-death`` header as records, latest first.
+
+        ``[]`` for a message that was never dead-lettered.  Read from
+        :attr:`headers` at each access (a new list of
+        :class:`~kombu_lite.message.DeathRecord`).  Never raises: a header
+        that is not a list, or an entry without a text ``queue`` and
+        ``reason`` and an int ``count``, is left out and logged as a
+        warning on the ``kombu_lite.message`` logger; other fields of the
+        wrong type read as their defaults.  To count the times a message
+        was rejected from a queue::
+
+            sum(d.count for d in message.death
+                if d.queue == "work" and d.reason == "rejected")
+        """
+        return parse_x_death(self._header("x-death"))
+
+    @property
+    def delivery_count(self) -> int:
+        """How many times a quorum queue delivered this message before.
+
+        RabbitMQ's ``x-delivery-count`` header, which quorum queues set
+        on each redelivery (after a requeue, or a channel closed with the
+        message unacknowledged) and which ``x-delivery-limit`` is checked
+        against.  0 when the header is absent: a first delivery, or any
+        delivery from a classic queue, which does not count (see
+        :attr:`redelivered` there).  Never raises: an invalid value reads
+        as 0, logged as a warning.
+        """
+        return parse_delivery_count(self._header("x-delivery-count"))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, overload
 
 import kombu_lite.compression as compression
 import kombu_lite.serialization as serialization
-from kombu_lite._death import DeathRecord, parse_delivery_count, parse_x_death
+from kombu_lite._death import DeadLettering, DeathRecord
 from kombu_lite.exceptions import (
     ConfigurationError,
     ContentDisallowed,
@@ -138,7 +138,7 @@ class SettleChannel(Protocol):
         """Reject a delivery."""
 
 
-class Message:
+class Message(DeadLettering):
     """A message received from a queue.
 
     Built by kombu_lite from a received
@@ -154,10 +154,6 @@ class Message:
     Attributes:
         body: The body exactly as received (still compressed, if it was).
         content_type, content_encoding: How the body was serialized.
-        headers: The application headers (a new dict).
-        properties: All AMQP properties that were set.
-        delivery_info: ``exchange``, ``routing_key``, ``redelivered``,
-            ``delivery_tag``, ``consumer_tag`` and ``message_count``.
         delivery_tag: The broker's tag for :meth:`ack` and :meth:`reject`.
         accept: The content types :meth:`decode` accepts.
         channel: The channel it was received on (None: it cannot be
@@ -304,9 +300,10 @@ class Message:
 
     @property
     def delivery_info(self) -> dict[str, object]:
-        """``exchange``, ``routing_key``, ``redelivered``, ``delivery_tag``...
+        """How it was delivered (a dict of this message's own).
 
-        A dict of this message's own.
+        ``exchange``, ``routing_key``, ``redelivered``, ``delivery_tag``,
+        ``consumer_tag`` and ``message_count``.
         """
         info = self._delivery_info
         if info is None:
@@ -349,37 +346,12 @@ class Message:
         value = self.properties.get("delivery_mode")
         return value if isinstance(value, int) else None
 
-    @property
-    def death(self) -> list[DeathRecord]:
-        """The ``x-death`` header as records, latest first.
-
-        ``[]`` for a message that was never dead-lettered.  Read from
-        :attr:`headers` at each access (a new list of
-        :class:`~kombu_lite.message.DeathRecord`).  Never raises: a header
-        that is not a list, or an entry without a text ``queue`` and
-        ``reason`` and an int ``count``, is left out and logged as a
-        warning on the ``kombu_lite.message`` logger; other fields of the
-        wrong type read as their defaults.  To count the times a message
-        was rejected from a queue::
-
-            sum(d.count for d in message.death
-                if d.queue == "work" and d.reason == "rejected")
-        """
-        return parse_x_death(self.headers.get("x-death"))
-
-    @property
-    def delivery_count(self) -> int:
-        """How many times a quorum queue delivered this message before.
-
-        RabbitMQ's ``x-delivery-count`` header, which quorum queues set
-        on each redelivery (after a requeue, or a channel closed with the
-        message unacknowledged) and which ``x-delivery-limit`` is checked
-        against.  0 when the header is absent: a first delivery, or any
-        delivery from a classic queue, which does not count (see
-        :attr:`redelivered` there).  Never raises: an invalid value reads
-        as 0, logged as a warning.
-        """
-        return parse_delivery_count(self.headers.get("x-delivery-count"))
+    def _header(self, name: str) -> object:
+        # One header, without making the headers dict of a received message.
+        headers: Mapping[str, object] | None = self._headers
+        if headers is None and self._delivery is not None:
+            headers = self._delivery.properties.headers
+        return None if not headers else headers.get(name)
 
     def __getattr__(self, name: str) -> object:
         # correlation_id, reply_to, message_id... read like attributes, as
@@ -423,11 +395,7 @@ class Message:
                 f"accepted types: {', '.join(sorted(self.accept)) or 'none'}"
             )
         body = self.body
-        # The headers dict is not made for this: most messages have none.
-        headers: Mapping[str, object] | None = self._headers
-        if headers is None and self._delivery is not None:
-            headers = self._delivery.properties.headers
-        method = None if not headers else headers.get("compression")
+        method = self._header("compression")
         if method is not None:
             if not isinstance(method, str):
                 raise DecodeError(f"invalid compression header {method!r}")

@@ -220,3 +220,72 @@ def test_get_takes_a_single_accept_name(unique: str) -> None:
 
     assert message is not None
     assert message.decode() == {"n": 1}
+
+
+def test_a_received_message_makes_its_dicts_from_the_delivery() -> None:
+    delivery = Delivery(
+        body=b"{}",
+        properties=BasicProperties(
+            content_type="application/json", headers={"h": 1}, priority=3
+        ),
+        delivery_tag=5,
+        exchange="ex",
+        routing_key="rk",
+        redelivered=True,
+        consumer_tag="ctag",
+    )
+    message = Message(delivery)
+
+    assert message.redelivered is True
+    assert message.headers == {"h": 1}
+    assert message.properties == {
+        "content_type": "application/json",
+        "headers": {"h": 1},
+        "priority": 3,
+    }
+    assert message.delivery_info == {
+        "exchange": "ex",
+        "routing_key": "rk",
+        "redelivered": True,
+        "delivery_tag": 5,
+        "consumer_tag": "ctag",
+        "message_count": None,
+    }
+    # Each dict is the message's own, made once.
+    message.headers["added"] = 2
+    assert message.headers == {"h": 1, "added": 2}
+    assert delivery.properties.headers == {"h": 1}
+    assert message.delivery_info is message.delivery_info
+    assert message.redelivered is True
+
+
+def test_a_received_message_dicts_can_be_replaced() -> None:
+    message = Message(_delivery(b"{}", content_type="application/json"))
+
+    message.headers = {"a": 1}
+    message.properties = {"priority": 9}
+    message.delivery_info = {"redelivered": False, "routing_key": "other"}
+
+    assert message.headers == {"a": 1}
+    assert message.priority == 9
+    assert message.redelivered is False
+    assert message.delivery_info["routing_key"] == "other"
+
+
+def test_a_message_built_from_parts_has_empty_dicts_by_default() -> None:
+    message = Message(b"x")
+
+    assert (message.headers, message.properties, message.delivery_info) == ({}, {}, {})
+    assert message.redelivered is False
+
+
+def test_a_received_compressed_message_decodes_without_its_headers_dict() -> None:
+    message = Message(
+        _delivery(
+            zlib.compress(b'{"k": 1}'),
+            content_type="application/json",
+            headers={"compression": "application/x-gzip"},
+        )
+    )
+
+    assert message.decode() == {"k": 1}
