@@ -6,6 +6,7 @@ is byte for byte what a broker sends.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import pytest
@@ -103,7 +104,17 @@ def test_a_delivery_reaches_the_channel_sink_with_its_arguments() -> None:
         "the.key",
         b'{"a": 1}',
     )
-    assert decode_properties(props) == BasicProperties(content_type="application/json")
+    assert props == BasicProperties(content_type="application/json")
+
+
+def test_a_malformed_property_list_raises_in_the_reading_thread() -> None:
+    handle, _conn, _ = _handler({1: _RawChannel()})
+    method, header, _body = _deliver_frames(b"x", content_type="a/b")
+    handle(method)
+    kind, channel, payload = header
+
+    with pytest.raises(struct.error):
+        handle((kind, channel, payload[:14]))  # the string cut short
 
 
 def test_a_body_split_over_several_frames_is_joined() -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from kombu_lite._log import get_logger
 from kombu_lite.transport.base import BasicProperties, Delivery
 from kombu_lite.transport.pyamqp._messages import body_of, properties_from
-from kombu_lite.transport.pyamqp.inbound import DELIVER_SINK, decode_properties
+from kombu_lite.transport.pyamqp.inbound import DELIVER_SINK
 from kombu_lite.transport.pyamqp.reader import Queued
 
 if TYPE_CHECKING:
@@ -106,14 +106,14 @@ class ChannelConsumers:
         redelivered: bool,
         exchange: str,
         routing_key: str,
-        properties: bytes | BasicProperties,
+        properties: BasicProperties,
         body: bytes,
     ) -> None:
         """Queue a ``basic.deliver`` for drain_events (the channel's sink).
 
         Only queued here (the reading thread may hold the read lock for a
-        batch of deliveries): the properties are decoded and the
-        :class:`Delivery` is built when it is handed out.
+        batch of deliveries): the :class:`Delivery` is built when it is
+        handed out.
         """
         self._reader.defer(
             _Pending(
@@ -188,13 +188,10 @@ class ChannelConsumers:
                 )
             return False
         if consumer is not None and self._consumers.get(consumer_tag) is consumer:
-            properties = item.properties
             consumer.callback(
                 Delivery(
                     body=item.body,
-                    properties=properties
-                    if type(properties) is BasicProperties
-                    else decode_properties(properties),  # type: ignore[arg-type]
+                    properties=item.properties,
                     delivery_tag=delivery_tag,
                     exchange=item.exchange,
                     routing_key=item.routing_key,
@@ -257,7 +254,7 @@ class _Pending:
         redelivered: bool,
         exchange: str,
         routing_key: str,
-        properties: bytes | BasicProperties,
+        properties: BasicProperties,
         body: bytes,
     ) -> None:
         self.consumers = consumers

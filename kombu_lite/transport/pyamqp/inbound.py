@@ -8,9 +8,10 @@ drop-in replacement for ``amqp.method_framing.frame_handler`` (the same
 frame checks, the same ``bytes_recv`` count, every other method handed to
 py-amqp as before) that reads a ``basic.deliver`` for a channel with a
 delivery sink (:attr:`DELIVER_SINK`) itself: the five method arguments
-from fixed offsets, the content header's body size, and the body.  The
-content properties are passed on as the raw bytes of the property list and
-decoded when the delivery is handed out (:func:`decode_properties`).
+from fixed offsets, the content header's body size and properties
+(:func:`decode_properties`: shared when they carry no headers), and the
+body.  A malformed frame raises here, in the reading thread, as it did
+in py-amqp.
 
 A delivery for a channel that is closing is dropped, as py-amqp drops
 every method but the close handshake on such a channel; a channel without
@@ -38,8 +39,7 @@ __all__ = ["DELIVER_SINK", "decode_properties", "frame_handler"]
 
 #: The attribute of a py-amqp channel that holds its delivery sink:
 #: ``sink(consumer_tag, delivery_tag, redelivered, exchange, routing_key,
-#: properties, body)``, where ``properties`` is the raw property list
-#: (flags first), for :func:`decode_properties`.
+#: properties, body)`` with ``properties`` a :class:`BasicProperties`.
 DELIVER_SINK: Final = "kl_deliver_sink"
 
 _DELIVER: Final = b"\x00\x3c\x00\x3c"  # class 60 (basic), method 60 (deliver)
@@ -109,7 +109,7 @@ class _Incoming:
         start = end + 1
         end = start + payload[end]
         self.routing_key = payload[start:end].decode("utf-8", "surrogatepass")
-        self.properties = b""
+        self.properties: BasicProperties | None = None
         self.body_size = 0
         self.received = 0
         self.chunks: list[bytes] = []
@@ -168,7 +168,7 @@ def frame_handler(
             msg = partial[channel]
             if type(msg) is _Incoming:
                 _class_id, msg.body_size = _HEADER(payload, 0)
-                msg.properties = payload[12:]
+                msg.properties = decode_properties(payload[12:])
                 if msg.body_size:
                     expected[channel] = 3
                     return False
