@@ -22,7 +22,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
 from kombu_lite.transport.channel_state import ChannelState
-from kombu_lite.transport.pyamqp._mapping import map_amqp_errors
+from kombu_lite.transport.pyamqp._mapping import Phase, map_amqp_errors
 from kombu_lite.transport.pyamqp.framing import writer_for
 
 if TYPE_CHECKING:
@@ -119,6 +119,6 @@ class Settler:
             # Part of the frame may have gone out: the connection is dropped.
             conn.drop_stalled()
         channel: Closable = self._channel
-        with map_amqp_errors(conn.errors, channel):
+        with map_amqp_errors(conn.errors.during(Phase.WRITE), channel):
             raise exc
         raise AssertionError("unreachable")  # pragma: no cover
