@@ -43,8 +43,40 @@ BODY = {
 CEILING_BATCH = 1000
 
 
+#: Every queue name handed out in this process, for :func:`drop_leftovers`.
+NAMES: list[str] = []
+
+
 def _name() -> str:
-    return f"bench-{uuid.uuid4().hex[:10]}"
+    NAMES.append(f"bench-{uuid.uuid4().hex[:10]}")
+    return NAMES[-1]
+
+
+def drop_leftovers() -> int:
+    """Delete, on a fresh connection, any queue of this run still there.
+
+    A case cleans up in its own ``finally``, on its own connection; when
+    that connection was lost (a broker close under load), this is the net.
+    Returns how many queues it found and deleted.
+    """
+    import amqp
+
+    dropped = 0
+    conn = amqp.Connection(f"{HOST}:{PORT}", userid="guest", password="guest")
+    conn.connect()
+    try:
+        for name in NAMES:
+            channel = conn.channel()
+            try:
+                channel.queue_declare(name, passive=True)
+            except amqp.exceptions.NotFound:
+                continue
+            channel.queue_delete(name)
+            channel.close()
+            dropped += 1
+    finally:
+        conn.close()
+    return dropped
 
 
 def _rate(count: int, seconds: float) -> Metrics:

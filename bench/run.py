@@ -447,7 +447,11 @@ def main() -> None:
         f"python {sys.version.split()[0]}, body {local.dumps_size()} bytes of JSON, "
         f"{rounds} round(s), peers alternating"
     )
-    results = run_rounds(cases, rounds)
+    try:
+        results = run_rounds(cases, rounds)
+    finally:
+        if broker and (dropped := amqp.drop_leftovers()):
+            print(f"deleted {dropped} queue(s) a failed case left on the broker")
     bases = {section: base for section, (base, _count) in SECTIONS.items()}
     figures = report(results, bases, TARGETS)
     figures["counts"] = {case.section: case.count for case in cases}
