@@ -3,6 +3,7 @@
     python bench/run.py                    # every section, 5 rounds
     python bench/run.py --smoke            # a few messages: proves it runs
     python bench/run.py --rounds 7 --json results.json
+    python bench/run.py --out docs/guide/bench  # JSON, Markdown, plots
     python bench/run.py --only publish --only memory
     python bench/run.py --profile publish  # cProfile one kombu_lite case
 
@@ -39,6 +40,7 @@ import amqp_cases as amqp
 import consume_cases as consume
 import local_cases as local
 import quorum_cases as quorum
+import report as output
 from harness import Case, Run, Target, report, run_rounds
 
 #: section -> (base peer for its ratios, full-run message count)
@@ -423,6 +425,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny run, for CI")
     parser.add_argument("--only", action="append", choices=sorted(SECTIONS))
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--out", help="write figures.json, figures.md and the plots in this directory"
+    )
     parser.add_argument("--profile", choices=sorted(PROFILED))
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
@@ -447,6 +452,7 @@ def main() -> None:
         f"python {sys.version.split()[0]}, body {local.dumps_size()} bytes of JSON, "
         f"{rounds} round(s), peers alternating"
     )
+    start = output.run_start()
     try:
         results = run_rounds(cases, rounds)
     finally:
@@ -456,10 +462,14 @@ def main() -> None:
     figures = report(results, bases, TARGETS)
     figures["counts"] = {case.section: case.count for case in cases}
     figures["python"] = sys.version.split()[0]
+    address = (amqp.HOST, amqp.PORT) if broker else None
+    output.finish(figures, start, sys.argv, bases, address)
     text = json.dumps(figures, indent=2)
     print("\n" + text)
     if args.json:
         Path(args.json).write_text(text + "\n")
+    if args.out:
+        output.write(figures, Path(args.out))
     if results.errors:
         sys.exit(1)
 
