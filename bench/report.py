@@ -114,10 +114,11 @@ def broker_version(host: str, port: int) -> str | None:
 
 
 def run_start() -> Figures:
-    """What to note before the first round: the date, the load, the clock."""
+    """What to note before the first round: date, load, commit, clock."""
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "load_start": load_average(),
+        "commit": _commit(),
         "clock": time.monotonic(),
     }
 
@@ -152,7 +153,7 @@ def finish(
             "versions": {
                 "python": platform.python_version(),
                 "kombu_lite": kombu_lite.__version__,
-                "kombu_lite commit": _commit(),
+                "kombu_lite commit": start["commit"],
                 "kombu": _version("kombu"),
                 "py-amqp": _version("amqp"),
                 "pika": _version("pika"),
