@@ -39,10 +39,16 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
+    # Only for the include of bench/run.py's Markdown table in
+    # guide/performance.rst (``:parser: myst_parser.sphinx_`` needs the
+    # extension's settings); no page is written in Markdown.
+    "myst_parser",
 ]
 
 root_doc = "index"
-exclude_patterns = ["_build"]
+# guide/bench: bench/run.py's output, included by guide/performance.rst,
+# not pages of their own.
+exclude_patterns = ["_build", "guide/bench"]
 default_role = "py:obj"
 pygments_style = "sphinx"
 
