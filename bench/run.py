@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import amqp_cases as amqp
 import consume_cases as consume
+import large_cases as large
 import local_cases as local
 import quorum_cases as quorum
 import report as output
@@ -260,6 +261,23 @@ TARGETS = [
 ]
 
 
+# -- large bodies (issue 16, item 4): peak RSS over the body size, fresh
+# interpreters; the section's count is the body size in MiB.
+SECTIONS["large"] = ("kombu amqp://", large.BODY_MIB)
+TARGETS += [
+    Target(
+        f"large body, {phase}: kombu_lite {url} copies of the body",
+        ("large", f"kombu_lite {url}"),
+        None,
+        f"{phase} copies",
+        limit,
+        at_least=False,
+    )
+    for url in ("amqp://", "memory://")
+    for phase, limit in (("publish", 1.25), ("receive", 2.0))
+]
+
+
 def _broker_up(patience: float = 30.0) -> bool:
     """Whether RabbitMQ listens; waits a little for one being restarted."""
     deadline = time.monotonic() + patience
@@ -372,6 +390,7 @@ def build_cases(
             ("kombu", consume.kombu_mixin),
             ("kombu_lite", consume.kombu_lite_mixin),
         ]
+    peers.update(large.peers(broker, smoke))
     cases = []
     for section, (_base, count) in SECTIONS.items():
         if (only and section not in only) or section not in peers:
