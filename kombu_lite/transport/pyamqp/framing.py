@@ -11,12 +11,16 @@ to the next on a channel.  :class:`PublishFramer` keeps, per channel:
 
 and produces the whole message (method, header and body frames) as one
 ``bytes`` object.  Bodies longer than ``frame_max - 8`` are split into
-several body frames, as AMQP requires.
+several body frames, as AMQP requires; such a message is produced as a
+list of buffers instead (:data:`Frames`): the frame heads as small
+``bytes`` and the body as ``memoryview`` slices of the caller's object,
+so a large body is never copied to be sent.
 
 :class:`ConnectionWriter` writes those bytes with a single call through
-py-amqp's transport.  It takes over the connection's frame writer so that
-py-amqp's own frames (other methods, heartbeats) and ours go through the
-same lock and can never interleave on the socket.
+py-amqp's transport (a list of buffers: one call per buffer, all under
+one hold of the lock).  It takes over the connection's frame writer so
+that py-amqp's own frames (other methods, heartbeats) and ours go
+through the same lock and can never interleave on the socket.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ __all__ = [
     "FRAME_END",
     "FRAME_SIZE",
     "ConnectionWriter",
+    "Frames",
     "PublishFramer",
     "encode_properties",
     "writer_for",
@@ -65,6 +70,9 @@ FRAME_OVERHEAD: Final = 8
 #: Method frames kept per channel before the cache starts over (unique
 #: routing keys, such as reply queues, would otherwise grow it without end).
 _METHOD_CACHE_LIMIT: Final = 512
+#: A message of several body frames: buffers written in order, the body's
+#: parts as views of it (never copied).
+Frames = list[bytes | memoryview]
 #: Content headers kept per channel.  Only a properties object used again
 #: (a producer reuses one for its plain messages) gains from the cache.
 _HEADER_CACHE_LIMIT: Final = 64
@@ -200,8 +208,15 @@ class ConnectionWriter:
         with self.lock:
             return self._inner(*args)
 
-    def write(self, data: bytes, refused: Callable[[], bool] | None = None) -> bool:
-        """Write whole frames with one call, under the connection's write lock.
+    def write(
+        self, data: bytes | Frames, refused: Callable[[], bool] | None = None
+    ) -> bool:
+        """Write whole frames, under the connection's write lock.
+
+        ``data`` is the frames' bytes, written with one call, or a list of
+        buffers (:data:`Frames`), written one after the other under the
+        same hold of the lock: no other thread's frame can come between
+        two of them.
 
         ``refused``, if given, is asked under the lock first: when it says
         True nothing is written and False is returned.  A channel uses it so
@@ -209,15 +224,22 @@ class ConnectionWriter:
         another thread may be sending.
 
         Raises whatever the transport raises (``OSError``, ``TimeoutError``);
-        after an error part of the data may have been sent.
+        after an error part of the data may have been sent (the caller
+        then drops the connection: its stream is cut inside a frame).
         """
         with self.lock:
             if refused is not None and refused():
                 return False
             try:
-                # Large bodies go out as a view: a TLS transport slices what
-                # is left after each partial write, and bytes slices copy.
-                self._write(data if len(data) < 65536 else memoryview(data))
+                if isinstance(data, list):
+                    write = self._write
+                    for part in data:
+                        write(part)
+                else:
+                    # Large bodies go out as a view: a TLS transport slices
+                    # what is left after each partial write, and bytes
+                    # slices copy.
+                    self._write(data if len(data) < 65536 else memoryview(data))
             except TimeoutError:
                 raise
             except OSError as exc:
@@ -261,7 +283,14 @@ class PublishFramer:
     replaced whole.
     """
 
-    __slots__ = ("_body_head", "_channel", "_chunk", "_headers", "_methods")
+    __slots__ = (
+        "_between",
+        "_body_head",
+        "_channel",
+        "_chunk",
+        "_headers",
+        "_methods",
+    )
 
     @property
     def chunk(self) -> int | None:
@@ -284,6 +313,12 @@ class PublishFramer:
         #: The largest body frame payload (None: no limit).
         self._chunk = frame_max - FRAME_OVERHEAD if frame_max else None
         self._body_head = b"\x03" + channel_id.to_bytes(2, "big")
+        # Between two full body frames: the end of one, the head of the next.
+        self._between = (
+            b""
+            if self._chunk is None
+            else _FRAME_END + self._body_head + _LONG(self._chunk)
+        )
         self._methods: dict[tuple[str, str, bool], bytes] = {}
         # id(properties) -> (properties, header start, header end + body
         # frame start).  The properties object is kept so its id stays
@@ -338,7 +373,31 @@ class PublishFramer:
         routing_key: str,
         mandatory: bool,
     ) -> bytes:
+        """The frames of one message (method, content header, body) as bytes.
+
+        :meth:`frames` without the list: a body of several frames is
+        copied into the result.
+
+        Raises:
+            EncodeError: a name or property does not fit its AMQP type.
+        """
+        data = self.frames(body, properties, exchange, routing_key, mandatory)
+        return b"".join(data) if isinstance(data, list) else data
+
+    def frames(
+        self,
+        body: bytes,
+        properties: BasicProperties,
+        exchange: str,
+        routing_key: str,
+        mandatory: bool,
+    ) -> bytes | Frames:
         """The frames of one message: method, content header and body.
+
+        One ``bytes`` object when the body fits in one frame (joining is
+        the fastest way to write a small message); else a list of buffers
+        (:data:`Frames`) whose body parts are views of ``body``, which must
+        not change until they are written.
 
         Raises:
             EncodeError: a name or property does not fit its AMQP type;
@@ -362,18 +421,23 @@ class PublishFramer:
             return b"".join(
                 (method, start, _BODY_SIZE(size), end, _LONG(size), body, _FRAME_END)
             )
+        return self._split(body, chunk, method + start + _BODY_SIZE(size) + end)
+
+    def _split(self, body: bytes, chunk: int, head: bytes) -> Frames:
+        """The buffers of a body of several ``chunk``-byte frames.
+
+        ``head`` is every byte before the first body frame's size.
+        """
+        size = len(body)
         view = memoryview(body)
-        parts: list[bytes | memoryview] = [
-            method,
-            start,
-            _BODY_SIZE(size),
-            end,
-            _LONG(chunk),
-            view[:chunk],
-        ]
-        head = self._body_head
+        parts: Frames = [head + _LONG(chunk), view[:chunk]]
+        between = self._between
+        last = size - chunk  # the offset of the last full frame at most
         for offset in range(chunk, size, chunk):
-            piece = view[offset : offset + chunk]
-            parts += (_FRAME_END, head, _LONG(len(piece)), piece)
+            if offset <= last:
+                parts += (between, view[offset : offset + chunk])
+            else:
+                tail = _FRAME_END + self._body_head + _LONG(size - offset)
+                parts += (tail, view[offset:])
         parts.append(_FRAME_END)
-        return b"".join(parts)
+        return parts

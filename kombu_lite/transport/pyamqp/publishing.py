@@ -1,7 +1,9 @@
 """Publishing on one py-amqp channel: frames straight to the socket, confirms awaited.
 
 Publish frames are encoded once per message (framing.py) and written in one
-write under the connection's frame lock, bypassing py-amqp's
+write under the connection's frame lock (a body of several frames: its
+parts one after the other under one hold of the lock, the body never
+copied), bypassing py-amqp's
 ``basic_publish``: that first reads from the socket (to notice
 ``connection.blocked``) outside any lock, racing the thread that reads
 confirms, and its frame writer re-encodes what framing.py caches.  With
@@ -25,6 +27,7 @@ from kombu_lite.transport.pyamqp.framing import (
     FRAME_END,
     FRAME_SIZE,
     ConnectionWriter,
+    Frames,
     PublishFramer,
     writer_for,
 )
@@ -98,7 +101,7 @@ class Publisher:
         if conn.blocked_reason is not None or time.monotonic() >= conn.next_poll:
             conn.before_publish()
         framer = self._framer or self._start_framing()
-        data = framer.encode(body, properties, exchange, routing_key, mandatory)
+        data = framer.frames(body, properties, exchange, routing_key, mandatory)
         if state is not _CONFIRMING:
             # _send() inlined: an unconfirmed publish is the common one.
             try:
@@ -129,10 +132,10 @@ class Publisher:
         self._channel.check()
         self._conn.before_publish()
         framer = self._framer or self._start_framing()
-        encode = framer.encode
-        data = b"".join(
+        frames = framer.frames
+        data = _joined(
             [
-                encode(body, properties, exchange, routing_key, mandatory)
+                frames(body, properties, exchange, routing_key, mandatory)
                 for body, properties in messages
             ]
         )
@@ -215,7 +218,7 @@ class Publisher:
         self._framer = framer
         return framer
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes | Frames) -> None:
         # In one write under the connection's frame lock.
         try:
             written = self._writer.write(data, self._refuses_writes)
@@ -318,6 +321,30 @@ class Publisher:
         handler = self.on_return
         if handler is not None:
             handler(returned)
+
+
+def _joined(encoded: list[bytes | Frames]) -> bytes | Frames:
+    """The messages of a batch as one write.
+
+    One ``bytes`` object when every body fits in one frame; else a list of
+    buffers in which a large body stays a view (runs of small messages
+    between large ones are joined).
+    """
+    if not any(isinstance(item, list) for item in encoded):
+        return b"".join(encoded)  # type: ignore[arg-type]  # all bytes
+    parts: Frames = []
+    run: list[bytes] = []
+    for item in encoded:
+        if not isinstance(item, list):
+            run.append(item)
+            continue
+        if run:
+            parts.append(b"".join(run))
+            run = []
+        parts += item
+    if run:
+        parts.append(b"".join(run))
+    return parts
 
 
 def _as_bytes(body: bytes) -> bytes:
