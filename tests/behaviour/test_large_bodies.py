@@ -98,3 +98,20 @@ def test_publishing_a_large_body_makes_no_copy_of_it(
         tracemalloc.stop()
 
     assert peak < BIG // 4
+
+
+def test_receiving_a_large_body_holds_it_about_once(
+    connection: Connection, queue: Queue
+) -> None:
+    connection.Producer(routing_key=queue.name).publish(b"\x01" * BIG, **OCTETS)
+    _wait_until_queued(connection, queue)
+
+    tracemalloc.start()
+    try:
+        message = _consume_one(connection, queue)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert len(message.body) == BIG
+    assert peak < BIG * 3 // 2

@@ -13,6 +13,12 @@ from fixed offsets, the content header's body size and properties
 body.  A malformed frame raises here, in the reading thread, as it did
 in py-amqp.
 
+A body of several frames (a delivery's, and also a ``basic.get-ok``'s
+or a ``basic.return``'s, which py-amqp reads) is copied frame by frame
+into one buffer sized from the content header (:func:`body_buffer`),
+and that buffer becomes the body's ``bytes``: py-amqp keeps the frames
+and joins them, so that for a moment it holds the body twice.
+
 A delivery for a channel that is closing is dropped, as py-amqp drops
 every method but the close handshake on such a channel; a channel without
 a sink (or an unknown one) goes through py-amqp's own dispatch.
@@ -20,6 +26,7 @@ a sink (or an unknown one) goes through py-amqp's own dispatch.
 
 from __future__ import annotations
 
+import io
 import struct
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,7 +42,7 @@ if TYPE_CHECKING:
 
     from kombu_lite.transport.base import BasicProperties
 
-__all__ = ["DELIVER_SINK", "decode_properties", "frame_handler"]
+__all__ = ["DELIVER_SINK", "body_buffer", "decode_properties", "frame_handler"]
 
 #: The attribute of a py-amqp channel that holds its delivery sink:
 #: ``sink(consumer_tag, delivery_tag, redelivered, exchange, routing_key,
@@ -55,6 +62,47 @@ _CACHE_LIMIT: Final = 256
 #: The headers bit of the property flags, in their first byte (0x2000).
 _HEADERS_BIT: Final = 0x20
 _property_cache: dict[bytes, BasicProperties] = {}
+#: The most a body buffer is sized for up front: RabbitMQ's largest
+#: message (its ``max_message_size`` cannot be set higher).  A larger
+#: announced size grows the buffer as its frames come, so a bogus size
+#: from the peer allocates nothing before the bytes arrive.
+_PREALLOCATE_LIMIT: Final = 512 << 20
+
+
+def body_buffer(size: int) -> io.BytesIO:
+    """An empty buffer for a body of ``size`` bytes, written from its start.
+
+    Its room is made once, up front.  ``getvalue()`` then hands over the
+    buffer itself as the ``bytes`` of the body (CPython does so when the
+    written bytes fill a ``BytesIO`` that nothing else refers to): each
+    frame's payload is copied once, into the buffer, and the body never
+    again.  Elsewhere ``getvalue()`` copies: one copy, as a join would.
+    """
+    buffer = io.BytesIO()
+    room = min(size, _PREALLOCATE_LIMIT)
+    if room > 1:
+        buffer.seek(room - 1)
+        buffer.write(b"\0")
+        buffer.seek(0)
+    return buffer
+
+
+def _amqp_body(msg: Any, payload: bytes) -> None:
+    """py-amqp's ``inbound_body``, with the frames gathered in a body buffer."""
+    received = msg.body_received + len(payload)
+    msg.body_received = received
+    buffer: io.BytesIO | None = msg.__dict__.get("kl_body")
+    if received < msg.body_size:
+        if buffer is None:
+            buffer = msg.kl_body = body_buffer(msg.body_size)
+        buffer.write(payload)
+        return
+    if buffer is not None:
+        del msg.kl_body
+        buffer.write(payload)
+        payload = buffer.getvalue()
+    msg.body = payload
+    msg.ready = True
 
 
 def decode_properties(raw: bytes) -> BasicProperties:
@@ -84,7 +132,7 @@ class _Incoming:
 
     __slots__ = (
         "body_size",
-        "chunks",
+        "buffer",
         "consumer_tag",
         "delivery_tag",
         "exchange",
@@ -112,7 +160,8 @@ class _Incoming:
         self.properties: BasicProperties | None = None
         self.body_size = 0
         self.received = 0
-        self.chunks: list[bytes] = []
+        #: The body's frames so far (the first one made it).
+        self.buffer: io.BytesIO | None = None
 
     def deliver(self, body: bytes) -> None:
         self.sink(
@@ -190,17 +239,21 @@ def frame_handler(
                 received = msg.received + len(payload)
                 if received < msg.body_size:
                     msg.received = received
-                    msg.chunks.append(payload)
+                    buffer = msg.buffer
+                    if buffer is None:
+                        buffer = msg.buffer = body_buffer(msg.body_size)
+                    buffer.write(payload)
                     return False
                 del partial[channel]
                 expected[channel] = 1
-                chunks = msg.chunks
-                if chunks:
-                    chunks.append(payload)
-                    payload = b"".join(chunks)
+                buffer = msg.buffer
+                if buffer is not None:
+                    msg.buffer = None
+                    buffer.write(payload)
+                    payload = buffer.getvalue()
                 msg.deliver(payload)
                 return True
-            msg.inbound_body(payload)
+            _amqp_body(msg, payload)
             if not msg.ready:
                 return False
             del partial[channel]
