@@ -274,7 +274,7 @@ TARGETS += [
         at_least=False,
     )
     for url in ("amqp://", "memory://")
-    for phase, limit in (("publish", 1.25), ("receive", 2.0))
+    for phase, limit in (("publish", 1.25), ("receive", 1.25))
 ]
 
 
