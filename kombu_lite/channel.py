@@ -19,6 +19,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, NoReturn, Protocol, TypeGuard, TypeVar
 
+from kombu_lite.ack_batch import FLUSH_AFTER, AckBatch
 from kombu_lite.channel_amqp import AmqpChannel
 from kombu_lite.exceptions import ChannelClosed
 
@@ -27,7 +28,11 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-    from kombu_lite.transport.base import BasicProperties, WireChannel
+    from kombu_lite.transport.base import (
+        BasicProperties,
+        WireChannel,
+        WireConnection,
+    )
 
 __all__ = [
     "Channel",
@@ -161,6 +166,10 @@ class ChannelOwner(Protocol):
     ) -> Callable[..., T]:
         """Wrap ``fun`` to reconnect and call it again on a connection failure."""
 
+    @property
+    def connection(self) -> WireConnection:
+        """The transport's connection (connecting first if needed)."""
+
     def as_uri(self, include_password: bool = False, mask: str = "**") -> str:
         """The URL, password masked."""
 
@@ -187,12 +196,14 @@ class Channel(AmqpChannel):
         confirming: True once publisher confirms are on for this channel.
     """
 
-    __slots__ = ("__weakref__", "connection")
+    __slots__ = ("__weakref__", "_acks", "connection")
 
     def __init__(self, connection: ChannelOwner, wire: WireChannel) -> None:
         self.connection = connection
         self._wire = wire
         self.confirming = False
+        #: The batched acks (``Consumer(ack_batch=N)``), or None.
+        self._acks: AckBatch | None = None
 
     @property
     def channel_id(self) -> int:
@@ -243,10 +254,90 @@ class Channel(AmqpChannel):
         )
         return prepared
 
+    # -- batched acks (see kombu_lite.ack_batch) -----------------------------------
+
+    def ack_batch(self, limit: int, *, delay: float = FLUSH_AFTER) -> AckBatch:
+        """Batch the acks of deliveries tracked by the returned batch.
+
+        The first call makes the batch (``delay``: the longest an ack is
+        held, in seconds); a later one lowers its limit to the smallest
+        asked for.  ``Consumer(ack_batch=N)`` calls this.
+
+        Raises:
+            ChannelClosed: the channel is closed.
+        """
+        acks = self._acks
+        if acks is None:
+            if not self.is_open:
+                raise ChannelClosed(
+                    f"channel {self.channel_id} is closed: acks cannot be "
+                    f"batched on it; open a new channel"
+                )
+            hooks = self.connection.connection.idle_hooks
+            acks = self._acks = AckBatch(self._wire, limit, hooks.add, delay)
+        acks.limit = min(acks.limit, limit)
+        return acks
+
+    def flush_acks(self) -> None:
+        """Send the batched acks now (nothing to do without batching).
+
+        Raises:
+            ChannelClosed, ConnectionLost: as :meth:`basic_ack`.
+        """
+        if self._acks is not None:
+            self._acks.flush()
+
+    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        """Acknowledge a delivery (and all before it when ``multiple``).
+
+        With batching on (``Consumer(ack_batch=N)``) the ack of a batched
+        delivery is recorded and sent later; see :mod:`kombu_lite.ack_batch`.
+        """
+        acks = self._acks
+        if acks is None or not self._wire.is_open:
+            self._wire.basic_ack(delivery_tag, multiple=multiple)
+        else:
+            acks.ack(delivery_tag, multiple)
+
+    def basic_reject(self, delivery_tag: int, requeue: bool = False) -> None:
+        """Reject a delivery (the batched acks are sent first)."""
+        acks = self._acks
+        if acks is None or not self._wire.is_open:
+            self._wire.basic_reject(delivery_tag, requeue=requeue)
+        else:
+            acks.reject(delivery_tag, requeue)
+
+    def basic_qos(
+        self,
+        prefetch_size: int = 0,
+        prefetch_count: int = 0,
+        a_global: bool = False,
+        *,
+        apply_global: bool | None = None,
+    ) -> None:
+        """Set the prefetch limits (the batched acks are sent first)."""
+        self.flush_acks()
+        super().basic_qos(
+            prefetch_size, prefetch_count, a_global, apply_global=apply_global
+        )
+
+    def basic_recover(self, requeue: bool = False) -> None:
+        """Redeliver the unacknowledged messages (the batched acks sent first)."""
+        self.flush_acks()
+        super().basic_recover(requeue)
+        if self._acks is not None:
+            self._acks.recovered()
+
     # -- closing -----------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the channel; closing twice is harmless."""
+        """Close the channel; closing twice is harmless.
+
+        Batched acks still pending are sent first.
+        """
+        acks, self._acks = self._acks, None
+        if acks is not None:
+            acks.close()
         self._wire.close()
 
     release = close

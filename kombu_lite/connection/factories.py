@@ -80,6 +80,7 @@ def consumer(
     tag_prefix: str | None = None,
     *,
     on_cancel: OnCancel | None = None,
+    ack_batch: int | None = None,
 ) -> Consumer:
     """Return a :class:`~kombu_lite.Consumer` of ``queues``.
 
@@ -99,6 +100,7 @@ def consumer(
         prefetch_count,
         tag_prefix,
         on_cancel=on_cancel,
+        ack_batch=ack_batch,
     )
 
 

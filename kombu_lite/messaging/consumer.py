@@ -27,6 +27,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from kombu_lite._log import get_logger
+from kombu_lite.ack_batch import check_ack_batch
 from kombu_lite.channel import Channel, is_channel_owner
 from kombu_lite.entity import Queue
 from kombu_lite.exceptions import (
@@ -75,6 +76,7 @@ OnMessage = Callable[[Message], object]
 OnDecodeError = Callable[[Message, Exception], object]
 #: ``on_cancel(queue)``: the broker cancelled the consumer of ``queue``.
 OnCancel = Callable[[Queue], object]
+_Track = Callable[[int], None]
 
 #: What :meth:`Message.decode` raises for a message that cannot be decoded.
 DECODE_ERRORS: Final = (
@@ -115,6 +117,10 @@ class Consumer:
             default the broker names them (``amq.ctag-...``).
         on_cancel: Called as ``on_cancel(queue)`` when the broker cancels
             the consumer of ``queue`` (for example, the queue was deleted).
+        ack_batch: kombu_lite only: send up to this many acks as one
+            ``basic.ack(multiple=True)``; ``ack()`` then returns before its
+            frame is written (a crash redelivers those messages).  See
+            :mod:`kombu_lite.ack_batch`; ``None``: each ack written at once.
 
     Every argument is checked before anything is sent to the broker.
 
@@ -141,6 +147,7 @@ class Consumer:
         tag_prefix: str | None = None,
         *,
         on_cancel: OnCancel | None = None,
+        ack_batch: int | None = None,
     ) -> None:
         if not (isinstance(channel, Channel) or is_channel_owner(channel)):
             raise ConfigurationError(
@@ -167,6 +174,8 @@ class Consumer:
         #: The content types messages may be decoded from.
         self.accept = prepare_accept(accept)
         self.prefetch_count = check_prefetch_count(prefetch_count)
+        #: Acks sent in batches of up to this many, or None (at once).
+        self.ack_batch = check_ack_batch(ack_batch)
         if tag_prefix is not None and not isinstance(tag_prefix, str):
             raise ConfigurationError(
                 f"tag_prefix must be a str, not {type(tag_prefix).__name__}"
@@ -260,9 +269,13 @@ class Consumer:
         prefix = self.tag_prefix
         tag = "" if prefix is None else f"{prefix}{uuid.uuid4().hex}"
         channel = self.channel
+        callback = partial(self._on_delivery, channel, no_ack)
+        if self.ack_batch is not None and not no_ack:
+            batch = channel.ack_batch(self.ack_batch)
+            callback = partial(self._on_batched_delivery, channel, batch.track)
         tag = channel._consume(
             queue.name,
-            partial(self._on_delivery, channel, no_ack),
+            callback,
             consumer_tag=tag,
             no_ack=no_ack,
             arguments=queue.consumer_arguments,
@@ -279,15 +292,16 @@ class Consumer:
     def cancel(self) -> None:
         """Stop consuming from every queue (the queues stay on the consumer).
 
-        Messages received but not acknowledged stay unacknowledged.  On a
-        closed channel there is nothing to cancel: this only forgets the
-        consumer tags.
+        Messages received but not acknowledged stay unacknowledged (batched
+        acks pending are sent first).  On a closed channel there is nothing
+        to cancel: this only forgets the consumer tags.
         """
         tags = list(self._tags.values())
         self._tags.clear()
         channel = self.channel
         if not channel.is_open:
             return
+        channel.flush_acks()
         for tag in tags:
             channel.basic_cancel(tag)
 
@@ -299,7 +313,18 @@ class Consumer:
         tag = self._tags.pop(name, None)
         self._queues = [q for q in self._queues if q.name != name]
         if tag is not None and self.channel.is_open:
+            self.channel.flush_acks()
             self.channel.basic_cancel(tag)
+
+    def flush_acks(self) -> None:
+        """Send the acks ``ack_batch`` holds back: once this returns, each
+        ``ack()`` made before was handed to the socket.
+
+        Raises:
+            ChannelClosed, ConnectionLost: as ``Message.ack``; the broker
+                then requeues the messages whose acks were pending.
+        """
+        self.channel.flush_acks()
 
     def _on_broker_cancel(self, consumer_tag: str) -> None:
         names = [name for name, tag in self._tags.items() if tag == consumer_tag]
@@ -319,6 +344,12 @@ class Consumer:
         )
 
     # -- delivery ------------------------------------------------------------------
+
+    def _on_batched_delivery(
+        self, channel: Channel, track: _Track, d: Delivery
+    ) -> None:
+        track(d.delivery_tag)  # its ack() is batched
+        self._on_delivery(channel, False, d)
 
     def _on_delivery(self, channel: Channel, no_ack: bool, delivery: Delivery) -> None:
         """Decode a delivery and hand it over; runs inside ``drain_events``.

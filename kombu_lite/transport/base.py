@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Mapping, Sequence
 
+    from kombu_lite.transport.idle import IdleHooks
+
 __all__ = [
     "BasicProperties",
     "ConnectionParameters",
@@ -385,7 +387,14 @@ class WireChannel(Protocol):
 
 
 class WireConnection(Protocol):
-    """One open connection to a broker."""
+    """One open connection to a broker.
+
+    Attributes:
+        idle_hooks: Run by :meth:`drain_events` when it is about to wait
+            (nothing read is left to hand out).
+    """
+
+    idle_hooks: IdleHooks
 
     @property
     def is_connected(self) -> bool:

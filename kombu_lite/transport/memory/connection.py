@@ -22,6 +22,7 @@ from kombu_lite.exceptions import (
     OperationalError,
     ResourceError,
 )
+from kombu_lite.transport.idle import IdleHooks
 from kombu_lite.transport.memory.alarms import BlockedNotice
 from kombu_lite.transport.memory.broker import Broker, default_broker
 from kombu_lite.transport.memory.channel import MemoryChannel
@@ -142,6 +143,8 @@ class MemoryConnection:
         #: An attribute, not a property: every publish and drain reads it.
         self.is_connected = True
         self._notice = notice or BlockedNotice(None, None, 60.0)
+        #: Run by drain_events before it waits for a delivery.
+        self.idle_hooks = IdleHooks()
 
     def __repr__(self) -> str:
         return f"<MemoryConnection vhost={self._vhost.name!r} {self._state}>"
@@ -200,8 +203,15 @@ class MemoryConnection:
             if self._state != _OPEN:
                 self.check()
             action = self._next_action()
-            if action is None:
+            if action is None and not self.idle_hooks:
                 action = self._wait_for_action(timeout)
+        if action is None:
+            # About to wait: the end of a batch (batched acks are sent).
+            self.idle_hooks.run()
+            with self._lock:
+                if self._state != _OPEN:
+                    self.check()
+                action = self._next_action() or self._wait_for_action(timeout)
         function, argument = action
         function(argument)
 

@@ -20,6 +20,7 @@ from kombu_lite.exceptions import (
     OperationalError,
     RpcTimeout,
 )
+from kombu_lite.transport.idle import IdleHooks
 from kombu_lite.transport.pyamqp._mapping import ErrorContext, map_amqp_errors
 from kombu_lite.transport.pyamqp.channel import PyAmqpChannel
 from kombu_lite.transport.pyamqp.heartbeat import Heartbeat
@@ -78,6 +79,8 @@ class PyAmqpConnection:
         connection.kl_reader = self.reader
         #: Where errors happened, for their texts (mapped in _mapping.py).
         self.errors = ErrorContext(where)
+        #: Run by drain_events before it waits for the socket.
+        self.idle_hooks = IdleHooks()
         self._heartbeat: Heartbeat | None = None
         interval = float(connection.heartbeat or 0)
         if interval > 0:
@@ -253,6 +256,10 @@ class PyAmqpConnection:
                 if reader.hand_out():
                     return
                 continue
+            if self.idle_hooks:
+                # Nothing left to hand out: the end of a batch (batched acks).
+                with self._guard():
+                    self.idle_hooks.run()
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0 and not first:
                 raise TimeoutError(f"nothing arrived from {self.where} in {timeout}s")
