@@ -201,8 +201,13 @@ class AckBatch:
                 _log.debug("pending acks dropped at close: %r", exc)
             self._closed = True
             self._wake.notify_all()
-        if self._unhook is not None:
-            self._unhook()
+        self._remove_hook()
+
+    def _remove_hook(self) -> None:
+        with self._lock:
+            unhook, self._unhook = self._unhook, None
+        if unhook is not None:
+            unhook()
 
     # -- under the lock -----------------------------------------------------------
 
@@ -298,5 +303,4 @@ class AckBatch:
                         "delivers those messages again",
                         exc,
                     )
-        if self._unhook is not None:
-            self._unhook()
+        self._remove_hook()
