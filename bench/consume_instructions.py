@@ -10,6 +10,7 @@ valgrind, so only the client is counted.
 
     python bench/consume_instructions.py                 # every peer
     python bench/consume_instructions.py kombu_lite --ack
+    python bench/consume_instructions.py kombu_lite --ack --ack-batch 100
     python bench/consume_instructions.py --small 500 --large 2500
 
 Needs valgrind and RabbitMQ on 127.0.0.1:5672.  Every queue is deleted.
@@ -35,8 +36,11 @@ PEERS = ("kombu_lite", "raw py-amqp", "pika", "kombu")
 _TOTALS = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
-def consume(peer: str, name: str, count: int, ack: bool) -> None:
-    """Consume ``count`` messages of queue ``name`` (runs under valgrind)."""
+def consume(peer: str, name: str, count: int, ack: bool, ack_batch: int = 0) -> None:
+    """Consume ``count`` messages of queue ``name`` (runs under valgrind).
+
+    ``ack_batch`` (kombu_lite only): ``Consumer(ack_batch=...)``.
+    """
     received = [0]
     if peer in ("kombu_lite", "kombu"):
         if peer == "kombu":
@@ -49,6 +53,7 @@ def consume(peer: str, name: str, count: int, ack: bool) -> None:
                 message.ack()
             received[0] += 1
 
+        options = {"ack_batch": ack_batch} if ack_batch else {}
         with Connection(URL) as conn:
             queue = Queue(name, no_declare=True) if peer == "kombu" else name
             with Consumer(
@@ -58,6 +63,7 @@ def consume(peer: str, name: str, count: int, ack: bool) -> None:
                 no_ack=not ack,
                 prefetch_count=1000,
                 auto_declare=False,
+                **options,
             ):
                 while received[0] < count:
                     conn.drain_events(timeout=10)
@@ -104,7 +110,7 @@ def consume(peer: str, name: str, count: int, ack: bool) -> None:
     raw.close()
 
 
-def _instructions(peer: str, count: int, ack: bool) -> int:
+def _instructions(peer: str, count: int, ack: bool, ack_batch: int = 0) -> int:
     """Instructions of one consumer run of ``count`` messages."""
     import amqp
 
@@ -129,6 +135,7 @@ def _instructions(peer: str, count: int, ack: bool) -> int:
                     name,
                     str(count),
                     *(["--ack"] if ack else []),
+                    *(["--ack-batch", str(ack_batch)] if ack_batch else []),
                 ],
                 check=True,
                 capture_output=True,
@@ -147,21 +154,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("peers", nargs="*", default=list(PEERS))
     parser.add_argument("--ack", action="store_true", help="ack each message")
+    parser.add_argument(
+        "--ack-batch", type=int, default=0, help="kombu_lite: Consumer(ack_batch=N)"
+    )
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large", type=int, default=3000)
     parser.add_argument("--run", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         peer, name, count = args.peers
-        consume(peer, name, int(count), args.ack)
+        consume(peer, name, int(count), args.ack, args.ack_batch)
         return
     print(
         f"body {len(json.dumps(BODY))} bytes of JSON, "
         f"{'ack each' if args.ack else 'no_ack'}, prefetch 1000"
+        + (f", ack_batch={args.ack_batch}" if args.ack_batch else "")
     )
     for peer in args.peers:
-        small = _instructions(peer, args.small, args.ack)
-        large = _instructions(peer, args.large, args.ack)
+        small = _instructions(peer, args.small, args.ack, args.ack_batch)
+        large = _instructions(peer, args.large, args.ack, args.ack_batch)
         per = (large - small) / (args.large - args.small)
         print(f"  {peer:<14}{per:>12,.0f} instructions/msg", flush=True)
 

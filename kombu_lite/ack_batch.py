@@ -113,13 +113,16 @@ class AckBatch:
         self._wake = threading.Condition(self._lock)
         #: Every tag up to this one is settled on the broker.
         self._floor = 0
-        #: Tags handed to a batching consumer, not settled yet.
+        #: Tags handed to a batching consumer, not settled yet (changed in
+        #: place only: :attr:`track` adds to it without the lock).
         self._tracked: set[int] = set()
+        #: ``track(delivery_tag)``: know the tag as a delivery whose
+        #: ``ack()`` is batched (called for each delivery: one C call).
+        self.track: Callable[[int], None] = self._tracked.add
         #: Tags the application acked, not sent yet.
         self._pending: set[int] = set()
         #: Tags above the floor settled by a frame already sent.
         self._settled: set[int] = set()
-        self._highest = 0
         #: When the oldest pending ack was recorded (time.monotonic), or None.
         self._since: float | None = None
         self._thread: threading.Thread | None = None
@@ -130,13 +133,6 @@ class AckBatch:
     def pending(self) -> int:
         """How many acks are recorded and not sent yet."""
         return len(self._pending)
-
-    def track(self, delivery_tag: int) -> None:
-        """Know ``delivery_tag`` as a delivery whose ``ack()`` is batched."""
-        with self._lock:
-            self._tracked.add(delivery_tag)
-            if delivery_tag > self._highest:
-                self._highest = delivery_tag
 
     def ack(self, delivery_tag: int, multiple: bool) -> None:
         """Record (or send) an ack; raises what sending raises."""
@@ -190,7 +186,9 @@ class AckBatch:
     def recovered(self) -> None:
         """After ``basic.recover``: every delivery so far is settled (requeued)."""
         with self._lock:
-            self._settle_up_to(self._highest)
+            # The highest tag known: delivered ones are tracked or settled.
+            known = (self._tracked, self._pending, self._settled)
+            self._settle_up_to(max((max(s, default=0) for s in known), default=0))
 
     def close(self) -> None:
         """Send what is pending (errors dropped) and stop the timer thread."""
@@ -241,17 +239,23 @@ class AckBatch:
         if run_top:
             self._wire.basic_ack(run_top, multiple=True)
         self._floor = end
-        for tag in sorted(pending):
-            if tag > end:
-                # Above a gap: an unacked tag lies below, so each goes alone.
-                self._wire.basic_ack(tag, multiple=False)
-                settled.add(tag)
+        if end < top:
+            for tag in sorted(pending):
+                if tag > end:
+                    # Above a gap: an unacked tag lies below, so each goes
+                    # alone.
+                    self._wire.basic_ack(tag, multiple=False)
+                    settled.add(tag)
         self._advance()
 
     def _settle_up_to(self, delivery_tag: int) -> None:
         if delivery_tag > self._floor:
             self._floor = delivery_tag
-        self._tracked = {tag for tag in self._tracked if tag > delivery_tag}
+        tracked = self._tracked
+        # A copy: the draining thread may add to the set meanwhile.
+        tracked.difference_update(
+            [tag for tag in tracked.copy() if tag <= delivery_tag]
+        )
         self._pending = {tag for tag in self._pending if tag > delivery_tag}
         self._advance()
 
