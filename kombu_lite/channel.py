@@ -394,6 +394,15 @@ class HandedOut:
         self._channels.add(channel)
         return channel
 
+    def close_ack_batches(self) -> None:
+        """Send every channel's batched acks and stop batching (the
+        connection is about to close); errors are dropped (the broker
+        requeues what was not acked)."""
+        for channel in list(self._channels):
+            acks, channel._acks = channel._acks, None
+            if acks is not None:
+                acks.close()
+
     def retire(self) -> None:
         """Retire every channel handed out (the connection was just closed)."""
         for channel in list(self._channels):

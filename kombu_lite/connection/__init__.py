@@ -432,8 +432,10 @@ class Connection:
             raise ConnectionLost(f"the connection to {self.as_uri()} is lost")
 
     def release(self) -> None:
-        """Close it; using it reconnects, but its channels raise ChannelClosed."""
+        """Close it (batched acks sent first); using it reconnects, but its
+        channels raise ChannelClosed."""
         with self._lock:
+            self._handed_out.close_ack_batches()
             self._drop_wire()
             self._handed_out.retire()
 

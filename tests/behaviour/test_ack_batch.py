@@ -224,6 +224,23 @@ def test_cancel_sends_the_pending_acks(
     assert ready_after_cut(setup, queue, channel) == 0
 
 
+def test_closing_the_connection_sends_the_pending_acks(
+    connection: Connection, setup: Setup, queue: Queue
+) -> None:
+    publish(connection, queue, 3)
+    conn = Connection(setup.url)
+    channel = conn.channel()
+    channel.ack_batch(100, delay=60.0)
+    _consumer, got = receive(conn, channel, queue, 3, ack_batch=100)
+    for message in got:
+        message.ack()
+
+    conn.release()
+
+    with connection.channel() as check:
+        assert check.queue_declare(queue.name, passive=True).message_count == 0
+
+
 def test_the_deadline_sends_acks_nobody_flushes(
     connection: Connection, setup: Setup, queue: Queue
 ) -> None:
