@@ -359,3 +359,18 @@ def test_a_pyamqp_message_of_many_frames_is_copied_once() -> None:
     assert message.body == b"\x03" * BIG
     assert message.ready
     assert peak < BIG * 3 // 2
+
+
+def test_a_huge_announced_body_allocates_only_what_arrives() -> None:
+    # A hostile or broken peer announces 512 MiB and sends one frame: the
+    # client must not allocate the announced size before the bytes come.
+    raw = _RawChannel()
+    handle = frame_handler(_InboundConnection({1: raw}), lambda *args: None)
+    method, header, first, *_rest = _deliver_frames(b"\x05" * (3 * CHUNK))
+    announced = (512 << 20).to_bytes(8, "big")
+    header = header[:11] + announced + header[19:]
+
+    peak = _peak_while(lambda: list(_feed(handle, [method, header, first])))
+
+    assert raw.bodies == []
+    assert peak < (1 << 20) + 4 * CHUNK

@@ -62,19 +62,22 @@ _CACHE_LIMIT: Final = 256
 #: The headers bit of the property flags, in their first byte (0x2000).
 _HEADERS_BIT: Final = 0x20
 _property_cache: dict[bytes, BasicProperties] = {}
-#: The most a body buffer is sized for up front: RabbitMQ's largest
-#: message (its ``max_message_size`` cannot be set higher).  A larger
-#: announced size grows the buffer as its frames come, so a bogus size
-#: from the peer allocates nothing before the bytes arrive.
-_PREALLOCATE_LIMIT: Final = 512 << 20
+#: The most a body buffer is sized for up front.  The size comes from the
+#: peer's content header: a bogus or hostile one (say 512 MiB, then a
+#: trickle of bytes) must not make the client allocate it before the bytes
+#: arrive.  A larger body grows the buffer as its frames come; CPython
+#: grows a large buffer in place (``realloc``, which moves pages without
+#: copying them on Linux), so the peak stays about one copy of the body.
+_PREALLOCATE_LIMIT: Final = 1 << 20
 
 
 def body_buffer(size: int) -> io.BytesIO:
     """An empty buffer for a body of ``size`` bytes, written from its start.
 
-    Its room is made once, up front.  ``getvalue()`` then hands over the
-    buffer itself as the ``bytes`` of the body (CPython does so when the
-    written bytes fill a ``BytesIO`` that nothing else refers to): each
+    Room for up to ``_PREALLOCATE_LIMIT`` bytes is made up front; a larger
+    body grows it as it arrives.  ``getvalue()`` then hands over the buffer
+    itself as the ``bytes`` of the body (CPython does so for a ``BytesIO``
+    that nothing else refers to, trimming any spare room in place): each
     frame's payload is copied once, into the buffer, and the body never
     again.  Elsewhere ``getvalue()`` copies: one copy, as a join would.
     """
