@@ -503,6 +503,25 @@ def test_a_binding_whose_arguments_are_edited_in_place_is_declared_again(
     assert json.loads(_only(raw_get, queue.name).body) == {"n": 2}
 
 
+def test_a_dead_letter_exchange_renamed_in_place_is_declared_again(
+    connection: Connection, unique: str, cleanup: Cleanup
+) -> None:
+    dead_letters = Exchange(f"{unique}-dlx-a")
+    queue = Queue(f"{unique}-q", dead_letter_exchange=dead_letters)
+    cleanup(queue)
+    cleanup(Exchange(f"{unique}-dlx-a"))
+    cleanup(Exchange(f"{unique}-dlx-b"))
+    producer = connection.Producer()
+    producer.publish({"n": 1}, routing_key=queue.name, declare=[queue])
+
+    dead_letters.name = f"{unique}-dlx-b"
+    producer.publish({"n": 2}, routing_key=queue.name, declare=[queue])
+
+    Exchange(f"{unique}-dlx-b", passive=True).declare(
+        channel=connection.default_channel
+    )
+
+
 def test_producer_auto_declares_its_named_exchange(
     connection: Connection, unique: str, cleanup: Cleanup
 ) -> None:
