@@ -32,28 +32,19 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 import kombu_lite.compression as _compression
 from kombu_lite._log import get_logger
+from kombu_lite.declare_memo import DeclareMemo
 from kombu_lite.exceptions import EncodeError, NotFound, returned_error
 from kombu_lite.message import encode_text
 from kombu_lite.transport.base import BasicProperties
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Iterable, Mapping
+    from collections.abc import Iterable, Mapping
 
     from kombu_lite.channel import Channel, ChannelOwner, Declarable
     from kombu_lite.serialization import Codec
 
     #: ``(payload, content_type, content_encoding, headers)`` of a body.
     _Body = tuple[bytes, str, str | None, Mapping[str, object] | None]
-    #: A binding's attributes and its exchange's.
-    _BindingState = tuple[dict[str, Any], dict[str, Any] | None]
-    #: What :class:`SendCache` keeps per entity (see its ``__init__``).
-    _MemoEntry = tuple[
-        Declarable,
-        dict[str, Any],
-        dict[str, Any] | None,
-        list[_BindingState] | None,
-        Hashable,
-    ]
 
 __all__ = [
     "ChannelProvider",
@@ -67,8 +58,6 @@ __all__ = [
 
 _log = get_logger("kombu_lite.messaging")
 
-#: Entities a producer remembers before its memo starts over.
-_MEMO_LIMIT: Final = 256
 #: Plain property sets a producer keeps (content types x delivery modes).
 _PLAIN_LIMIT: Final = 32
 
@@ -313,40 +302,10 @@ def declare(
         declared.ensure_declared(entity, channel)
 
 
-def _snapshot(entity: object) -> dict[str, Any]:
-    """An entity's attributes, with containers copied so edits show."""
-    state = dict(vars(entity))
-    for name, value in state.items():
-        if type(value) is dict or type(value) is list:
-            state[name] = value.copy()
-    return state
-
-
-def _bindings_snapshot(entity: object) -> list[_BindingState] | None:
-    """A queue's bindings and their exchanges, as :func:`_snapshot` takes them.
-
-    ``None`` for an entity without bindings, the common case, so the memo
-    costs nothing more there.
-    """
-    bindings: list[Any] | None = getattr(entity, "bindings", None)
-    if not bindings:
-        return None
-    return [
-        (_snapshot(item), None if item.exchange is None else _snapshot(item.exchange))
-        for item in bindings
-    ]
-
-
-class SendCache:
+class SendCache(DeclareMemo):
     """What a producer remembers between publishes, to skip work.
 
-    The declare memo: the connection's declare cache is keyed by every
-    declared setting of an entity, and building that key costs more than
-    the rest of a small publish.  The memo keeps, per entity object, the
-    key it had and a snapshot of its attributes, of its exchange's and of
-    each of its bindings' (with their exchanges): while none of those
-    objects changed and the key is still in the connection's cache (a
-    reconnect or a lost entity clears it), nothing needs declaring.
+    The declare memo: see :mod:`kombu_lite.declare_memo`.
 
     The plain properties: a message with no headers, priority or extra
     property has properties that differ only by content type and delivery
@@ -354,49 +313,11 @@ class SendCache:
     each time, and the transport can keep its encoding.
     """
 
-    __slots__ = ("_plain", "_seen")
+    __slots__ = ("_plain",)
 
     def __init__(self) -> None:
-        # id(entity) -> (entity, attributes, its exchange's attributes,
-        # its bindings' attributes, key).  The entity is kept so that its
-        # id stays unique.
-        self._seen: dict[int, _MemoEntry] = {}
+        super().__init__()
         self._plain: dict[tuple[str, str | None, int], BasicProperties] = {}
-
-    def declare(self, entities: Iterable[Declarable], channel: Channel) -> None:
-        """Declare each entity unless this connection already did."""
-        declare_cache = channel.connection.declare_cache
-        declared = declare_cache.keys
-        seen = self._seen
-        for entity in entities:
-            entry = seen.get(id(entity))
-            if (
-                entry is not None
-                and entry[0] is entity
-                and vars(entity) == entry[1]
-                and entry[4] in declared
-                # A Binding edited in place is the same object in the
-                # queue's list: only its own snapshot shows the change.
-                and (entry[3] is None or _bindings_snapshot(entity) == entry[3])
-            ):
-                exchange_state = entry[2]
-                if exchange_state is None:
-                    continue
-                exchange = getattr(entity, "exchange", None)
-                if exchange is not None and vars(exchange) == exchange_state:
-                    continue
-            declare_cache.ensure_declared(entity, channel)
-            if entity.can_cache_declaration:
-                if len(seen) >= _MEMO_LIMIT:
-                    seen.clear()
-                exchange = getattr(entity, "exchange", None)
-                seen[id(entity)] = (
-                    entity,
-                    _snapshot(entity),
-                    None if exchange is None else _snapshot(exchange),
-                    _bindings_snapshot(entity),
-                    entity.declare_key,
-                )
 
     def properties(
         self,
