@@ -33,9 +33,12 @@ import json
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from kombu_lite.exceptions import ConfigurationError, DecodeError, EncodeError
+
+#: json's whitespace (space, tab, newline, carriage return), as decode() skips it.
+_WHITESPACE: Final = " \t\n\r"
 
 #: json's C encoder factory; None without the C accelerator (not CPython).
 _c_make_encoder: Callable[..., Any] | None = getattr(
@@ -91,6 +94,10 @@ class JSONCodec:
         self._c_encoder: Callable[..., Any] | None = None
         self._c_encoder_left = 0
         self._decoder = json.JSONDecoder(object_hook=self._object_hook)
+        # The decoder's scanner (json's C one where it is built), called
+        # directly by loads(): JSONDecoder.decode's two Python-level calls
+        # and its two regex matches cost more than scanning a small body.
+        self._scan: Callable[[str, int], tuple[Any, int]] = self._decoder.scan_once  # type: ignore[attr-defined]  # not in typeshed
         self.reset()
 
     def reset(self) -> None:
@@ -190,7 +197,20 @@ class JSONCodec:
         """
         try:
             text = data if isinstance(data, str) else str(data, "utf-8")
-            return self._decoder.decode(text)
+            try:
+                obj, end = self._scan(text, 0)
+            except StopIteration:
+                # No value at 0: leading whitespace, or not JSON.  decode()
+                # skips the one and raises json's own error for the other.
+                return self._decoder.decode(text)
+            if end != len(text):
+                # Trailing whitespace is allowed; anything else is json's
+                # "Extra data", raised as decode() raises it.
+                tail = text[end:]
+                spaces = len(tail) - len(tail.lstrip(_WHITESPACE))
+                if spaces != len(tail):
+                    raise json.JSONDecodeError("Extra data", text, end + spaces)
+            return obj
         except DecodeError:
             raise
         except Exception as exc:
