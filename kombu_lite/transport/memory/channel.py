@@ -30,6 +30,7 @@ from kombu_lite.transport.channel_state import (
     ChannelLifecycle,
     ChannelState,
 )
+from kombu_lite.transport.memory import prepared
 from kombu_lite.transport.memory.consuming import ChannelConsumers
 from kombu_lite.transport.memory.delivery import copy_headers
 from kombu_lite.transport.memory.encoding import (
@@ -41,7 +42,7 @@ from kombu_lite.transport.memory.publishing import Router
 from kombu_lite.transport.memory.replies import channel_closed
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping
 
     from kombu_lite.transport.memory.contract import Action, ChannelConnection
     from kombu_lite.transport.memory.vhost import VirtualHost
@@ -299,30 +300,8 @@ class MemoryChannel:
                 self._fail(exc)
                 raise
 
-    def basic_publish_batch(
-        self,
-        messages: Sequence[tuple[bytes, BasicProperties]],
-        exchange: str,
-        routing_key: str,
-        *,
-        mandatory: bool = False,
-    ) -> list[int]:
-        """Publish several messages; return their tags (zeros without confirms).
-
-        Raises:
-            EncodeError: a message does not fit its AMQP types; nothing of
-                the batch was published.
-        """
-        with self._lock:
-            check_names(exchange, routing_key)
-            for _body, properties in messages:
-                check_properties(properties)
-        return [
-            self.basic_publish(
-                body, properties, exchange, routing_key, mandatory=mandatory
-            )
-            for body, properties in messages
-        ]
+    basic_publish_batch = prepared.basic_publish_batch
+    prepare_publish = prepared.prepare_publish
 
     def confirm_select(self) -> None:
         """Turn on publisher confirms for this channel."""
