@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("kombu_lite.messaging",),
     ("kombu_lite.common",),
     ("kombu_lite.entity",),
-    ("kombu_lite.publication",),
+    ("kombu_lite.publication", "kombu_lite.declare_memo"),
     ("kombu_lite.log",),
     ("kombu_lite.retry", "kombu_lite.utils"),
     (
