@@ -98,6 +98,11 @@ class JSONCodec:
         # directly by loads(): JSONDecoder.decode's two Python-level calls
         # and its two regex matches cost more than scanning a small body.
         self._scan: Callable[[str, int], tuple[Any, int]] = self._decoder.scan_once  # type: ignore[attr-defined]  # not in typeshed
+        # The same without the object hook, for a text that cannot hold an
+        # envelope (see loads()): the hook is a Python call per dict.
+        self._plain_scan: Callable[[str, int], tuple[Any, int]] = (
+            json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -197,8 +202,11 @@ class JSONCodec:
         """
         try:
             text = data if isinstance(data, str) else str(data, "utf-8")
+            # An envelope's "__type__" key is in the text as it is, or
+            # spelt with \u escapes: without either, no dict is one.
+            scan = self._scan if _TYPE in text or "\\u" in text else self._plain_scan
             try:
-                obj, end = self._scan(text, 0)
+                obj, end = scan(text, 0)
             except StopIteration:
                 # No value at 0: leading whitespace, or not JSON.  decode()
                 # skips the one and raises json's own error for the other.

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 from kombu_lite._log import get_logger
 from kombu_lite.ack_batch import check_ack_batch
 from kombu_lite.channel import Channel, is_channel_owner
+from kombu_lite.decode_memo import DecodeMemo
 from kombu_lite.entity import Queue
 from kombu_lite.exceptions import (
     CompressionNotInstalled,
@@ -169,10 +170,9 @@ class Consumer:
         self.on_cancel: OnCancel | None = check_optional_callable(
             "on_cancel", on_cancel
         )
-        if isinstance(accept, str):
-            accept = [accept]
         #: The content types messages may be decoded from.
-        self.accept = prepare_accept(accept)
+        self.accept = prepare_accept([accept] if isinstance(accept, str) else accept)
+        self._decode_memo = DecodeMemo()
         self.prefetch_count = check_prefetch_count(prefetch_count)
         #: Acks sent in batches of up to this many, or None (at once).
         self.ack_batch = check_ack_batch(ack_batch)
@@ -369,7 +369,7 @@ class Consumer:
             on_message(message)
             return
         try:
-            body = message.decode()
+            body = self._decode_memo.decode(message, delivery)
         except DECODE_ERRORS as exc:
             if _is_missing_codec(exc):
                 _warn_missing_codec(message, exc)

@@ -42,6 +42,10 @@ class SerializerRegistry:
     publishing (a resolved :class:`Codec` is unaffected).
     """
 
+    #: Counts the changes to the registered serializers (a memo of a
+    #: decoder is good while it is unchanged).
+    generation = 0
+
     def __init__(self) -> None:
         self._by_name: dict[str, Entry] = {}
         self._by_type: dict[str, Entry] = {}
@@ -185,6 +189,7 @@ class SerializerRegistry:
         del self._type_to_name[entry.content_type]
         self._disabled.discard(entry.content_type)
         self._codecs.clear()
+        self.generation += 1
 
     def _add(self, entry: Entry) -> None:
         self._by_name[entry.name] = entry
@@ -192,6 +197,12 @@ class SerializerRegistry:
         self._name_to_type[entry.name] = entry.content_type
         self._type_to_name[entry.content_type] = entry.name
         self._codecs.clear()
+        self.generation += 1
+
+    def decoder(self, content_type: str) -> Callable[[bytes], Any] | None:
+        """The function :meth:`loads` decodes ``content_type`` with, if any."""
+        entry = self._by_type.get(content_type)
+        return None if entry is None else entry.decoder
 
     # -- enabling and disabling decoders ---------------------------------------
 

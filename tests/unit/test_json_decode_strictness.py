@@ -8,6 +8,7 @@ json's own message (and json's exception as its cause); what it accepts
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -94,3 +95,26 @@ def test_utf16_bytes_are_not_guessed_as_json_loads_would() -> None:
 def test_an_envelope_followed_by_extra_data_is_refused() -> None:
     with pytest.raises(DecodeError, match="Extra data"):
         _json.loads(b'{"__type__": "bytes", "__value__": "x"} 1')
+
+
+def test_an_envelope_with_an_escaped_type_key_is_decoded() -> None:
+    # The hookless scan is taken only when no dict can be an envelope: a
+    # "__type__" key spelt with \u escapes still is one.
+    text = '{"\\u005f_type__": "decimal", "__value__": "1.5"}'
+    assert _json.loads(text) == Decimal("1.5")
+
+
+def test_an_envelope_inside_a_plain_body_is_decoded() -> None:
+    text = '{"a": [1, {"__type__": "bytes", "__value__": "hi"}]}'
+    assert _json.loads(text) == {"a": [1, b"hi"]}
+
+
+def test_a_body_with_no_envelope_decodes_as_json_loads_does() -> None:
+    text = '{"a": {"b": [1, 2.5, null, true]}, "c": "\\n"}'
+    assert _json.loads(text) == json.loads(text)
+
+
+def test_an_unknown_escaped_marker_is_refused() -> None:
+    text = '{"\\u005f_type__": "nonesuch", "__value__": 1}'
+    with pytest.raises(DecodeError, match="unknown JSON type marker"):
+        _json.loads(text)
