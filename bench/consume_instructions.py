@@ -20,20 +20,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from amqp_cases import BODY, HOST, PORT, URL, _fill, _name
+from harness import callgrind_instructions
 
 PEERS = ("kombu_lite", "raw py-amqp", "pika", "kombu")
-_TOTALS = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
 def consume(peer: str, name: str, count: int, ack: bool, ack_batch: int = 0) -> None:
@@ -121,29 +117,17 @@ def _instructions(peer: str, count: int, ack: bool, ack_batch: int = 0) -> int:
     channel.queue_declare(name, durable=True, auto_delete=False)
     try:
         _fill(name, count)
-        with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "callgrind.out")
-            subprocess.run(
-                [
-                    "valgrind",
-                    "--tool=callgrind",
-                    f"--callgrind-out-file={out}",
-                    sys.executable,
-                    __file__,
-                    "--run",
-                    peer,
-                    name,
-                    str(count),
-                    *(["--ack"] if ack else []),
-                    *(["--ack-batch", str(ack_batch)] if ack_batch else []),
-                ],
-                check=True,
-                capture_output=True,
-            )
-            match = _TOTALS.search(Path(out).read_bytes())
-            if match is None:
-                raise RuntimeError("no totals in callgrind's output")
-            return int(match.group(1))
+        return callgrind_instructions(
+            [
+                __file__,
+                "--run",
+                peer,
+                name,
+                str(count),
+                *(["--ack"] if ack else []),
+                *(["--ack-batch", str(ack_batch)] if ack_batch else []),
+            ]
+        )
     finally:
         channel.queue_delete(name)
         conn.close()

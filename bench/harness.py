@@ -11,13 +11,21 @@ against its section's base, in the same round) and their median reported.
 
 from __future__ import annotations
 
+import os
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 Metrics = dict[str, float]
 Run = Callable[[int], Metrics]
+
+_TOTALS = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -215,3 +223,31 @@ def report(
             }
         )
     return {"rounds": results.rounds, "sections": sections, "targets": target_rows}
+
+
+def callgrind_instructions(argv: list[str]) -> int:
+    """Instructions callgrind counts for ``python argv...`` run to its end.
+
+    The child is this interpreter (``sys.executable``) under ``valgrind
+    --tool=callgrind``; its output is captured, and a non-zero exit raises
+    ``subprocess.CalledProcessError``.  The figure is the ``summary:`` (or
+    ``totals:``) line of callgrind's output file, kept in a temporary
+    directory that is removed afterwards.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                *argv,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        match = _TOTALS.search(Path(out).read_bytes())
+        if match is None:
+            raise RuntimeError("no totals in callgrind's output")
+        return int(match.group(1))

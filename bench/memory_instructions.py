@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from amqp_cases import BODY
+from harness import callgrind_instructions
 
 PEERS = ("kombu_lite", "kombu")
-_TOTALS = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
 def round_trips(peer: str, count: int) -> None:
@@ -49,26 +45,7 @@ def round_trips(peer: str, count: int) -> None:
 
 def _instructions(peer: str, count: int) -> int:
     """Instructions of one run of ``count`` round trips."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "callgrind.out")
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                __file__,
-                "--run",
-                peer,
-                str(count),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        match = _TOTALS.search(Path(out).read_bytes())
-        if match is None:
-            raise RuntimeError("no totals in callgrind's output")
-        return int(match.group(1))
+    return callgrind_instructions([__file__, "--run", peer, str(count)])
 
 
 def main() -> None:
