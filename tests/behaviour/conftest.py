@@ -26,6 +26,13 @@ class RawMessage:
     routing_key: str
 
 
+def only_message(raw_get: Callable[[str], RawMessage | None], name: str) -> RawMessage:
+    """The next message of queue ``name`` read with ``raw_get``; there must be one."""
+    raw = raw_get(name)
+    assert raw is not None, f"no message in {name}"
+    return raw
+
+
 @pytest.fixture(params=["memory", pytest.param("amqp", marks=pytest.mark.broker)])
 def transport_kind(request: pytest.FixtureRequest) -> str:
     kind: str = request.param

@@ -1,4 +1,9 @@
-"""Producer.publish behaviour, the same on memory:// and RabbitMQ."""
+"""Producer.publish behaviour, the same on memory:// and RabbitMQ.
+
+The message's properties, errors raised before sending, the broker's
+refusals and expiration; routing and declaring are in
+``test_publish_topology.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from kombu_lite import Connection, Exchange, Producer, Queue, binding
+from kombu_lite import Connection, Exchange, Producer, Queue
 from kombu_lite.exceptions import (
     ConfigurationError,
     EncodeError,
@@ -21,7 +26,7 @@ from kombu_lite.exceptions import (
 )
 from kombu_lite.message import Message
 
-from .conftest import RawMessage
+from .conftest import RawMessage, only_message
 
 Cleanup = Callable[[Exchange | Queue], None]
 RawGet = Callable[[str], RawMessage | None]
@@ -42,12 +47,6 @@ def producer(connection: Connection, queue: Queue) -> Producer:
     return Producer(connection, exchange=queue.exchange, routing_key="rk")
 
 
-def _only(raw_get: RawGet, name: str) -> RawMessage:
-    raw = raw_get(name)
-    assert raw is not None, f"no message in {name}"
-    return raw
-
-
 # -- properties on the wire ---------------------------------------------------------
 
 
@@ -58,7 +57,7 @@ def test_a_property_too_long_for_amqp_is_refused_and_nothing_is_sent(
         producer.publish({"n": 1}, correlation_id="c" * 300)
     producer.publish({"n": 2}, correlation_id="c" * 255)
 
-    raw = _only(raw_get, queue.name)
+    raw = only_message(raw_get, queue.name)
     assert json.loads(raw.body) == {"n": 2}
     assert raw_get(queue.name) is None
 
@@ -68,7 +67,7 @@ def test_dict_body_goes_as_json_utf8(
 ) -> None:
     producer.publish({"n": 1, "s": "é"})
 
-    raw = _only(raw_get, queue.name)
+    raw = only_message(raw_get, queue.name)
     assert raw.properties["content_type"] == "application/json"
     assert raw.properties["content_encoding"] == "utf-8"
     assert json.loads(raw.body.decode("utf-8")) == {"n": 1, "s": "é"}
@@ -79,7 +78,7 @@ def test_str_body_goes_as_text_plain(
 ) -> None:
     producer.publish("héllo")
 
-    raw = _only(raw_get, queue.name)
+    raw = only_message(raw_get, queue.name)
     assert raw.properties["content_type"] == "text/plain"
     assert raw.body == "héllo".encode()
 
@@ -89,7 +88,7 @@ def test_bytes_body_goes_as_application_data_unchanged(
 ) -> None:
     producer.publish(b"\x00\xff raw")
 
-    raw = _only(raw_get, queue.name)
+    raw = only_message(raw_get, queue.name)
     assert raw.properties["content_type"] == "application/data"
     assert raw.properties["content_encoding"] == "binary"
     assert raw.body == b"\x00\xff raw"
@@ -100,7 +99,7 @@ def test_explicit_content_type_sends_the_body_as_is(
 ) -> None:
     producer.publish("<a/>", content_type="application/xml")
 
-    raw = _only(raw_get, queue.name)
+    raw = only_message(raw_get, queue.name)
     assert raw.properties["content_type"] == "application/xml"
     assert raw.properties["content_encoding"] == "utf-8"
     assert raw.body == b"<a/>"
@@ -133,7 +132,7 @@ def test_header_values_come_back_as_the_wire_carries_them(
         },
     )
 
-    assert _only(raw_get, queue.name).properties["headers"] == {
+    assert only_message(raw_get, queue.name).properties["headers"] == {
         "text-bytes": "abc",
         "raw-bytes": b"\xff\x00",
         "bytes-name": 1,
@@ -162,7 +161,7 @@ def test_amqp_properties_reach_the_broker(
         priority=5,
     )
 
-    props = _only(raw_get, queue.name).properties
+    props = only_message(raw_get, queue.name).properties
     assert props["headers"] == {"h": "v", "n": 2}
     assert props["correlation_id"] == "corr-1"
     assert props["reply_to"] == "replies"
@@ -180,7 +179,7 @@ def test_priority_none_is_accepted_and_sends_no_priority(
 ) -> None:
     producer.publish({"x": 1}, priority=None)
 
-    raw = _only(raw_get, queue.name)
+    raw = only_message(raw_get, queue.name)
     assert json.loads(raw.body) == {"x": 1}
     assert "priority" not in raw.properties
 
@@ -191,7 +190,7 @@ def test_publish_many_takes_priority_none_as_no_priority(
     outcomes = producer.publish_many([{"n": 1}, {"n": 2}], priority=None)
 
     assert [outcome.ok for outcome in outcomes] == [True, True]
-    first, second = _only(raw_get, queue.name), _only(raw_get, queue.name)
+    first, second = only_message(raw_get, queue.name), only_message(raw_get, queue.name)
     assert [json.loads(first.body), json.loads(second.body)] == [{"n": 1}, {"n": 2}]
     assert "priority" not in first.properties
     assert "priority" not in second.properties
@@ -212,7 +211,7 @@ def test_transient_delivery_mode_by_name(
 ) -> None:
     producer.publish({"x": 1}, delivery_mode="transient")
 
-    assert _only(raw_get, queue.name).properties["delivery_mode"] == 1
+    assert only_message(raw_get, queue.name).properties["delivery_mode"] == 1
 
 
 def test_exchange_delivery_mode_is_the_default(
@@ -222,7 +221,7 @@ def test_exchange_delivery_mode_is_the_default(
     transient = Exchange(queue.exchange.name, delivery_mode="transient")
     Producer(connection, exchange=transient).publish({"x": 1}, routing_key="rk")
 
-    assert _only(raw_get, queue.name).properties["delivery_mode"] == 1
+    assert only_message(raw_get, queue.name).properties["delivery_mode"] == 1
 
 
 def test_reply_to_queue_is_sent_as_its_name(
@@ -230,7 +229,7 @@ def test_reply_to_queue_is_sent_as_its_name(
 ) -> None:
     producer.publish({"x": 1}, reply_to=queue)
 
-    assert _only(raw_get, queue.name).properties["reply_to"] == queue.name
+    assert only_message(raw_get, queue.name).properties["reply_to"] == queue.name
 
 
 def test_zlib_compression_sets_the_header_and_compresses(
@@ -238,7 +237,7 @@ def test_zlib_compression_sets_the_header_and_compresses(
 ) -> None:
     producer.publish({"big": "x" * 1000}, compression="zlib")
 
-    raw = _only(raw_get, queue.name)
+    raw = only_message(raw_get, queue.name)
     assert raw.properties["headers"]["compression"] == "application/x-gzip"
     assert json.loads(zlib.decompress(raw.body)) == {"big": "x" * 1000}
 
@@ -263,276 +262,6 @@ def test_publish_never_mutates_the_callers_headers_or_declare(
 
     assert headers == {"a": 1}
     assert declare == [queue]
-
-
-# -- routing ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("exchange_type", "binding_key", "routing_key", "routed"),
-    [
-        ("direct", "a.b", "a.b", True),
-        ("direct", "a.b", "a.c", False),
-        ("topic", "a.*", "a.b", True),
-        ("topic", "a.*", "a.b.c", False),
-        ("topic", "a.#", "a.b.c", True),
-        ("topic", "a.#", "a", True),
-        ("topic", "#", "anything.at.all", True),
-        ("fanout", "ignored", "whatever", True),
-    ],
-)
-def test_routing_by_exchange_type(
-    connection: Connection,
-    unique: str,
-    cleanup: Cleanup,
-    raw_get: RawGet,
-    exchange_type: str,
-    binding_key: str,
-    routing_key: str,
-    routed: bool,
-) -> None:
-    exchange = Exchange(f"{unique}-x", type=exchange_type)
-    queue = Queue(f"{unique}-q", exchange, routing_key=binding_key)
-    cleanup(queue)
-    producer = Producer(connection, exchange=exchange)
-
-    producer.publish({"k": routing_key}, routing_key=routing_key, declare=[queue])
-
-    assert (raw_get(queue.name) is not None) is routed
-
-
-@pytest.mark.parametrize(
-    ("x_match", "headers", "routed"),
-    [
-        ("all", {"a": 1, "b": 2}, True),
-        ("all", {"a": 1}, False),
-        ("any", {"a": 1}, True),
-        ("any", {"c": 3}, False),
-    ],
-)
-def test_headers_exchange_matches_all_or_any(
-    connection: Connection,
-    unique: str,
-    cleanup: Cleanup,
-    raw_get: RawGet,
-    x_match: str,
-    headers: dict[str, Any],
-    routed: bool,
-) -> None:
-    exchange = Exchange(f"{unique}-x", type="headers")
-    queue = Queue(
-        f"{unique}-q",
-        exchange,
-        binding_arguments={"x-match": x_match, "a": 1, "b": 2},
-    )
-    cleanup(queue)
-
-    Producer(connection, exchange=exchange).publish(
-        {"x": 1}, headers=headers, declare=[queue]
-    )
-
-    assert (raw_get(queue.name) is not None) is routed
-
-
-@pytest.mark.parametrize(
-    ("bound", "sent", "routed"),
-    [
-        (Decimal("1.50"), Decimal("1.50"), True),  # same scale and digits
-        (Decimal("1.50"), Decimal("1.5"), False),  # another scale on the wire
-        (b"v", "v", True),  # both are AMQP long strings
-        ((1, 2), [1, 2], True),  # both are arrays
-        (1, 1.0, True),  # numbers compare by value
-        (1, True, False),  # a boolean is not a number
-        (
-            datetime.datetime(2024, 1, 2, 3, 4, 5),
-            datetime.datetime(2024, 1, 2, 3, 4, 5, 999999),  # seconds on the wire
-            True,
-        ),
-        (
-            datetime.datetime(2024, 1, 2, 3, 4, 5),  # naive: taken as UTC
-            datetime.datetime(
-                2024,
-                1,
-                2,
-                5,
-                4,
-                5,
-                tzinfo=datetime.timezone(datetime.timedelta(hours=2)),
-            ),
-            True,
-        ),
-    ],
-    ids=[
-        "decimal",
-        "decimal-scale",
-        "bytes-str",
-        "tuple-list",
-        "int-float",
-        "bool",
-        "time",
-        "time-zone",
-    ],
-)
-def test_headers_exchange_compares_values_as_sent_on_the_wire(
-    connection: Connection,
-    unique: str,
-    cleanup: Cleanup,
-    raw_get: RawGet,
-    bound: object,
-    sent: object,
-    routed: bool,
-) -> None:
-    exchange = Exchange(f"{unique}-x", type="headers")
-    queue = Queue(f"{unique}-q", exchange, binding_arguments={"k": bound})
-    cleanup(queue)
-
-    Producer(connection, exchange=exchange).publish(
-        {"x": 1}, headers={"k": sent}, declare=[queue]
-    )
-
-    assert (raw_get(queue.name) is not None) is routed
-
-
-def test_headers_exchange_reads_a_bytes_header_name_as_text(
-    connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
-) -> None:
-    exchange = Exchange(f"{unique}-x", type="headers")
-    queue = Queue(f"{unique}-q", exchange, binding_arguments={"k": 1})
-    cleanup(queue)
-
-    Producer(connection, exchange=exchange).publish(
-        {"x": 1}, headers={b"k": 1}, declare=[queue]
-    )
-
-    assert raw_get(queue.name) is not None
-
-
-def test_queue_with_two_bindings_under_one_name_gets_both(
-    connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
-) -> None:
-    exchange = Exchange(f"{unique}-x")
-    first = Queue(f"{unique}-q", exchange, routing_key="k1")
-    second = Queue(f"{unique}-q", exchange, routing_key="k2")
-    cleanup(first)
-    producer = Producer(connection, exchange=exchange)
-
-    producer.publish({"n": 1}, routing_key="k1", declare=[first])
-    producer.publish({"n": 2}, routing_key="k2", declare=[second])
-
-    assert json.loads(_only(raw_get, first.name).body) == {"n": 1}
-    assert json.loads(_only(raw_get, first.name).body) == {"n": 2}
-
-
-# -- the declare cache ----------------------------------------------------------------
-
-
-def test_entities_are_declared_once_per_connection(
-    connection: Connection, unique: str, cleanup: Cleanup
-) -> None:
-    declared: list[str] = []
-    queue = Queue(
-        f"{unique}-q",
-        Exchange(f"{unique}-x"),
-        routing_key="rk",
-        on_declared=lambda name, *_: declared.append(name),
-    )
-    cleanup(queue)
-    producer = connection.Producer()
-
-    for _ in range(3):
-        producer.publish(
-            {"x": 1}, exchange=queue.exchange, routing_key="rk", declare=[queue]
-        )
-
-    assert declared == [queue.name]
-
-
-def test_entities_are_declared_again_after_a_reconnect(
-    connection: Connection, unique: str, cleanup: Cleanup
-) -> None:
-    declared: list[str] = []
-    queue = Queue(
-        f"{unique}-q",
-        on_declared=lambda name, *_: declared.append(name),
-    )
-    cleanup(queue)
-    producer = connection.Producer()
-    producer.publish({"x": 1}, routing_key=queue.name, declare=[queue])
-
-    connection.release()
-    producer.revive(connection)  # its old channel closed with the connection
-    producer.publish({"x": 2}, routing_key=queue.name, declare=[queue])
-
-    assert declared == [queue.name, queue.name]
-
-
-def test_a_binding_whose_routing_key_is_edited_is_declared_again(
-    connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
-) -> None:
-    exchange = Exchange(f"{unique}-x")
-    bound = binding(exchange, routing_key="k1")
-    queue = Queue(f"{unique}-q", bindings=[bound])
-    cleanup(queue)
-    cleanup(exchange)
-    producer = Producer(connection, exchange=exchange)
-    producer.publish({"n": 1}, routing_key="k1", declare=[queue])
-
-    bound.routing_key = "k2"
-    producer.publish({"n": 2}, routing_key="k2", declare=[queue])
-
-    assert json.loads(_only(raw_get, queue.name).body) == {"n": 1}
-    assert json.loads(_only(raw_get, queue.name).body) == {"n": 2}
-
-
-def test_a_binding_whose_arguments_are_edited_in_place_is_declared_again(
-    connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
-) -> None:
-    exchange = Exchange(f"{unique}-x", type="headers")
-    bound = binding(exchange, arguments={"x-match": "all", "kind": "a"})
-    queue = Queue(f"{unique}-q", bindings=[bound])
-    cleanup(queue)
-    cleanup(exchange)
-    producer = Producer(connection, exchange=exchange)
-    producer.publish({"n": 1}, headers={"kind": "a"}, declare=[queue])
-
-    assert bound.arguments is not None
-    bound.arguments["kind"] = "b"
-    producer.publish({"n": 2}, headers={"kind": "b"}, declare=[queue])
-
-    assert json.loads(_only(raw_get, queue.name).body) == {"n": 1}
-    assert json.loads(_only(raw_get, queue.name).body) == {"n": 2}
-
-
-def test_a_dead_letter_exchange_renamed_in_place_is_declared_again(
-    connection: Connection, unique: str, cleanup: Cleanup
-) -> None:
-    dead_letters = Exchange(f"{unique}-dlx-a")
-    queue = Queue(f"{unique}-q", dead_letter_exchange=dead_letters)
-    cleanup(queue)
-    cleanup(Exchange(f"{unique}-dlx-a"))
-    cleanup(Exchange(f"{unique}-dlx-b"))
-    producer = connection.Producer()
-    producer.publish({"n": 1}, routing_key=queue.name, declare=[queue])
-
-    dead_letters.name = f"{unique}-dlx-b"
-    producer.publish({"n": 2}, routing_key=queue.name, declare=[queue])
-
-    Exchange(f"{unique}-dlx-b", passive=True).declare(
-        channel=connection.default_channel
-    )
-
-
-def test_producer_auto_declares_its_named_exchange(
-    connection: Connection, unique: str, cleanup: Cleanup
-) -> None:
-    exchange = Exchange(f"{unique}-x", type="topic")
-    cleanup(exchange)
-
-    Producer(connection, exchange=exchange).publish({"x": 1}, routing_key="a")
-
-    Exchange(exchange.name, type="topic", passive=True).declare(
-        channel=connection.default_channel
-    )
 
 
 # -- errors before anything is sent --------------------------------------------
@@ -624,7 +353,7 @@ def test_producer_recovers_after_a_channel_error(
 
     producer.publish({"after": "error"})
 
-    assert json.loads(_only(raw_get, queue.name).body) == {"after": "error"}
+    assert json.loads(only_message(raw_get, queue.name).body) == {"after": "error"}
 
 
 def test_mandatory_unroutable_message_goes_to_on_return(
