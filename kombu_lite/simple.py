@@ -20,14 +20,15 @@ the message stays unacknowledged until you settle it.
 
 from __future__ import annotations
 
-import inspect
 import queue as _queue
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from kombu_lite._simple_args import options as _options
+from kombu_lite._simple_args import readable as _readable
+from kombu_lite._simple_args import refuse_unreadable as _refuse_unreadable
 from kombu_lite.channel import Channel, ChannelOwner, is_channel_owner
 from kombu_lite.entity import Exchange, Queue
 from kombu_lite.exceptions import ConfigurationError, KombuError
@@ -35,10 +36,10 @@ from kombu_lite.exceptions._arguments import checks_keywords
 from kombu_lite.message import prepare_accept
 from kombu_lite.messaging import Producer
 from kombu_lite.messaging.consumer import Consumer
-from kombu_lite.serialization import TRUSTED_CONTENT_TYPES
 from kombu_lite.serialization import registry as _serializers
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
     from types import TracebackType
     from typing import Self
 
@@ -46,19 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Empty", "SimpleBuffer", "SimpleQueue"]
 
-# The keyword options each entity takes (everything but what SimpleQueue sets).
-_QUEUE_OPTIONS: Final = frozenset(inspect.signature(Queue).parameters) - {
-    "name",
-    "exchange",
-    "routing_key",
-    "channel",
-}
 #: The most deliveries qsize() and get_nowait() dispatch without waiting.
 _MAX_READY_EVENTS: Final = 10_000
-_EXCHANGE_OPTIONS: Final = frozenset(inspect.signature(Exchange).parameters) - {
-    "name",
-    "channel",
-}
 
 
 class Empty(_queue.Empty, KombuError):
@@ -92,6 +82,15 @@ class SimpleQueue:
             (default: json only).  A ``serializer`` it leaves out is
             accepted here (the queue may be used only to read, as in
             kombu) but :meth:`put` refuses to send with it.
+        ack_batch: kombu_lite only: ``message.ack()`` of a message
+            :meth:`get` or :meth:`get_nowait` returned is recorded, and the
+            channel sends up to this many as one
+            ``basic.ack(multiple=True)``, as with ``Consumer(ack_batch=...)``
+            (see :mod:`kombu_lite.ack_batch`).  Pending acks are also sent
+            before ``get`` waits for the broker, by :meth:`close` and when
+            the connection is released, and at most 0.1 s after the ack; a
+            crash redelivers them.  ``None`` (the default): each ack is
+            written at once.  No effect with ``no_ack``.
 
     The queue is declared when the object is created.  ``queue_opts``,
     ``queue_args`` and ``exchange_opts`` only apply to a queue given by
@@ -124,6 +123,8 @@ class SimpleQueue:
         serializer: str | None = None,
         compression: str | None = None,
         accept: Iterable[str] | str | None = None,
+        *,
+        ack_batch: int | None = None,
     ) -> None:
         if not (isinstance(channel, Channel) or is_channel_owner(channel)):
             raise ConfigurationError(
@@ -195,6 +196,7 @@ class SimpleQueue:
             no_ack=self.no_ack,
             on_message=self._receive,
             accept=accept,
+            ack_batch=ack_batch,
         )
         #: The queue, bound to :attr:`channel`.
         self.queue = self.consumer.queues[0]
@@ -332,6 +334,9 @@ class SimpleQueue:
         )
         if message is None:
             raise self._empty(None)
+        batch = self.consumer.ack_batch
+        if batch is not None and not self.no_ack and message.delivery_tag:
+            self.channel.ack_batch(batch).track(message.delivery_tag)
         return message
 
     def _empty(self, timeout: float | None) -> _EmptyError:
@@ -448,52 +453,3 @@ class SimpleBuffer(SimpleQueue):
             "delivery_mode": "transient",
         }
     )
-
-
-def _readable(content_type: str, accept: frozenset[str]) -> bool:
-    return content_type in accept or content_type in TRUSTED_CONTENT_TYPES
-
-
-def _refuse_unreadable(
-    simple: SimpleQueue,
-    name: str,
-    accept: frozenset[str],
-    serializer: str | None,
-    content_type: object,
-) -> None:
-    """Raise if ``get`` would refuse to decode what ``put`` sends this way."""
-    if isinstance(content_type, str) and content_type:
-        what = f"content_type {content_type!r}"
-        token = content_type
-    else:
-        # The automatic choice (serializer=None) sends bytes and str as
-        # trusted types; anything else with the default serializer.
-        content_type = _serializers.content_type_of(serializer)
-        token = serializer or "json"
-        default = " (the default for bodies other than bytes and str)"
-        default = default if serializer is None else ""
-        what = f"serializer {token!r}{default} ({content_type})"
-    if _readable(content_type, accept):
-        return
-    raise ConfigurationError(
-        f"{type(simple).__name__} {name!r}: {what} is not in its accept list "
-        f"({', '.join(sorted(accept)) or 'nothing'}), so get() could not decode "
-        f"what put() sends; add {token!r} to accept="
-    )
-
-
-def _options(
-    name: str, defaults: Mapping[str, Any], given: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    known = _QUEUE_OPTIONS if name == "queue_opts" else _EXCHANGE_OPTIONS
-    if given is not None and not isinstance(given, Mapping):
-        raise ConfigurationError(
-            f"{name} must be a mapping, not {type(given).__name__}"
-        )
-    unknown = set(given or ()) - known
-    if unknown:
-        raise ConfigurationError(
-            f"unknown option {min(unknown)!r} in {name}; known options: "
-            f"{', '.join(sorted(known))}"
-        )
-    return {**defaults, **(given or {})}

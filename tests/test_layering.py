@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("kombu_lite.mixins",),
     ("kombu_lite.pools",),
     ("kombu_lite.connection",),
-    ("kombu_lite.simple",),
+    ("kombu_lite.simple", "kombu_lite._simple_args"),
     ("kombu_lite.messaging",),
     ("kombu_lite.common",),
     ("kombu_lite.entity",),

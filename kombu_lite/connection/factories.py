@@ -117,6 +117,7 @@ def simple_queue(
     serializer: str | None = None,
     compression: str | None = None,
     accept: Iterable[str] | str | None = None,
+    ack_batch: int | None = None,
 ) -> SimpleQueue:
     """Return a :class:`~kombu_lite.SimpleQueue` named ``name``.
 
@@ -134,6 +135,7 @@ def simple_queue(
         serializer=serializer,
         compression=compression,
         accept=accept,
+        ack_batch=ack_batch,
     )
 
 
@@ -150,6 +152,7 @@ def simple_buffer(
     serializer: str | None = None,
     compression: str | None = None,
     accept: Iterable[str] | str | None = None,
+    ack_batch: int | None = None,
 ) -> SimpleBuffer:
     """Return a :class:`~kombu_lite.SimpleBuffer` named ``name``.
 
@@ -167,6 +170,7 @@ def simple_buffer(
         serializer=serializer,
         compression=compression,
         accept=accept,
+        ack_batch=ack_batch,
     )
 
 

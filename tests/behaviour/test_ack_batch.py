@@ -1,5 +1,7 @@
 """``Consumer(ack_batch=N)``: batched acks, the same on memory:// and RabbitMQ.
 
+Also ``SimpleQueue(ack_batch=N)``, whose ``get`` consumes with such a Consumer.
+
 What reached the broker is read back by cutting the consumer's connection
 behind its back (memory://: ``close_all_connections()``; RabbitMQ: a
 loopback proxy's cut): the broker requeues what was not acked, and the
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from kombu_lite import Connection, Consumer, Message, Producer, Queue
+from kombu_lite import Connection, Consumer, Message, Producer, Queue, SimpleQueue
 from kombu_lite.channel import Channel
 from kombu_lite.exceptions import ConfigurationError
 from kombu_lite.transport.memory import default_broker
@@ -282,3 +284,105 @@ def test_two_threads_acking_one_channel(
 def test_ack_batch_must_be_a_positive_int(connection: Connection, queue: Queue) -> None:
     with pytest.raises(ConfigurationError, match="ack_batch must be a positive int"):
         Consumer(connection, [queue], on_message=print, ack_batch=0)
+
+
+# -- SimpleQueue(ack_batch=N) ------------------------------------------------------
+
+
+#: get() consumes (the Consumer's deliveries); get_nowait() before any get()
+#: asks with basic.get.
+TAKES = {
+    "get": lambda simple: simple.get(timeout=5),
+    "get_nowait": lambda simple: simple.get_nowait(),
+}
+#: A get that finds nothing: get() waits, get(block=False) does not.
+MISSES = {
+    "timeout": lambda simple: simple.get(timeout=0.05),
+    "block_false": lambda simple: simple.get(block=False),
+}
+
+
+@pytest.mark.parametrize("take", TAKES.values(), ids=TAKES.keys())
+def test_simple_queue_sends_the_acks_of_its_messages_n_at_a_time(
+    connection: Connection,
+    setup: Setup,
+    queue: Queue,
+    consuming: tuple[Connection, Channel],
+    take: Callable[[SimpleQueue], Message],
+) -> None:
+    _conn, channel = consuming
+    publish(connection, queue, 5)
+    simple = SimpleQueue(channel, queue, ack_batch=3)
+    got = [take(simple) for _ in range(5)]
+
+    for message in got:
+        message.ack()
+
+    assert ready_after_cut(setup, queue, channel) == 2  # 3 sent, 2 pending
+
+
+@pytest.mark.parametrize("miss", MISSES.values(), ids=MISSES.keys())
+def test_a_simple_queue_get_that_finds_nothing_sends_the_pending_acks(
+    connection: Connection,
+    setup: Setup,
+    queue: Queue,
+    consuming: tuple[Connection, Channel],
+    miss: Callable[[SimpleQueue], Message],
+) -> None:
+    _conn, channel = consuming
+    publish(connection, queue, 1)
+    simple = SimpleQueue(channel, queue, ack_batch=100)
+    simple.get(timeout=5).ack()
+
+    with pytest.raises(SimpleQueue.Empty):
+        miss(simple)
+
+    assert ready_after_cut(setup, queue, channel) == 0
+
+
+def test_closing_a_simple_queue_sends_the_pending_acks(
+    connection: Connection,
+    setup: Setup,
+    queue: Queue,
+    consuming: tuple[Connection, Channel],
+) -> None:
+    _conn, channel = consuming
+    publish(connection, queue, 2)
+    simple = SimpleQueue(channel, queue, ack_batch=100)
+    got = [simple.get(timeout=5) for _ in range(2)]
+    for message in got:
+        message.ack()
+
+    simple.close()
+
+    assert ready_after_cut(setup, queue, channel) == 0
+
+
+def test_releasing_the_connection_sends_a_simple_queues_pending_acks(
+    connection: Connection, setup: Setup, queue: Queue
+) -> None:
+    publish(connection, queue, 2)
+    conn = Connection(setup.url)
+    conn.default_channel.ack_batch(100, delay=60.0)
+    simple = conn.SimpleQueue(queue, ack_batch=100)
+    got = [simple.get(timeout=5) for _ in range(2)]
+    for message in got:
+        message.ack()
+
+    conn.release()
+
+    with connection.channel() as check:
+        assert check.queue_declare(queue.name, passive=True).message_count == 0
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 2.5, "3"])
+def test_simple_queue_refuses_a_bad_ack_batch_as_consumer_does(
+    connection: Connection, queue: Queue, value: object
+) -> None:
+    with pytest.raises(ConfigurationError) as simple_error:
+        SimpleQueue(connection, queue, ack_batch=value)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError) as consumer_error:
+        Consumer(connection, [queue], on_message=print, ack_batch=value)  # type: ignore[arg-type]
+
+    assert type(simple_error.value) is type(consumer_error.value)
+    assert str(simple_error.value) == str(consumer_error.value)

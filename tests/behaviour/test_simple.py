@@ -599,6 +599,7 @@ def test_get_hands_out_a_corrupt_message_for_the_caller_to_settle(
         ({"queue_opts": ["durable"]}, "queue_opts must be a mapping"),
         ({"queue_opts": {"durible": False}}, "unknown option 'durible' in queue_opts"),
         ({"exchange_opts": {"kind": "topic"}}, "unknown option 'kind'"),
+        ({"ack_batch": 0}, "ack_batch must be a positive int"),
     ],
 )
 def test_a_bad_argument_is_refused_before_anything_is_sent(
