@@ -203,8 +203,9 @@ class JSONCodec:
         try:
             text = data if isinstance(data, str) else str(data, "utf-8")
             # An envelope's "__type__" key is in the text as it is, or
-            # spelt with \u escapes: without either, no dict is one.
-            scan = self._scan if _TYPE in text or "\\u" in text else self._plain_scan
+            # spelt with escapes: without either, no dict is one.  (A
+            # backslash is looked for, not "\\u": one byte is found faster.)
+            scan = self._scan if _TYPE in text or "\\" in text else self._plain_scan
             try:
                 obj, end = scan(text, 0)
             except StopIteration:

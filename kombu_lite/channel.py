@@ -17,14 +17,16 @@ code (the channel is then closed), or
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, NoReturn, Protocol, TypeGuard, TypeVar
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeGuard, TypeVar
 
 from kombu_lite.ack_batch import FLUSH_AFTER, AckBatch
 from kombu_lite.channel_amqp import AmqpChannel
 from kombu_lite.exceptions import ChannelClosed
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable
+    from collections.abc import Callable, Iterable
+    from collections.abc import Set as AbstractSet
     from types import TracebackType
     from typing import Self
 
@@ -67,6 +69,62 @@ class Declarable(Protocol):
         """Declare it on ``channel``."""
 
 
+class DeclaredKeys(set[Hashable]):
+    """A set that counts the removals from it (the declare cache's keys).
+
+    A memo of "this key is in the set" stays true while :attr:`removals`
+    is the count it read before it looked: the count goes up before each
+    removal, whichever method makes it.  Additions are not counted.
+    """
+
+    __slots__ = ("removals",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Calls that removed (or may have removed) keys, so far.
+        self.removals = 0
+
+    def discard(self, element: Hashable) -> None:
+        self.removals += 1
+        super().discard(element)
+
+    def remove(self, element: Hashable) -> None:
+        self.removals += 1
+        super().remove(element)
+
+    def pop(self) -> Hashable:
+        self.removals += 1
+        return super().pop()
+
+    def clear(self) -> None:
+        self.removals += 1
+        super().clear()
+
+    def difference_update(self, *s: Iterable[Any]) -> None:
+        self.removals += 1
+        super().difference_update(*s)
+
+    def intersection_update(self, *s: Iterable[Any]) -> None:
+        self.removals += 1
+        super().intersection_update(*s)
+
+    def symmetric_difference_update(self, s: Iterable[Hashable], /) -> None:
+        self.removals += 1
+        super().symmetric_difference_update(s)
+
+    def __isub__(self, value: AbstractSet[object], /) -> Self:
+        self.removals += 1
+        return super().__isub__(value)
+
+    def __iand__(self, value: AbstractSet[object], /) -> Self:
+        self.removals += 1
+        return super().__iand__(value)
+
+    def __ixor__(self, value: AbstractSet[Hashable], /) -> Self:
+        self.removals += 1
+        return super().__ixor__(value)
+
+
 class DeclareCache:
     """The entities declared on one connection, by :attr:`Declarable.declare_key`.
 
@@ -79,7 +137,7 @@ class DeclareCache:
 
     def __init__(self) -> None:
         #: The remembered keys (``Connection.declared_entities`` is this set).
-        self.keys: set[Hashable] = set()
+        self.keys = DeclaredKeys()
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys

@@ -3,12 +3,16 @@
 The connection's declare cache is keyed by every declared setting of an
 entity (:attr:`Declarable.declare_key`), and building that key costs more
 than the rest of a small publish.  The memo keeps, per entity object, the
-key it had and the inputs of its declare: the entity's own attributes and
-those of every object its declare reads (its exchange, an Exchange given as
-its dead-letter exchange, each binding and the binding's exchange), with
+inputs of its declare: the entity's own attributes and those of every
+object its declare reads (its exchange, an Exchange given as its
+dead-letter exchange, each binding and the binding's exchange), with
 containers copied so that an edit made in place shows.  While those inputs
-are unchanged and the key is still in the connection's cache (a reconnect
-or a lost entity clears it), nothing needs declaring.
+are unchanged and nothing was removed from the connection's cache since
+(a reconnect or a lost entity removes keys, and so may the application
+through ``Connection.declared_entities``: the cache's
+:class:`~kombu_lite.channel.DeclaredKeys` counts every removal), nothing
+needs declaring.  Counting removals, not looking the key up, keeps the
+check from hashing the whole key on every publish.
 
 Checking the inputs, not the entity's identity alone, is what makes an
 object edited in place after its first declare be declared again: an
@@ -21,14 +25,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Iterable
+    from collections.abc import Iterable
 
-    from kombu_lite.channel import Channel, Declarable
+    from kombu_lite.channel import Channel, Declarable, DeclaredKeys
 
     #: The objects a declare reads, each with a copy of its attributes.
     _Inputs = tuple[tuple[object, dict[str, Any]], ...]
-    #: What the memo keeps per entity: the entity, its inputs, its key.
-    _MemoEntry = tuple[Declarable, _Inputs, Hashable]
+    #: What the memo keeps per entity: the entity, its inputs, the key set
+    #: it was declared into and that set's removal count.
+    _MemoEntry = tuple[Declarable, _Inputs, DeclaredKeys, int]
 
 __all__ = ["DeclareMemo", "declare_inputs"]
 
@@ -72,18 +77,27 @@ class DeclareMemo:
     __slots__ = ("_seen",)
 
     def __init__(self) -> None:
-        # id(entity) -> (entity, inputs, key).  The entity is kept so that
-        # its id stays unique.
+        # id(entity) -> (entity, inputs, the cache's key set, its removal
+        # count before the entity was declared).  The entity is kept so
+        # that its id stays unique.
         self._seen: dict[int, _MemoEntry] = {}
 
     def declare(self, entities: Iterable[Declarable], channel: Channel) -> None:
         """Declare each entity unless this connection already did."""
         declare_cache = channel.connection.declare_cache
         declared = declare_cache.keys
+        # Read before anything is looked up or declared: a key the cache
+        # held then is held still while no removal was counted since.
+        removals = declared.removals
         seen = self._seen
         for entity in entities:
             entry = seen.get(id(entity))
-            if entry is not None and entry[0] is entity and entry[2] in declared:
+            if (
+                entry is not None
+                and entry[0] is entity
+                and entry[3] == removals
+                and entry[2] is declared
+            ):
                 for part, state in entry[1]:
                     if vars(part) != state:
                         break
@@ -93,4 +107,4 @@ class DeclareMemo:
             if entity.can_cache_declaration:
                 if len(seen) >= _MEMO_LIMIT:
                     seen.clear()
-                seen[id(entity)] = (entity, declare_inputs(entity), entity.declare_key)
+                seen[id(entity)] = (entity, declare_inputs(entity), declared, removals)

@@ -8,19 +8,13 @@ not agree to (kombu decompresses first, whatever ``accept`` says).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, overload
 
 import kombu_lite.compression as compression
 import kombu_lite.serialization as serialization
 from kombu_lite._death import DeadLettering, DeathRecord
-from kombu_lite.exceptions import (
-    ConfigurationError,
-    ContentDisallowed,
-    DecodeError,
-    EncodeError,
-    MessageStateError,
-)
+from kombu_lite.exceptions import ContentDisallowed, DecodeError, MessageStateError
+from kombu_lite.outgoing import PreparedMessage, encode_text
 from kombu_lite.transport.base import BasicProperties, Delivery
 
 if TYPE_CHECKING:
@@ -49,71 +43,7 @@ _PROPERTY_NAMES: Final = frozenset(BasicProperties.__dataclass_fields__) - {
 }
 
 _UNDECODED: Final = object()
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedMessage:
-    """A raw message ready for ``basic.publish``: bytes plus properties."""
-
-    body: bytes
-    properties: BasicProperties
-
-    @classmethod
-    def build(
-        cls,
-        body: bytes | str,
-        delivery_mode: int | None,
-        properties: Mapping[str, object] | None,
-        options: Mapping[str, Any],
-    ) -> PreparedMessage:
-        """Build from kombu's ``Exchange.Message`` arguments.
-
-        Raises:
-            ConfigurationError: an unknown property name.
-            EncodeError: a ``str`` body its ``content_encoding`` cannot
-                encode.
-        """
-        fields: dict[str, Any] = dict(properties or {})
-        fields.update(options)
-        if "application_headers" in fields:
-            fields["headers"] = fields.pop("application_headers")
-        unknown = set(fields) - set(BasicProperties.__dataclass_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown message property {min(unknown)!r}")
-        if isinstance(body, str):
-            fields.setdefault("content_encoding", "utf-8")
-            data = encode_text(body, fields["content_encoding"])
-        elif isinstance(body, bytes | bytearray | memoryview):
-            data = bytes(body)
-        else:
-            raise ConfigurationError(
-                f"a raw message body must be bytes or str, not {type(body).__name__}"
-            )
-        if delivery_mode is not None:
-            fields["delivery_mode"] = delivery_mode
-        return cls(data, BasicProperties(**fields))
-
-
-def encode_text(body: str, content_encoding: str) -> bytes:
-    """``body`` encoded with the Python codec ``content_encoding``.
-
-    Raises:
-        EncodeError: the codec is unknown or not a text encoding, or the
-            body holds characters it cannot encode (kombu too reports a
-            body its encoder fails on as an EncodeError).
-    """
-    try:
-        return body.encode(content_encoding)
-    except UnicodeError as exc:
-        raise EncodeError(
-            f"the body cannot be encoded as {content_encoding!r}: {exc}; "
-            "send it as utf-8 or as bytes"
-        ) from exc
-    except (LookupError, TypeError) as exc:
-        raise EncodeError(
-            f"content_encoding {content_encoding!r} is not a text encoding "
-            f"Python knows ({exc}); use one such as 'utf-8', or send bytes"
-        ) from exc
+_new = object.__new__
 
 
 def prepare_accept(accept: Iterable[str] | None) -> frozenset[str]:
@@ -233,24 +163,14 @@ class Message(DeadLettering):
         **kwargs: object,
     ) -> None:
         if type(body) is Delivery:
-            # kombu_lite's own shape (the consumer's hot path): the second
-            # positional argument is the channel.  headers, properties and
-            # delivery_info are made from the delivery on first use.
-            props = body.properties
-            self.channel = channel if delivery_tag is None else delivery_tag
-            self._delivery = body
-            self.body = body.body
-            self.delivery_tag = body.delivery_tag
-            self.content_type = props.content_type
-            self.content_encoding = props.content_encoding
-            self._headers = None
-            self._properties = None
-            self._delivery_info = None
-            self.accept = DEFAULT_ACCEPT if accept is None else prepare_accept(accept)
-            self.no_ack = no_ack
-            self.errors = []
-            self._state = "RECEIVED"
-            self._decoded = _UNDECODED
+            # kombu_lite's own shape: the second positional argument is the
+            # channel.
+            self._receive(
+                body,
+                channel if delivery_tag is None else delivery_tag,
+                DEFAULT_ACCEPT if accept is None else prepare_accept(accept),
+                no_ack,
+            )
             return
         del kwargs  # kombu ignores what its transports add
         if isinstance(body, str):
@@ -265,6 +185,31 @@ class Message(DeadLettering):
         self._properties = dict(properties or {})
         self._delivery_info = dict(delivery_info or {})
         self.accept = prepare_accept(accept)
+        self.no_ack = no_ack
+        self.errors = []
+        self._state = "RECEIVED"
+        self._decoded = _UNDECODED
+
+    def _receive(
+        self,
+        delivery: Delivery,
+        channel: SettleChannel | None,
+        accept: frozenset[str],
+        no_ack: bool,
+    ) -> None:
+        # headers, properties and delivery_info are made from the delivery
+        # on first use.
+        props = delivery.properties
+        self.channel = channel
+        self._delivery = delivery
+        self.body = delivery.body
+        self.delivery_tag = delivery.delivery_tag
+        self.content_type = props.content_type
+        self.content_encoding = props.content_encoding
+        self._headers = None
+        self._properties = None
+        self._delivery_info = None
+        self.accept = accept
         self.no_ack = no_ack
         self.errors = []
         self._state = "RECEIVED"
@@ -494,3 +439,19 @@ class Message(DeadLettering):
             f"<Message {self.delivery_tag} {self._state.lower()} "
             f"{self.content_type} {len(self.body)} bytes>"
         )
+
+
+def received(
+    delivery: Delivery,
+    channel: SettleChannel | None,
+    accept: frozenset[str],
+    no_ack: bool,
+) -> Message:
+    """``Message(delivery, channel, no_ack=no_ack)`` with ``accept`` prepared.
+
+    The consumer's hot path: the same message, without the argument
+    parsing of :class:`Message`'s constructor.
+    """
+    message: Message = _new(Message)
+    message._receive(delivery, channel, accept, no_ack)
+    return message

@@ -34,7 +34,7 @@ import kombu_lite.compression as _compression
 from kombu_lite._log import get_logger
 from kombu_lite.declare_memo import DeclareMemo
 from kombu_lite.exceptions import EncodeError, NotFound, returned_error
-from kombu_lite.message import encode_text
+from kombu_lite.outgoing import encode_text
 from kombu_lite.transport.base import BasicProperties
 
 if TYPE_CHECKING:

@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
         "kombu_lite.channel_amqp",
         "kombu_lite.message",
         "kombu_lite.decode_memo",
+        "kombu_lite.outgoing",
         "kombu_lite._death",
         "kombu_lite.ack_batch",
         "kombu_lite.serialization",

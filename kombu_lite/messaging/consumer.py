@@ -40,7 +40,7 @@ from kombu_lite.exceptions import (
     SerializerNotInstalled,
 )
 from kombu_lite.exceptions._arguments import checks_keywords
-from kombu_lite.message import Message, prepare_accept
+from kombu_lite.message import Message, prepare_accept, received
 from kombu_lite.messaging.consumer_checks import (
     as_queue,
     check_callable,
@@ -360,10 +360,8 @@ class Consumer:
         unacknowledged (unless ``no_ack``) and returns to the queue when
         the channel closes, as in kombu.
         """
-        # The hot path.  The accept list is set after construction: it is
-        # prepared once per consumer, not once per message.
-        message = Message(delivery, channel, no_ack=no_ack)
-        message.accept = self.accept
+        # The hot path.  The accept list was prepared once per consumer.
+        message = received(delivery, channel, self.accept, no_ack)
         on_message = self.on_message
         if on_message is not None:
             on_message(message)

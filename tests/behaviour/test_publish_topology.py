@@ -225,6 +225,35 @@ def test_entities_are_declared_again_after_a_reconnect(
     assert declared == [queue.name, queue.name]
 
 
+@pytest.mark.parametrize(
+    "forget",
+    [
+        pytest.param(lambda keys: keys.clear(), id="clear"),
+        pytest.param(lambda keys: keys.difference_update(set(keys)), id="difference"),
+        pytest.param(lambda keys: keys.discard(next(iter(keys))), id="discard"),
+    ],
+)
+def test_a_key_removed_from_declared_entities_is_declared_again(
+    connection: Connection,
+    unique: str,
+    cleanup: Cleanup,
+    forget: Callable[[set[object]], None],
+) -> None:
+    # kombu's way to make a connection declare an entity again: take its
+    # key out of declared_entities.  The producer's memo must notice.
+    declared: list[str] = []
+    queue = Queue(f"{unique}-q", on_declared=lambda name, *_: declared.append(name))
+    cleanup(queue)
+    producer = connection.Producer()
+    producer.publish({"n": 1}, routing_key=queue.name, declare=[queue])
+    producer.publish({"n": 2}, routing_key=queue.name, declare=[queue])
+
+    forget(connection.declared_entities)
+    producer.publish({"n": 3}, routing_key=queue.name, declare=[queue])
+
+    assert declared == [queue.name, queue.name]
+
+
 def test_a_binding_whose_routing_key_is_edited_is_declared_again(
     connection: Connection, unique: str, cleanup: Cleanup, raw_get: RawGet
 ) -> None:
