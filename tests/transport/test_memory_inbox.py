@@ -16,7 +16,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from kombu_lite.transport.base import BasicProperties, ConnectionParameters, Delivery
+from kombu_lite.transport.base import (
+    BasicProperties,
+    ConnectionParameters,
+    Delivery,
+)
+from kombu_lite.transport.delivery import new_delivery
 from kombu_lite.transport.memory import (
     Broker,
     MemoryChannel,
@@ -24,7 +29,6 @@ from kombu_lite.transport.memory import (
     MemoryTransport,
 )
 from kombu_lite.transport.memory.connection import DeliveryRun
-from kombu_lite.transport.memory.delivery import new_delivery
 from kombu_lite.transport.memory.queue import QueuedMessage
 
 PARAMS = ConnectionParameters(

@@ -13,13 +13,13 @@ import secrets
 from typing import TYPE_CHECKING
 
 from kombu_lite.transport.base import Delivery
+from kombu_lite.transport.delivery import new_delivery
 from kombu_lite.transport.memory.arguments import consumer_priority
 from kombu_lite.transport.memory.delivery import (
     ConsumerCancelled,
     Outstanding,
     Unacked,
     delivery_properties,
-    new_delivery,
 )
 from kombu_lite.transport.memory.queue import Consumer, MemoryQueue, QueuedMessage
 from kombu_lite.transport.memory.replies import (

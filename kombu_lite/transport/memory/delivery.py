@@ -14,7 +14,6 @@ import re
 from typing import TYPE_CHECKING, TypeAlias
 
 from kombu_lite.transport._rabbitmq import MAX_TTL_MS
-from kombu_lite.transport.base import Delivery
 from kombu_lite.transport.memory.encoding import as_from_the_wire
 from kombu_lite.transport.memory.replies import PRECONDITION_FAILED, channel_error
 
@@ -30,7 +29,6 @@ __all__ = [
     "copy_headers",
     "delivery_properties",
     "fresh_properties",
-    "new_delivery",
 ]
 
 #: One unacknowledged delivery: its queue, the message, and the consumer
@@ -38,60 +36,6 @@ __all__ = [
 Unacked: TypeAlias = "tuple[MemoryQueue, QueuedMessage, Consumer | None]"
 
 _INTEGER_PREFIX = re.compile(r"[+-]?[0-9]+")
-
-# Delivery is a frozen dataclass: its __init__ sets each field through
-# object.__setattr__ (with keywords), three times the cost of writing the
-# slots directly, once per delivered message.
-_new = object.__new__
-(
-    _set_body,
-    _set_properties,
-    _set_tag,
-    _set_exchange,
-    _set_routing_key,
-    _set_redelivered,
-    _set_consumer_tag,
-    _set_message_count,
-) = (
-    getattr(Delivery, name).__set__
-    for name in (
-        "body",
-        "properties",
-        "delivery_tag",
-        "exchange",
-        "routing_key",
-        "redelivered",
-        "consumer_tag",
-        "message_count",
-    )
-)
-
-
-def new_delivery(
-    body: bytes,
-    properties: BasicProperties,
-    delivery_tag: int,
-    exchange: str,
-    routing_key: str,
-    redelivered: bool,
-    consumer_tag: str,
-) -> Delivery:
-    """Return ``Delivery(...)`` for a consumer, built without its __init__.
-
-    Equal to the :class:`~kombu_lite.transport.base.Delivery` the keyword
-    constructor builds from the same values (``message_count`` None); the
-    values are not checked, so they must already have the field types.
-    """
-    delivery = _new(Delivery)
-    _set_body(delivery, body)
-    _set_properties(delivery, properties)
-    _set_tag(delivery, delivery_tag)
-    _set_exchange(delivery, exchange)
-    _set_routing_key(delivery, routing_key)
-    _set_redelivered(delivery, redelivered)
-    _set_consumer_tag(delivery, consumer_tag)
-    _set_message_count(delivery, None)
-    return delivery
 
 
 class ConsumerCancelled:

@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from kombu_lite._log import get_logger
-from kombu_lite.transport.base import BasicProperties, Delivery
+from kombu_lite.transport.delivery import new_delivery
 from kombu_lite.transport.pyamqp._messages import body_of, properties_from
 from kombu_lite.transport.pyamqp.inbound import DELIVER_SINK
 from kombu_lite.transport.pyamqp.reader import Queued
@@ -20,6 +20,7 @@ from kombu_lite.transport.pyamqp.reader import Queued
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from kombu_lite.transport.base import BasicProperties, Delivery
     from kombu_lite.transport.pyamqp.reader import FrameReader
 
 __all__ = ["ChannelConsumers", "ConsumingChannel"]
@@ -189,14 +190,14 @@ class ChannelConsumers:
             return False
         if consumer is not None and self._consumers.get(consumer_tag) is consumer:
             consumer.callback(
-                Delivery(
-                    body=item.body,
-                    properties=item.properties,
-                    delivery_tag=delivery_tag,
-                    exchange=item.exchange,
-                    routing_key=item.routing_key,
-                    redelivered=item.redelivered,
-                    consumer_tag=consumer_tag,
+                new_delivery(
+                    item.body,
+                    item.properties,
+                    delivery_tag,
+                    item.exchange,
+                    item.routing_key,
+                    item.redelivered,
+                    consumer_tag,
                 )
             )
             return True
